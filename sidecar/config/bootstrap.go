@@ -1,0 +1,36 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Bootstrap configures `connect-sidecar bootstrap`. The three URIs keep the
+// names of the original toolkit so that existing task definitions still work.
+type Bootstrap struct {
+	PropertiesURI      string        `envconfig:"KAFKA_CONNECT_PROPERTIES_S3_URI" desc:"worker properties: s3://bucket/key[?versionId=…] or file:///path"`
+	KeystoreURI        string        `envconfig:"KAFKA_CONNECT_KEYSTORE_S3_URI" desc:"keystore (JKS or PKCS#12): s3://bucket/key or file:///path"`
+	TruststoreURI      string        `envconfig:"KAFKA_CONNECT_TRUSTSTORE_S3_URI" desc:"truststore (JKS or PKCS#12): s3://bucket/key or file:///path"`
+	BaseProperties     string        `envconfig:"SIDECAR_BASE_PROPERTIES" default:"/opt/kafka/config/connect-distributed.properties" desc:"base worker properties when no properties URI is set"`
+	ConfigDir          string        `envconfig:"SIDECAR_CONFIG_DIR" default:"/config" desc:"directory the bootstrap writes and the worker reads"`
+	KeystorePassword   string        `envconfig:"SIDECAR_KEYSTORE_PASSWORD" desc:"keystore password, read only to validate the store (secret)"`
+	TruststorePassword string        `envconfig:"SIDECAR_TRUSTSTORE_PASSWORD" desc:"truststore password, read only to validate the store (secret)"`
+	AllowExpiredCerts  bool          `envconfig:"SIDECAR_ALLOW_EXPIRED_CERTS" default:"false" desc:"accept stores holding expired certificates"`
+	CertWarnWithin     time.Duration `envconfig:"SIDECAR_CERT_WARN_WITHIN" default:"720h" desc:"warn about certificates that expire within this time"`
+	FetchDeadline      time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for fetching one object, retries included"`
+	MaxObjectBytes     int64         `envconfig:"SIDECAR_MAX_OBJECT_BYTES" default:"10485760" desc:"largest object the sidecar downloads"`
+}
+
+func (b Bootstrap) validate() []error {
+	var errs []error
+	if b.ConfigDir == "" {
+		errs = append(errs, fmt.Errorf("SIDECAR_CONFIG_DIR: must not be empty"))
+	}
+	if b.FetchDeadline <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_FETCH_DEADLINE=%s: must be positive", b.FetchDeadline))
+	}
+	if b.MaxObjectBytes <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_MAX_OBJECT_BYTES=%d: must be positive", b.MaxObjectBytes))
+	}
+	return errs
+}

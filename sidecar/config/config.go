@@ -1,0 +1,109 @@
+// Package config owns every environment variable the sidecar reads: names,
+// defaults, validation and the --help text generated from the same spec.
+// It does not read files or talk to AWS; other packages receive typed values.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is the sidecar's whole configuration. Each embedded section lives in
+// its own file, next to the concern it configures.
+type Config struct {
+	Logging
+	Bootstrap
+	Connect
+	Reconcile
+	Metrics
+	CloudWatch
+	Lag
+}
+
+// Logging configures the process-wide slog handler.
+type Logging struct {
+	LogFormat string `envconfig:"SIDECAR_LOG_FORMAT" default:"json" desc:"log format: json or text"`
+	LogLevel  string `envconfig:"SIDECAR_LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
+}
+
+// Load reads the configuration from the environment and validates it.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return Config{}, fmt.Errorf("read environment: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks values that envconfig cannot check by type alone. It
+// reports every problem at once, one per line.
+func (c Config) Validate() error {
+	var errs []error
+	oneOf := func(key, val string, allowed ...string) {
+		for _, a := range allowed {
+			if val == a {
+				return
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s=%q: must be one of %s", key, val, strings.Join(allowed, ", ")))
+	}
+	oneOf("SIDECAR_LOG_FORMAT", c.LogFormat, "json", "text")
+	oneOf("SIDECAR_LOG_LEVEL", strings.ToLower(c.LogLevel), "debug", "info", "warn", "error")
+	errs = append(errs, c.Bootstrap.validate()...)
+	errs = append(errs, c.Connect.validate()...)
+	errs = append(errs, c.Reconcile.validate()...)
+	errs = append(errs, c.Metrics.validate()...)
+	errs = append(errs, c.CloudWatch.validate()...)
+	errs = append(errs, c.Lag.validate()...)
+	return errors.Join(errs...)
+}
+
+// Logger builds the slog logger the settings ask for, writing to w.
+func (l Logging) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.LogLevel)) // validated by Validate; info otherwise
+	opts := &slog.HandlerOptions{Level: level}
+	if l.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Usage writes one line per environment variable: name, default and meaning,
+// generated from the struct tags so that the help text cannot drift.
+func Usage(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	if err := envconfig.Usagef("", &Config{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+		return fmt.Errorf("render usage: %w", err)
+	}
+	fmt.Fprintln(tw, "CONNECT_*\t\tworker properties: strip CONNECT_, lower-case, _ -> ., __ -> _, ___ -> -")
+	return tw.Flush()
+}
+
+// Keys lists every environment variable name the sidecar knows, sorted.
+// Task-definition checks use it to reject unknown SIDECAR_* settings.
+func Keys() []string {
+	var b strings.Builder
+	_ = envconfig.Usagef("", &Config{}, &b, "{{range .}}{{usage_key .}}\n{{end}}")
+	keys := strings.Fields(b.String())
+	sort.Strings(keys)
+	return keys
+}
+
+// OnECS reports whether the process runs in an ECS task, judged by the task
+// metadata endpoint variable the ECS agent injects.
+func OnECS() bool {
+	return os.Getenv("ECS_CONTAINER_METADATA_URI_V4") != ""
+}

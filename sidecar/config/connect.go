@@ -1,0 +1,28 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Connect configures how the sidecar reaches the Kafka Connect REST API.
+type Connect struct {
+	ConnectURL      string        `envconfig:"SIDECAR_CONNECT_URL" default:"http://localhost:8083" desc:"Kafka Connect REST base URL"`
+	ConnectCAFile   string        `envconfig:"SIDECAR_CONNECT_CA_FILE" desc:"PEM CA bundle for an HTTPS Connect REST endpoint"`
+	ConnectUsername string        `envconfig:"SIDECAR_CONNECT_USERNAME" desc:"HTTP basic auth user for Connect REST"`
+	ConnectPassword string        `envconfig:"SIDECAR_CONNECT_PASSWORD" desc:"HTTP basic auth password for Connect REST (secret)"`
+	ConnectTimeout  time.Duration `envconfig:"SIDECAR_CONNECT_TIMEOUT" default:"10s" desc:"timeout of one Connect REST request"`
+}
+
+func (c Connect) validate() []error {
+	var errs []error
+	u, err := url.Parse(c.ConnectURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_URL=%q: must be an http:// or https:// URL", c.ConnectURL))
+	}
+	if c.ConnectTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_TIMEOUT=%s: must be positive", c.ConnectTimeout))
+	}
+	return errs
+}

@@ -1,0 +1,26 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Metrics configures the /metrics, /healthz and /readyz endpoint and the JMX
+// exporter passthrough.
+type Metrics struct {
+	MetricsAddr     string        `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
+	JMXURL          string        `envconfig:"SIDECAR_JMX_URL" default:"http://127.0.0.1:9404/metrics" desc:"the worker's JMX exporter; also the source of the rebalance leader-name (empty: off)"`
+	JMXTimeout      time.Duration `envconfig:"SIDECAR_JMX_TIMEOUT" default:"5s" desc:"timeout of one JMX exporter scrape"`
+	PartitionDetail string        `envconfig:"SIDECAR_METRICS_PARTITION_DETAIL" default:"topic" desc:"MM2 series per partition or reduced per topic: partition or topic"`
+}
+
+func (m Metrics) validate() []error {
+	var errs []error
+	if m.PartitionDetail != "partition" && m.PartitionDetail != "topic" {
+		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_PARTITION_DETAIL=%q: must be partition or topic", m.PartitionDetail))
+	}
+	if m.JMXTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_JMX_TIMEOUT=%s: must be positive", m.JMXTimeout))
+	}
+	return errs
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // fileMode is the only mode the sidecar writes: the files hold key material
-// and credentials references, and the worker runs as the same user.
+// and may hold credentials. The worker container must therefore run as the
+// same user as the bootstrap (the task definition's "user" can see to it).
 const fileMode fs.FileMode = 0o600
 
 // File is one file to place in the output directory.

@@ -72,3 +72,11 @@ func normalizeURL(raw string) string {
 	}
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(host), port)
 }
+
+// Unknown never knows the leader: every sidecar writes after a random
+// delay, and compare-before-write keeps that safe. It serves until a
+// leader-name source is wired in.
+type Unknown struct{}
+
+// IsLeader reports that the leader is not known.
+func (Unknown) IsLeader() (bool, bool) { return false, false }

@@ -59,7 +59,7 @@ func TestThreeSidecarsAreIdempotent(t *testing.T) {
 func TestUnknownLeaderConverges(t *testing.T) {
 	c := connecttest.NewCluster(t, 3)
 	set := load(t, copyDir(t, "mm2"))
-	rs := sidecars(t, c, Options{Leadership: unknown{}, WriteJitter: time.Millisecond})
+	rs := sidecars(t, c, Options{Leadership: Unknown{}, WriteJitter: time.Millisecond})
 	cycleAll(rs, set)
 	if !converged(c, set) {
 		t.Fatal("not converged")
@@ -73,10 +73,6 @@ func TestUnknownLeaderConverges(t *testing.T) {
 		t.Fatalf("second cycle wrote %d", c.TotalWrites())
 	}
 }
-
-type unknown struct{}
-
-func (unknown) IsLeader() (bool, bool) { return false, false }
 
 func TestFaultsStillConverge(t *testing.T) {
 	tests := []struct {

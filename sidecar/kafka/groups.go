@@ -238,3 +238,46 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 	}
 	return nil
 }
+
+// ApplyResets commits a reset plan on the target. Each group must be
+// empty there (no member that would overwrite or race the commit); a
+// group with members is refused as a whole and nothing of it is written.
+// It uses the clients of the latest measurement.
+func (m *Measurer) ApplyResets(ctx context.Context, plan []Reset) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == nil {
+		return errors.New("apply reset: no measurement yet")
+	}
+	s := m.state
+	byGroup := map[string]kadm.Offsets{}
+	for _, r := range plan {
+		os := byGroup[r.Group]
+		os.Add(kadm.Offset{Topic: r.Topic, Partition: r.Partition, At: r.To, LeaderEpoch: -1})
+		byGroup[r.Group] = os
+	}
+	groups := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	described, err := s.tgtAdm.DescribeGroups(ctx, groups...)
+	if err != nil {
+		return clusterErr(s.tgt, "describe groups", err)
+	}
+	for _, g := range groups {
+		d, ok := described[g]
+		if ok && d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
+			return clusterErr(s.tgt, "describe group "+g, d.Err)
+		}
+		if ok && d.Err == nil && d.State != "Empty" && d.State != "Dead" || len(d.Members) > 0 {
+			return fmt.Errorf("apply reset: group %s is %s with %d members on the target %q: stop its consumers first", g, d.State, len(d.Members), s.tgt.Alias)
+		}
+	}
+	for _, g := range groups {
+		if err := s.tgtAdm.CommitAllOffsets(ctx, g, byGroup[g]); err != nil {
+			return clusterErr(s.tgt, "commit offsets of group "+g, err)
+		}
+	}
+	return nil
+}

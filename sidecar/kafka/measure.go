@@ -156,9 +156,9 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 			}
 			cfgs[n] = cfg
 			switch cls := cfg["connector.class"]; {
-			case cls == sourceConnectorClass || cls == "MirrorSourceConnector":
+			case isClass(cls, sourceConnectorClass):
 				foundMSC = append(foundMSC, n)
-			case cls == checkpointConnectorClass || cls == "MirrorCheckpointConnector":
+			case isClass(cls, checkpointConnectorClass):
 				foundCPC = append(foundCPC, n)
 			}
 		}
@@ -176,6 +176,13 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 		}
 	}
 	return m.msc, m.cpc, mscCfg, cpcCfg, nil
+}
+
+// isClass matches a connector.class as Connect resolves it: the full name,
+// the simple name, or the simple name without "Connector".
+func isClass(cls, full string) bool {
+	simple := full[strings.LastIndex(full, ".")+1:]
+	return cls == full || cls == simple || cls+"Connector" == simple
 }
 
 func fingerprint(cfgs ...map[string]string) [32]byte {

@@ -115,8 +115,11 @@ func (p *GroupPartition) judge() {
 	if p.Upstream < p.SourceOffset {
 		p.RecordsBehind += p.SourceOffset - p.Upstream
 	}
-	if p.TargetOffset >= 0 && p.TargetOffset < p.Downstream {
-		p.RecordsBehind += p.Downstream - p.TargetOffset
+	// A target commit short of the checkpoint re-reads the difference; a
+	// checkpoint beyond the target's end cannot be reached and does not
+	// count (the group's own offset was reset below it).
+	if reach := min(p.Downstream, p.TargetEnd); p.TargetOffset >= 0 && p.TargetOffset < reach {
+		p.RecordsBehind += reach - p.TargetOffset
 	}
 	if p.RecordsBehind > 0 {
 		p.Verdict = Behind

@@ -26,6 +26,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"bootstrap", "write the worker's config directory from S3 or files, then exit", runBootstrap},
+		{"status", "show connectors, replication lag and consumer-group readiness; gate a cutover", runStatus},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -73,7 +73,7 @@ type Result struct {
 	// BacklogRecords is the sum of records-lag over MM2 source task consumers.
 	BacklogRecords float64
 	// MaxRecordAgeMs and MaxReplicationLatencyMs are NaN when no MM2 source
-	// task reported a number.
+	// task reported a finite number.
 	MaxRecordAgeMs          float64
 	MaxReplicationLatencyMs float64
 }
@@ -423,15 +423,21 @@ func (p *Processor) labelIndex(line []byte, name string) int {
 	return -1
 }
 
-func (p *Processor) conflicts(line []byte) bool {
+// conflicts reports whether a label of the sample has a task label's name.
+// clash is true when the exported_<name> rename would itself collide.
+func (p *Processor) conflicts(line []byte) (conflict, clash bool) {
 	for _, l := range p.labels {
+		name := line[l.ns:l.ne]
 		for _, o := range p.own {
-			if bytes.Equal(line[l.ns:l.ne], o) {
-				return true
+			if bytes.Equal(name, o) {
+				conflict = true
+			}
+			if bytes.HasPrefix(name, []byte("exported_")) && bytes.Equal(name[len("exported_"):], o) {
+				clash = true
 			}
 		}
 	}
-	return false
+	return conflict, conflict && clash
 }
 
 func (p *Processor) sample(line []byte) {
@@ -492,6 +498,11 @@ func (p *Processor) sample(line []byte) {
 		p.family = append(p.family[:0], name...)
 		p.familyType = p.familyType[:0]
 	}
+	conflict, clash := p.conflicts(line)
+	if clash {
+		p.res.Malformed++
+		return
+	}
 	p.capture(name, line, v)
 	if p.perTopic && string(p.familyType) != "histogram" && string(p.familyType) != "summary" {
 		if part := p.labelIndex(line, "partition"); part >= 0 && p.labelIndex(line, "topic") >= 0 {
@@ -502,7 +513,7 @@ func (p *Processor) sample(line []byte) {
 			return
 		}
 	}
-	p.writeSample(name, line, line[vs:valueEnd])
+	p.writeSample(name, line, line[vs:valueEnd], conflict)
 }
 
 func validTimestamp(b []byte) bool {
@@ -549,7 +560,7 @@ func (p *Processor) appendLabels(dst, line []byte, skip int, checkConflicts bool
 	return dst
 }
 
-func (p *Processor) writeSample(name, line, value []byte) {
+func (p *Processor) writeSample(name, line, value []byte, conflict bool) {
 	w := p.out
 	w.Write(name)
 	hasLabels := len(p.labels) > 0
@@ -560,7 +571,7 @@ func (p *Processor) writeSample(name, line, value []byte) {
 			if len(p.prefix) > 0 {
 				w.WriteByte(',')
 			}
-			if p.conflicts(line) {
+			if conflict {
 				p.keyBuf = p.appendLabels(p.keyBuf[:0], line, -1, true)
 				w.Write(p.keyBuf)
 			} else {
@@ -594,7 +605,9 @@ func (p *Processor) capture(name, line []byte, v float64) {
 			p.res.LeaderURL = unescapeLabel(line[l.vs:l.ve])
 		}
 	case bytes.HasPrefix(name, []byte(mm2SourcePrefix)):
-		if math.IsNaN(v) {
+		// Kafka reports NaN for a max over an empty window; neither NaN nor
+		// an infinity is an age or a latency CloudWatch could store.
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return
 		}
 		switch string(name[len(mm2SourcePrefix):]) {

@@ -370,11 +370,12 @@ func (p *Processor) parseLabels(line []byte, i int) (int, bool) {
 		i++
 		sp.vs = i
 		for {
-			k := bytes.IndexAny(line[i:], "\"\\")
-			if k < 0 {
+			for i < len(line) && line[i] != '"' && line[i] != '\\' {
+				i++
+			}
+			if i >= len(line) {
 				return 0, false
 			}
-			i += k
 			if line[i] == '"' {
 				break
 			}
@@ -428,6 +429,13 @@ func (p *Processor) labelIndex(line []byte, name string) int {
 func (p *Processor) conflicts(line []byte) (conflict, clash bool) {
 	for _, l := range p.labels {
 		name := line[l.ns:l.ne]
+		// Task label names are 11 or 17 bytes long, 20 or 26 with "exported_":
+		// most labels are ruled out by length alone.
+		switch len(name) {
+		case 11, 17, 20, 26:
+		default:
+			continue
+		}
 		for _, o := range p.own {
 			if bytes.Equal(name, o) {
 				conflict = true

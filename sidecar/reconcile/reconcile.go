@@ -201,6 +201,9 @@ type Report struct {
 	Restarts  int
 	Leader    bool
 	Known     bool
+	// Statuses are every connector's status as the cycle's listing saw
+	// them, before any write of the cycle; nil when Connect was not reached.
+	Statuses map[string]connect.ConnectorStatus
 }
 
 // Last returns the most recent cycle's report.
@@ -246,6 +249,10 @@ func (r *Reconciler) Cycle(ctx context.Context, set desired.Set) Report {
 		return rep
 	}
 	rep.Reached = true
+	rep.Statuses = make(map[string]connect.ConnectorStatus, len(actual))
+	for name, a := range actual {
+		rep.Statuses[name] = a.Status
+	}
 	r.clearLog("")
 	applied := true
 

@@ -1,0 +1,181 @@
+// Package source owns reading what lives at an s3:// or file:// URI: fetching
+// one object with a size cap and bounded retries, and listing a prefix or
+// directory with a version tag per object. It does not interpret contents and
+// does not watch for changes; callers decide what a change means.
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Errors callers branch on. They are wrapped in an *Error naming the URI.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrAccessDenied = errors.New("access denied")
+	ErrTooLarge     = errors.New("object too large")
+)
+
+// Error names the URI an operation failed on.
+type Error struct {
+	URI string
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s %s: %v", e.Op, e.URI, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Object describes one object or file.
+type Object struct {
+	URI     string // full URI of the object
+	Name    string // path relative to the listed prefix or directory
+	Version string // S3 ETag, or a digest of a file's contents
+	Size    int64
+}
+
+// Options bound every fetch.
+type Options struct {
+	MaxBytes int64         // objects larger than this are refused
+	Deadline time.Duration // total time for one fetch, retries included
+	// Fetched, when set, is told the outcome of every S3 request
+	// ("ok", "not_found", "denied", "error") for metrics.
+	Fetched func(outcome string)
+}
+
+// Reader reads s3:// and file:// URIs. The S3 client is created on first use,
+// so file-only runs need no AWS configuration at all.
+type Reader struct {
+	opts Options
+
+	once  sync.Once
+	s3    *s3.Client
+	s3Err error
+}
+
+// New returns a Reader with the given limits.
+func New(opts Options) *Reader {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 10 << 20
+	}
+	if opts.Deadline <= 0 {
+		opts.Deadline = 2 * time.Minute
+	}
+	return &Reader{opts: opts}
+}
+
+// Get fetches the object at raw in full.
+func (r *Reader) Get(ctx context.Context, raw string) ([]byte, Object, error) {
+	u, err := ParseURI(raw)
+	if err != nil {
+		return nil, Object{}, err
+	}
+	if u.Scheme == "file" {
+		b, obj, err := r.readFile(u.Path, raw)
+		if err != nil {
+			return nil, Object{}, &Error{URI: raw, Op: "read", Err: err}
+		}
+		return b, obj, nil
+	}
+	b, obj, err := r.getS3(ctx, u)
+	if err != nil {
+		return nil, Object{}, &Error{URI: raw, Op: "get", Err: err}
+	}
+	return b, obj, nil
+}
+
+// List returns every object under a prefix (s3) or directory tree (file),
+// sorted by name. Hidden files and directories (leading dot) are skipped, so
+// editors' swap files and Kubernetes-style ..data directories do not count
+// twice.
+func (r *Reader) List(ctx context.Context, raw string) ([]Object, error) {
+	u, err := ParseURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	var objs []Object
+	if u.Scheme == "file" {
+		objs, err = r.listDir(u.Path)
+	} else {
+		objs, err = r.listS3(ctx, u)
+	}
+	if err != nil {
+		return nil, &Error{URI: raw, Op: "list", Err: err}
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Name < objs[j].Name })
+	return objs, nil
+}
+
+func (r *Reader) readFile(p, raw string) ([]byte, Object, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Object{}, ErrNotFound
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, Object{}, fmt.Errorf("%w: %v", ErrAccessDenied, err)
+	}
+	if err != nil {
+		return nil, Object{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, r.opts.MaxBytes+1))
+	if err != nil {
+		return nil, Object{}, err
+	}
+	if int64(len(b)) > r.opts.MaxBytes {
+		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxBytes)
+	}
+	sum := sha256.Sum256(b)
+	return b, Object{URI: raw, Name: filepath.Base(p), Version: hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
+}
+
+func (r *Reader) listDir(root string) ([]Object, error) {
+	if _, err := os.Stat(root); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	var objs []Object
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		// A symlink is followed so that atomic symlink swaps are seen.
+		info, err := os.Stat(p)
+		if err != nil || info.IsDir() {
+			return nil // a dangling link mid-swap is not an object yet
+		}
+		rel, _ := filepath.Rel(root, p)
+		objs = append(objs, Object{
+			URI:     "file://" + filepath.ToSlash(p),
+			Name:    filepath.ToSlash(rel),
+			Version: fmt.Sprintf("%d-%d", info.Size(), info.ModTime().UnixNano()),
+			Size:    info.Size(),
+		})
+		return nil
+	})
+	return objs, err
+}

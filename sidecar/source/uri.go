@@ -1,0 +1,56 @@
+package source
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// URI is a parsed s3:// or file:// location.
+type URI struct {
+	Scheme    string // "s3" or "file"
+	Bucket    string // s3 only
+	Key       string // s3 object key or key prefix, without a leading slash
+	VersionID string // s3 only, from ?versionId=
+	Path      string // file only: an absolute, cleaned path
+	raw       string
+}
+
+func (u URI) String() string { return u.raw }
+
+// ParseURI accepts s3://bucket/key[?versionId=…] and file:///absolute/path.
+func ParseURI(raw string) (URI, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return URI{}, fmt.Errorf("parse %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "s3":
+		if u.Host == "" {
+			return URI{}, fmt.Errorf("%q: no bucket (want s3://bucket/key)", raw)
+		}
+		q := u.Query()
+		for k := range q {
+			if k != "versionId" {
+				return URI{}, fmt.Errorf("%q: unknown query parameter %q (only versionId)", raw, k)
+			}
+		}
+		return URI{Scheme: "s3", Bucket: u.Host, Key: strings.TrimPrefix(u.Path, "/"), VersionID: q.Get("versionId"), raw: raw}, nil
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return URI{}, fmt.Errorf("%q: file URIs take no host (want file:///absolute/path)", raw)
+		}
+		if u.Path == "" || !path.IsAbs(u.Path) {
+			return URI{}, fmt.Errorf("%q: path must be absolute (want file:///absolute/path)", raw)
+		}
+		if u.RawQuery != "" {
+			return URI{}, fmt.Errorf("%q: file URIs take no query", raw)
+		}
+		return URI{Scheme: "file", Path: path.Clean(u.Path), raw: raw}, nil
+	case "":
+		return URI{}, fmt.Errorf("%q: no scheme (want s3:// or file://)", raw)
+	default:
+		return URI{}, fmt.Errorf("%q: unsupported scheme %q (want s3:// or file://)", raw, u.Scheme)
+	}
+}

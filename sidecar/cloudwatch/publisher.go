@@ -96,6 +96,10 @@ type Options struct {
 	Tasks    TaskCounter
 	Recorder Recorder
 	Log      *slog.Logger
+	// Leader, when set, is asked at every interval for the leader-only
+	// datums; ok is false when this sidecar is not the leader or has no
+	// measurement. SetLeaderValues is the alternative for pushing them.
+	Leader func() (totalBacklogRecords float64, groupsNotReady int, ok bool)
 
 	// RetryBase is the first backoff after throttling; it doubles per attempt.
 	RetryBase time.Duration
@@ -240,6 +244,11 @@ func (p *Publisher) Collect(now time.Time) []Datum {
 	p.mu.Lock()
 	l := p.leader
 	p.mu.Unlock()
+	if p.o.Leader != nil {
+		if total, notReady, ok := p.o.Leader(); ok {
+			l = leaderValues{totalBacklog: total, groupsNotReady: notReady, at: now}
+		}
+	}
 	if !l.at.IsZero() && now.Sub(l.at) <= 2*p.o.Interval {
 		add(MetricTotalBacklog, types.StandardUnitCount, l.totalBacklog)
 		add(MetricGroupsNotReady, types.StandardUnitCount, float64(l.groupsNotReady))

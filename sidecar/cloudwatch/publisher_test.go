@@ -493,6 +493,17 @@ func TestCollectLeavesOutUnknownValues(t *testing.T) {
 			[]string{"TotalBacklogRecords", "GroupsNotReady"}},
 		{"leader values stale", metrics.JMXSnapshot{}, fakeTasks{}, &[2]float64{5, 1}, 3 * time.Minute, nil},
 	}
+	t.Run("leader values pulled", func(t *testing.T) {
+		leader := true
+		p := testPublisher(t, Options{Mode: ModeOff, Leader: func() (float64, int, bool) { return 9, 4, leader }})
+		if got := p.Collect(t0); len(got) != 2 || got[0].Value != 9 || got[1].Value != 4 {
+			t.Fatalf("datums %+v, want TotalBacklogRecords 9 and GroupsNotReady 4", got)
+		}
+		leader = false
+		if got := p.Collect(t0); len(got) != 0 {
+			t.Fatalf("datums %+v after losing leadership, want none", got)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPublisher(t, Options{Mode: ModeOff, JMX: &fakeJMX{tt.jmx}, Tasks: tt.tasks})

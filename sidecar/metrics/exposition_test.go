@@ -208,6 +208,27 @@ func TestProcessorCapturesScalingInputs(t *testing.T) {
 	}
 }
 
+// TestProcessorOnTheShippedRules runs the processor over the exposition the
+// Connect image's JMX exporter rules are tested against, so that a change of
+// a rule that breaks what the sidecar captures fails here.
+func TestProcessorOnTheShippedRules(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("..", "..", "connect-image", "testdata", "jmx-exposition.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, perTopic := range []bool{false, true} {
+		out, res := process(t, in, testLabels(), perTopic)
+		parseText(t, out)
+		if res.Malformed != 0 || res.Dropped != 0 {
+			t.Errorf("perTopic=%v: malformed %d dropped %d", perTopic, res.Malformed, res.Dropped)
+		}
+		if res.LeaderURL != "http://10.0.1.5:8083/" || res.BacklogRecords != 1215 ||
+			res.MaxRecordAgeMs != 2304 || res.MaxReplicationLatencyMs != 120 {
+			t.Errorf("perTopic=%v: captured %+v", perTopic, res)
+		}
+	}
+}
+
 func TestProcessorMalformedAndSpecialValues(t *testing.T) {
 	out, res := process(t, readFixture(t, "malformed.prom"), testLabels(), false)
 	got, mfs := parseText(t, out)

@@ -18,7 +18,7 @@ type scalingPolicy struct {
 	PolicyType        string
 
 	TargetTrackingScalingPolicyConfiguration struct {
-		TargetValue                  float64
+		TargetValue                   float64
 		CustomizedMetricSpecification struct {
 			Namespace  string
 			MetricName string

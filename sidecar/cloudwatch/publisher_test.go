@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/encoding/cbor"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 )
 
@@ -627,5 +629,46 @@ func TestNewRejectsIncompleteOptions(t *testing.T) {
 	}
 	if _, err := New(Options{Mode: ModeOff}); err != nil {
 		t.Errorf("mode off needs nothing else: %v", err)
+	}
+}
+
+func TestFromConfigDimensions(t *testing.T) {
+	_, srv := startFake(t)
+	newAPI(t, srv) // sets the environment the SDK reads
+	base := config.CloudWatch{CloudWatchMode: ModeAPI, CloudWatchNamespace: "MM2/Connect",
+		CloudWatchInterval: time.Minute, CloudWatchBuffer: 100, CloudWatchResolution: 60}
+	task := ecsmeta.Task{Cluster: "prod", ServiceName: "mm2-connect"}
+	tests := []struct {
+		name        string
+		cfg         func(c config.CloudWatch) config.CloudWatch
+		task        ecsmeta.Task
+		wantCluster string
+		wantService string
+		wantErr     string
+	}{
+		{"from task metadata", func(c config.CloudWatch) config.CloudWatch { return c }, task, "prod", "mm2-connect", ""},
+		{"overridden", func(c config.CloudWatch) config.CloudWatch {
+			c.CloudWatchClusterName, c.CloudWatchServiceName = "c2", "s2"
+			return c
+		}, task, "c2", "s2", ""},
+		{"no service anywhere", func(c config.CloudWatch) config.CloudWatch { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_CLOUDWATCH_SERVICE_NAME"},
+		{"off needs nothing", func(c config.CloudWatch) config.CloudWatch { c.CloudWatchMode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := FromConfig(context.Background(), tt.cfg(base), tt.task, Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.o.ClusterName != tt.wantCluster || p.o.ServiceName != tt.wantService {
+				t.Fatalf("dimensions %q %q", p.o.ClusterName, p.o.ServiceName)
+			}
+		})
 	}
 }

@@ -274,6 +274,9 @@ func (p *Processor) comment(line []byte) {
 			p.res.Malformed++
 			return
 		}
+	} else if !validHelp(rest[n:]) {
+		p.res.Malformed++
+		return
 	}
 	if p.ownName(name) {
 		p.res.Dropped++
@@ -298,6 +301,20 @@ func (p *Processor) comment(line []byte) {
 	}
 	p.out.Write(line)
 	p.out.WriteByte('\n')
+}
+
+// validHelp accepts the escapes the text format allows in HELP: \\ and \n.
+func validHelp(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != 'n') {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // scanMetricName returns the length of the metric name at the start of b.

@@ -232,8 +232,8 @@ func TestProcessorOnTheShippedRules(t *testing.T) {
 func TestProcessorMalformedAndSpecialValues(t *testing.T) {
 	out, res := process(t, readFixture(t, "malformed.prom"), testLabels(), false)
 	got, mfs := parseText(t, out)
-	if res.Malformed != 11 {
-		t.Errorf("malformed = %d, want 11\n%s", res.Malformed, out)
+	if res.Malformed != 12 {
+		t.Errorf("malformed = %d, want 12\n%s", res.Malformed, out)
 	}
 	if res.Dropped != 3 {
 		t.Errorf("dropped = %d, want 3 (the sidecar's own name)", res.Dropped)

@@ -18,22 +18,16 @@ func FromConfig(ctx context.Context, cfg config.CloudWatch, task ecsmeta.Task, o
 	o.Interval = cfg.CloudWatchInterval
 	o.Buffer = cfg.CloudWatchBuffer
 	o.Resolution = cfg.CloudWatchResolution
-	o.ClusterName = cfg.CloudWatchClusterName
-	if o.ClusterName == "" {
-		o.ClusterName = task.Cluster
-	}
-	o.ServiceName = cfg.CloudWatchServiceName
-	if o.ServiceName == "" {
-		o.ServiceName = task.ServiceName
-	}
+	o.ClusterName = task.Cluster
+	o.ServiceName = task.ServiceName
 	if o.Mode == ModeOff {
 		return New(o)
 	}
 	if o.ClusterName == "" {
-		return nil, fmt.Errorf("SIDECAR_CLOUDWATCH_CLUSTER_NAME: empty and no ECS cluster in the task metadata (mode %s needs the ClusterName dimension)", o.Mode)
+		return nil, fmt.Errorf("SIDECAR_CLUSTER_NAME: empty and no ECS cluster in the task metadata (mode %s needs the ClusterName dimension)", o.Mode)
 	}
 	if o.ServiceName == "" {
-		return nil, fmt.Errorf("SIDECAR_CLOUDWATCH_SERVICE_NAME: empty and no ECS service in the task metadata (mode %s needs the ServiceName dimension)", o.Mode)
+		return nil, fmt.Errorf("SIDECAR_SERVICE_NAME: empty and no ECS service in the task metadata (mode %s needs the ServiceName dimension)", o.Mode)
 	}
 	if o.Mode == ModeAPI && o.API == nil {
 		api, err := NewAPI(ctx)

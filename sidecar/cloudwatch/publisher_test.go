@@ -647,11 +647,7 @@ func TestFromConfigDimensions(t *testing.T) {
 		wantErr     string
 	}{
 		{"from task metadata", func(c config.CloudWatch) config.CloudWatch { return c }, task, "prod", "mm2-connect", ""},
-		{"overridden", func(c config.CloudWatch) config.CloudWatch {
-			c.CloudWatchClusterName, c.CloudWatchServiceName = "c2", "s2"
-			return c
-		}, task, "c2", "s2", ""},
-		{"no service anywhere", func(c config.CloudWatch) config.CloudWatch { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_CLOUDWATCH_SERVICE_NAME"},
+		{"no service anywhere", func(c config.CloudWatch) config.CloudWatch { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_SERVICE_NAME"},
 		{"off needs nothing", func(c config.CloudWatch) config.CloudWatch { c.CloudWatchMode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
 	}
 	for _, tt := range tests {

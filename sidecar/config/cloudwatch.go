@@ -12,11 +12,6 @@ type CloudWatch struct {
 	CloudWatchInterval   time.Duration `envconfig:"SIDECAR_CLOUDWATCH_INTERVAL" default:"60s" desc:"time between two publications"`
 	CloudWatchBuffer     int           `envconfig:"SIDECAR_CLOUDWATCH_BUFFER" default:"10000" desc:"datums kept while CloudWatch is unreachable; the oldest are dropped"`
 	CloudWatchResolution int           `envconfig:"SIDECAR_CLOUDWATCH_RESOLUTION" default:"60" desc:"storage resolution in seconds: 1 or 60"`
-	// The dimension values must match the scaling policy's; the task
-	// metadata's cluster and service are right unless the agent omits the
-	// service name or metrics are to be grouped differently.
-	CloudWatchClusterName string `envconfig:"SIDECAR_CLOUDWATCH_CLUSTER_NAME" desc:"ClusterName dimension (empty: the ECS cluster from task metadata)"`
-	CloudWatchServiceName string `envconfig:"SIDECAR_CLOUDWATCH_SERVICE_NAME" desc:"ServiceName dimension (empty: the ECS service from task metadata)"`
 }
 
 // Mode resolves the empty default: api on ECS, off elsewhere.

@@ -115,3 +115,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestOverride(t *testing.T) {
+	base := Task{Cluster: "prod", ServiceName: "mm2-connect", TaskID: "abc"}
+	tests := []struct {
+		name, cluster, service string
+		want                   Task
+	}{
+		{"metadata kept", "", "", base},
+		{"both set", "c2", "s2", Task{Cluster: "c2", ServiceName: "s2", TaskID: "abc"}},
+		{"service only", "", "s2", Task{Cluster: "prod", ServiceName: "s2", TaskID: "abc"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := base.Override(tt.cluster, tt.service); got != tt.want {
+				t.Errorf("Override(%q, %q) = %+v, want %+v", tt.cluster, tt.service, got, tt.want)
+			}
+		})
+	}
+}

@@ -32,37 +32,39 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		}
 	}
 
-	srcOffsets, err := fetchGroupOffsets(ctx, s.srcAdm, names)
+	out := make([]GroupReadiness, len(names))
+	byName := make(map[string]int, len(names))
+	for i, name := range names {
+		out[i].Group = name
+		byName[name] = i
+	}
+	err = eachGroupOffset(ctx, s.srcCl, names, func(group, topic string, p int32, at int64) {
+		t, ok := selected[topic]
+		if !ok || at < 0 {
+			return
+		}
+		g := &out[byName[group]]
+		g.Partitions = append(g.Partitions, GroupPartition{
+			Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
+			Upstream: -1, Downstream: -1, TargetOffset: -1,
+		})
+	})
 	if err != nil {
 		return nil, clusterErr(s.src, "fetch group offsets", err)
 	}
-	var out []GroupReadiness
-	for _, name := range names {
-		g := GroupReadiness{Group: name}
-		for topic, parts := range srcOffsets[name] {
-			t, ok := selected[topic]
-			if !ok {
-				continue
-			}
-			for p, o := range parts {
-				if o.Err != nil || o.At < 0 {
-					continue
-				}
-				g.Partitions = append(g.Partitions, GroupPartition{
-					Topic: topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: o.At,
-					Upstream: -1, Downstream: -1, TargetOffset: -1,
-				})
-			}
-		}
+	// Only groups with offsets MM2 would checkpoint are covered.
+	kept := out[:0]
+	for _, g := range out {
 		if len(g.Partitions) == 0 {
-			continue // nothing MM2 would checkpoint
+			continue
 		}
 		sort.Slice(g.Partitions, func(i, j int) bool {
 			a, b := g.Partitions[i], g.Partitions[j]
 			return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
 		})
-		out = append(out, g)
+		kept = append(kept, g)
 	}
+	out = kept
 	if len(out) == 0 {
 		return nil, nil
 	}
@@ -71,10 +73,28 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		return nil, clusterErr(s.tgt, "read "+s.cpTopic, err)
 	}
 	groupNames := make([]string, len(out))
+	clear(byName)
 	for i := range out {
 		groupNames[i] = out[i].Group
+		byName[out[i].Group] = i
 	}
-	tgtOffsets, err := fetchGroupOffsets(ctx, s.tgtAdm, groupNames)
+	upstream := make(map[string]string, len(topics))
+	for _, t := range topics {
+		upstream[t.RemoteTopic] = t.Topic
+	}
+	err = eachGroupOffset(ctx, s.tgtCl, groupNames, func(group, remote string, p int32, at int64) {
+		topic, ok := upstream[remote]
+		if !ok || at < 0 {
+			return
+		}
+		parts := out[byName[group]].Partitions
+		i := sort.Search(len(parts), func(i int) bool {
+			return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
+		})
+		if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
+			parts[i].TargetOffset = at
+		}
+	})
 	if err != nil {
 		return nil, clusterErr(s.tgt, "fetch group offsets", err)
 	}
@@ -89,9 +109,6 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
 				p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
 			}
-			if o, ok := tgtOffsets[g.Group][p.RemoteTopic][p.Partition]; ok && o.Err == nil && o.At >= 0 {
-				p.TargetOffset = o.At
-			}
 			p.TargetEnd = max(ends[p.RemoteTopic][p.Partition], 0)
 		}
 		g.judge()
@@ -99,23 +116,44 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	return out, nil
 }
 
-// fetchGroupOffsets fetches many groups' offsets, batched per coordinator.
-// A group the cluster does not know has no offsets.
-func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, groups []string) (map[string]kadm.OffsetResponses, error) {
-	out := make(map[string]kadm.OffsetResponses, len(groups))
+// eachGroupOffset fetches the committed offsets of many groups with one
+// OffsetFetch request that kgo splits per group coordinator, and calls fn
+// for each. A group the cluster does not know has no offsets.
+func eachGroupOffset(ctx context.Context, cl *kgo.Client, groups []string, fn func(group, topic string, partition int32, at int64)) error {
 	if len(groups) == 0 {
-		return out, nil
+		return nil
 	}
-	for name, r := range adm.FetchManyOffsets(ctx, groups...) {
-		if r.Err != nil {
-			if errors.Is(r.Err, kerr.GroupIDNotFound) {
-				continue
-			}
-			return nil, fmt.Errorf("group %s: %w", name, r.Err)
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(groups))
+	for i, g := range groups {
+		req.Groups[i].Default()
+		req.Groups[i].Group = g
+	}
+	for _, shard := range cl.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			return shard.Err
 		}
-		out[name] = r.Fetched
+		resp := shard.Resp.(*kmsg.OffsetFetchResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return err
+		}
+		for _, g := range resp.Groups {
+			if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+				if errors.Is(err, kerr.GroupIDNotFound) {
+					continue
+				}
+				return fmt.Errorf("group %s: %w", g.Group, err)
+			}
+			for _, t := range g.Topics {
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 {
+						fn(g.Group, t.Topic, p.Partition, p.Offset)
+					}
+				}
+			}
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // targetEnds lists the end offsets of the target topics the groups use.

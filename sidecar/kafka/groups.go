@@ -165,13 +165,12 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 			want[p.RemoteTopic] = max(want[p.RemoteTopic], p.Partition+1)
 		}
 	}
-	mreq := kmsg.NewPtrMetadataRequest()
+	names := make([]string, 0, len(want))
 	for t := range want {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		mreq.Topics = append(mreq.Topics, rt)
+		names = append(names, t)
 	}
-	mresp, err := mreq.RequestWith(ctx, cl)
+	sort.Strings(names)
+	mresp, err := metadata(ctx, cl, names)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
@@ -181,11 +180,9 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 		if t.Topic == nil || t.ErrorCode != 0 {
 			continue
 		}
-		n := min(int32(len(t.Partitions)), want[*t.Topic])
-		tps = append(tps, topicParts{*t.Topic, n})
-		ends[*t.Topic] = make(map[int32]int64, n)
+		tps = append(tps, topicParts{*t.Topic, leadersOf(t, want[*t.Topic])})
+		ends[*t.Topic] = make(map[int32]int64, want[*t.Topic])
 	}
-	sort.Slice(tps, func(i, j int) bool { return tps[i].topic < tps[j].topic })
 	err = listOffsets(ctx, cl, tps, -1, func(t string, p int32, off int64) {
 		if m, ok := ends[t]; ok {
 			m[p] = off
@@ -198,25 +195,20 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 // measurement stopped up to its current end, keeping the latest checkpoint
 // per group and partition, as MM2's own checkpoint store does.
 func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) error {
-	mreq := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(s.cpTopic)
-	mreq.Topics = append(mreq.Topics, rt)
-	mresp, err := mreq.RequestWith(ctx, s.tgtCl)
+	mresp, err := metadata(ctx, s.tgtCl, []string{s.cpTopic})
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	var n int32
+	var tps []topicParts
 	for _, t := range mresp.Topics {
-		if t.Topic != nil && *t.Topic == s.cpTopic && t.ErrorCode == 0 {
-			n = int32(len(t.Partitions))
+		if t.Topic != nil && *t.Topic == s.cpTopic && t.ErrorCode == 0 && len(t.Partitions) > 0 {
+			tps = append(tps, topicParts{s.cpTopic, leadersOf(t, int32(len(t.Partitions)))})
 		}
 	}
-	if n == 0 {
+	if len(tps) == 0 {
 		return nil // MM2 has not written a checkpoint yet
 	}
 	starts, ends := map[int32]int64{}, map[int32]int64{}
-	tps := []topicParts{{s.cpTopic, n}}
 	if err := listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }); err != nil {
 		return err
 	}
@@ -318,4 +310,20 @@ func (m *Measurer) ApplyResets(ctx context.Context, plan []Reset) error {
 		}
 	}
 	return nil
+}
+
+// leadersOf returns the leaders of a topic's first n partitions (-1 where
+// unknown).
+func leadersOf(t kmsg.MetadataResponseTopic, n int32) []int32 {
+	n = min(n, int32(len(t.Partitions)))
+	ls := make([]int32, n)
+	for i := range ls {
+		ls[i] = -1
+	}
+	for _, p := range t.Partitions {
+		if p.Partition >= 0 && p.Partition < n {
+			ls[p.Partition] = p.Leader
+		}
+	}
+	return ls
 }

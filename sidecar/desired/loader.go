@@ -3,7 +3,6 @@ package desired
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -67,7 +66,7 @@ func (l *Loader) URI() string { return l.uri }
 // whose version changed since the last Load. The error is for the listing
 // only; bad files are reported in Set.Errors and do not stop the others.
 func (l *Loader) Load(ctx context.Context) (Set, error) {
-	objs, err := l.r.List(ctx, l.listURI())
+	objs, err := l.r.List(ctx, l.uri)
 	if err != nil {
 		return Set{}, fmt.Errorf("list connector files: %w", err)
 	}
@@ -106,20 +105,6 @@ func (l *Loader) Load(ctx context.Context) (Set, error) {
 		}
 	}
 	return assemble(parsed), nil
-}
-
-// listURI resolves a directory that is itself a symlink (a release link
-// swapped on deploy), because listing does not descend into a linked root.
-func (l *Loader) listURI() string {
-	u, err := source.ParseURI(l.uri)
-	if err != nil || u.Scheme != "file" {
-		return l.uri
-	}
-	p, err := filepath.EvalSymlinks(u.Path)
-	if err != nil || p == u.Path {
-		return l.uri
-	}
-	return "file://" + filepath.ToSlash(p)
 }
 
 // assemble turns parsed files into a Set: a name claimed by two files is

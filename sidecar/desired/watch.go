@@ -60,7 +60,7 @@ func (l *Loader) poll(ctx context.Context, every time.Duration, changed chan<- s
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		objs, err := l.r.List(ctx, l.listURI())
+		objs, err := l.r.List(ctx, l.uri)
 		if err == nil {
 			var b strings.Builder
 			for _, o := range objs {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every check of the repository: Go vet and tests (which drive promtool,
+# a real Prometheus and shellcheck), gofmt, and shellcheck on every script.
+# Installs what it needs when missing (Debian packages via apt-get).
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/test.sh [--short] [-- GO_TEST_ARGS...]
+
+Runs gofmt, go vet, shellcheck and `go test ./...` for the whole repository.
+Installs prometheus (promtool and the server) and shellcheck with apt-get
+when they are missing.
+
+  --short   pass -short to go test (skips the slowest end-to-end tests)
+  -h, --help  show this help
+USAGE
+}
+
+short=()
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --short) short=(-short); shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "==> installing ${need[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's prometheus package starts a service on install; the tests start
+# their own servers on loopback and need nothing running.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+fi
+
+command -v go >/dev/null 2>&1 || { echo "test.sh: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
+
+echo "==> gofmt"
+unformatted=$(find . -name '*.go' -not -path './.git/*' -print0 | xargs -0 gofmt -l)
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+echo "==> go vet"
+go vet ./...
+
+echo "==> shellcheck"
+mapfile -t scripts < <(git ls-files '*.sh' 'build_images.sh' '.ci/run' 'connect-image/*entrypoint*' 'prometheus-image/*entrypoint*' 2>/dev/null | sort -u)
+if [[ ${#scripts[@]} -gt 0 ]]; then
+  shellcheck "${scripts[@]}"
+fi
+
+echo "==> go test"
+export CI="${CI:-}"
+go test "${short[@]}" -count=1 -timeout 30m ./... "${extra[@]}"

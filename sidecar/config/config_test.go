@@ -1,0 +1,137 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// clearEnv unsets every variable the sidecar knows, so that the machine's
+// environment cannot leak into a test.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range append(Keys(), "ECS_CONTAINER_METADATA_URI_V4") {
+		t.Setenv(k, "") // registers the restore
+		os.Unsetenv(k)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load with an empty environment: %v", err)
+	}
+	if c.ConnectURL != "http://localhost:8083" {
+		t.Errorf("ConnectURL = %q, want http://localhost:8083", c.ConnectURL)
+	}
+	if c.ConfigDir != "/config" {
+		t.Errorf("ConfigDir = %q, want /config", c.ConfigDir)
+	}
+	if got := c.CloudWatch.Mode(); got != "off" {
+		t.Errorf("CloudWatch mode off ECS = %q, want off", got)
+	}
+	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc")
+	if got := c.CloudWatch.Mode(); got != "api" {
+		t.Errorf("CloudWatch mode on ECS = %q, want api", got)
+	}
+}
+
+func TestValidateNamesEveryBadKey(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"SIDECAR_LOG_FORMAT": "xml"}, []string{`SIDECAR_LOG_FORMAT="xml"`}},
+		{map[string]string{"SIDECAR_CONNECT_URL": "localhost:8083"}, []string{"SIDECAR_CONNECT_URL"}},
+		{map[string]string{"SIDECAR_CLOUDWATCH_MODE": "push"}, []string{"SIDECAR_CLOUDWATCH_MODE"}},
+		{map[string]string{"SIDECAR_CLOUDWATCH_RESOLUTION": "30"}, []string{"SIDECAR_CLOUDWATCH_RESOLUTION=30"}},
+		{map[string]string{"SIDECAR_METRICS_PARTITION_DETAIL": "all"}, []string{"SIDECAR_METRICS_PARTITION_DETAIL"}},
+		{map[string]string{"SIDECAR_MAX_RESTARTS": "-1", "SIDECAR_RECONCILE_INTERVAL": "0s"},
+			[]string{"SIDECAR_MAX_RESTARTS=-1", "SIDECAR_RECONCILE_INTERVAL=0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.want, ","), func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			if err == nil {
+				t.Fatal("Load accepted a bad value")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadRejectsUnparsableValues(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("SIDECAR_PRUNE", "maybe")
+	_, err := Load()
+	if err == nil || !strings.Contains(err.Error(), "SIDECAR_PRUNE") {
+		t.Fatalf("Load error = %v, want one naming SIDECAR_PRUNE", err)
+	}
+}
+
+func TestUsageListsEveryKeyWithDefault(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Usage(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, k := range Keys() {
+		if !strings.Contains(out, k) {
+			t.Errorf("usage does not list %s", k)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "SIDECAR_CONNECT_URL ") && !strings.Contains(line, "http://localhost:8083") {
+			t.Errorf("usage line %q lacks the default", line)
+		}
+	}
+	// Every variable carries a one-line meaning.
+	v := reflect.ValueOf(Config{})
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if f.Tag.Get("envconfig") == "" || f.Tag.Get("desc") == "" {
+				t.Errorf("field %s lacks an envconfig name or desc tag", f.Name)
+			}
+		}
+	}
+	walk(v.Type())
+}
+
+func TestKeysAreExplicitAndPrefixed(t *testing.T) {
+	seed := map[string]bool{
+		"KAFKA_CONNECT_PROPERTIES_S3_URI": true,
+		"KAFKA_CONNECT_KEYSTORE_S3_URI":   true,
+		"KAFKA_CONNECT_TRUSTSTORE_S3_URI": true,
+	}
+	for _, k := range Keys() {
+		if !strings.HasPrefix(k, "SIDECAR_") && !seed[k] {
+			t.Errorf("%s: the sidecar's own settings start with SIDECAR_", k)
+		}
+	}
+	for k := range seed {
+		found := false
+		for _, got := range Keys() {
+			found = found || got == k
+		}
+		if !found {
+			t.Errorf("seed-compatible variable %s is missing", k)
+		}
+	}
+}

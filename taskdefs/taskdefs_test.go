@@ -257,7 +257,8 @@ func TestConnectTask(t *testing.T) {
 	example := exampleEnv(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			in := loadTask(t, render(t, mode), "connect-task.json")
+			dir := render(t, mode)
+			in := loadTask(t, dir, "connect-task.json")
 			cs := containers(in)
 			for _, name := range []string{"config-init", "kafka-connect", "connect-sidecar"} {
 				if _, ok := cs[name]; !ok {
@@ -365,11 +366,22 @@ func TestConnectTask(t *testing.T) {
 			if agent == nil || se["SIDECAR_JMX_URL"] != "http://"+agent[1]+":"+agent[2]+"/metrics" {
 				t.Errorf("SIDECAR_JMX_URL=%s does not match the image's JMX agent %v", se["SIDECAR_JMX_URL"], agent)
 			}
+			var rolePolicy policy
+			if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "iam", "connect-task-role.json")), &rolePolicy); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range rolePolicy.Statement {
+				if slices.Contains(strs(st.Action), "cloudwatch:PutMetricData") {
+					if got := fmt.Sprint(st.Condition["StringEquals"]); got != "map[cloudwatch:namespace:"+se["SIDECAR_CLOUDWATCH_NAMESPACE"]+"]" {
+						t.Errorf("the task role may publish to %s, the sidecar publishes to %s", got, se["SIDECAR_CLOUDWATCH_NAMESPACE"])
+					}
+				}
+			}
 			metricsPort := port(t, se["SIDECAR_METRICS_ADDR"])
 			if !slices.Contains(mappedPorts(sc), metricsPort) {
 				t.Errorf("connect-sidecar maps %v, but SIDECAR_METRICS_ADDR listens on %s", mappedPorts(sc), metricsPort)
 			}
-			prom := loadTask(t, render(t, mode), "prometheus-task.json")
+			prom := loadTask(t, dir, "prometheus-task.json")
 			if got := env(prom.ContainerDefinitions[0])["SCRAPE_PORT"]; got != metricsPort {
 				t.Errorf("Prometheus scrapes port %s, the sidecar listens on %s", got, metricsPort)
 			}

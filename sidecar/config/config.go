@@ -20,6 +20,7 @@ import (
 // its own file, next to the concern it configures.
 type Config struct {
 	Logging
+	Task
 	Bootstrap
 	Connect
 	Reconcile
@@ -60,6 +61,7 @@ func (c Config) Validate() error {
 	}
 	oneOf("SIDECAR_LOG_FORMAT", c.LogFormat, "json", "text")
 	oneOf("SIDECAR_LOG_LEVEL", strings.ToLower(c.LogLevel), "debug", "info", "warn", "error")
+	errs = append(errs, c.Task.validate()...)
 	errs = append(errs, c.Bootstrap.validate()...)
 	errs = append(errs, c.Connect.validate()...)
 	errs = append(errs, c.Reconcile.validate()...)

@@ -133,6 +133,41 @@ func (c *Client) Statuses(ctx context.Context) (map[string]ConnectorStatus, erro
 	return out, nil
 }
 
+// ConnectorInfo is the body of GET /connectors/{name}: the config exactly
+// as GET .../config returns it, and the task ids.
+type ConnectorInfo struct {
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+	Tasks  []TaskID          `json:"tasks"`
+	Type   string            `json:"type"`
+}
+
+// TaskID names one task.
+type TaskID struct {
+	Connector string `json:"connector"`
+	Task      int    `json:"task"`
+}
+
+// Expanded is one connector in GET /connectors?expand=info&expand=status.
+type Expanded struct {
+	Info   ConnectorInfo   `json:"info"`
+	Status ConnectorStatus `json:"status"`
+}
+
+// ExpandedAll returns every connector's config and status in one request
+// (GET /connectors?expand=info&expand=status, Kafka 2.3+). Connect reads
+// both from its current config snapshot, without waiting for a rebalance.
+func (c *Client) ExpandedAll(ctx context.Context) (map[string]Expanded, error) {
+	var body map[string]Expanded
+	if err := c.do(ctx, http.MethodGet, "/connectors?expand=info&expand=status", nil, &body); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		body = map[string]Expanded{}
+	}
+	return body, nil
+}
+
 // Status returns one connector's status.
 func (c *Client) Status(ctx context.Context, name string) (ConnectorStatus, error) {
 	var st ConnectorStatus

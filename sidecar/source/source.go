@@ -143,18 +143,22 @@ func (r *Reader) readFile(p, raw string) ([]byte, Object, error) {
 }
 
 func (r *Reader) listDir(root string) ([]Object, error) {
-	if _, err := os.Stat(root); err != nil {
+	// The walk starts from the resolved root, because a directory that is
+	// itself a symlink (a release link swapped on deploy) is not descended
+	// into; objects are still named under the root the caller gave.
+	walkRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
 	var objs []Object
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
+		if p != walkRoot && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -168,9 +172,9 @@ func (r *Reader) listDir(root string) ([]Object, error) {
 		if err != nil || info.IsDir() {
 			return nil // a dangling link mid-swap is not an object yet
 		}
-		rel, _ := filepath.Rel(root, p)
+		rel, _ := filepath.Rel(walkRoot, p)
 		objs = append(objs, Object{
-			URI:     "file://" + filepath.ToSlash(p),
+			URI:     "file://" + filepath.ToSlash(filepath.Join(root, rel)),
 			Name:    filepath.ToSlash(rel),
 			Version: fmt.Sprintf("%d-%d", info.Size(), info.ModTime().UnixNano()),
 			Size:    info.Size(),

@@ -26,6 +26,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"bootstrap", "write the worker's config directory from S3 or files, then exit", runBootstrap},
+		{"run", "wait for Connect, then keep its connectors as the connector files say", runRun},
+		{"healthcheck", "exit 0 when the running sidecar is ready (--healthz: alive)", runHealthcheck},
+		{"status", "show connectors, replication lag and consumer-group readiness; gate a cutover", runStatus},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,313 @@
+// Package bootstrap owns building a Kafka Connect worker's config directory:
+// rendering the worker properties from a base file and CONNECT_* overrides,
+// checking the keystore and truststore, and writing everything atomically
+// and only when it changed. It does not fetch objects itself (a Fetcher
+// does) and it never writes a password: the worker properties reference
+// them through Connect's config providers.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+)
+
+// PropertiesFile is the worker properties file the bootstrap writes.
+const PropertiesFile = "connect-distributed.properties"
+
+// RequiredKeys are the settings a distributed worker cannot start without.
+var RequiredKeys = []string{
+	"bootstrap.servers",
+	"group.id",
+	"config.storage.topic",
+	"offset.storage.topic",
+	"status.storage.topic",
+	"key.converter",
+	"value.converter",
+}
+
+// storePrefixes are the places a worker reads TLS stores from: its own
+// connections, and the producers, consumers and admin clients it creates.
+var storePrefixes = []string{"", "producer.", "consumer.", "admin."}
+
+// Fetcher reads the object at a URI; *source.Reader is one.
+type Fetcher interface {
+	Get(ctx context.Context, uri string) ([]byte, source.Object, error)
+}
+
+// Options are the inputs of one bootstrap run.
+type Options struct {
+	Config config.Bootstrap
+	// Environ is the process environment in os.Environ form; its CONNECT_*
+	// variables become worker properties.
+	Environ []string
+	Fetcher Fetcher
+	// MetadataURI is ECS_CONTAINER_METADATA_URI_V4; empty outside ECS.
+	MetadataURI string
+	HTTPClient  *http.Client // for the task metadata endpoint; nil for a default
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Result says what a run wrote.
+type Result struct {
+	Dir     string
+	Files   []Written
+	Stores  []Store
+	Removed []string // stale stores of the other format
+}
+
+// Run builds the config directory. Everything is fetched and checked before
+// anything is written; on error the directory is as it was, and the error
+// joins one error per problem (errors.Join), each naming the URI, file or
+// key at fault.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	var problems []error
+	fail := func(err error) { problems = append(problems, err) }
+
+	propsURI := cfg.PropertiesURI
+	if propsURI == "" {
+		propsURI = (&url.URL{Scheme: "file", Path: cfg.BaseProperties}).String()
+	}
+	props := Properties{}
+	baseOK := false
+	if b, _, err := o.Fetcher.Get(ctx, propsURI); err != nil {
+		fail(fmt.Errorf("worker properties: %w", err))
+	} else if p, err := ParseProperties(propsURI, b); err != nil {
+		fail(fmt.Errorf("worker properties: %w", err))
+	} else {
+		props, baseOK = p, true
+		o.Logger.Info("read worker properties", "uri", propsURI, "keys", len(p))
+	}
+
+	for _, ov := range Overrides(o.Environ) {
+		if !utf8.ValidString(ov.Value) {
+			fail(fmt.Errorf("%s: value is not valid UTF-8", ov.Env))
+			continue
+		}
+		// Values are not logged: CONNECT_* may carry a JAAS config.
+		o.Logger.Info("worker property from environment", "env", ov.Env, "key", ov.Key)
+		props[ov.Key] = ov.Value
+	}
+
+	if _, set := props["rest.advertised.host.name"]; !set && o.MetadataURI != "" {
+		if ip, err := taskIP(ctx, o.HTTPClient, o.MetadataURI); err != nil {
+			fail(fmt.Errorf("rest.advertised.host.name: %w (set CONNECT_REST_ADVERTISED_HOST_NAME to skip the lookup)", err))
+		} else {
+			props["rest.advertised.host.name"] = ip
+			o.Logger.Info("rest.advertised.host.name from task metadata", "value", ip)
+		}
+	}
+
+	var files []File
+	var stores []Store
+	for _, in := range []struct {
+		role, uri, password, env string
+	}{
+		{RoleKeystore, cfg.KeystoreURI, cfg.KeystorePassword, "SIDECAR_KEYSTORE_PASSWORD"},
+		{RoleTruststore, cfg.TruststoreURI, cfg.TruststorePassword, "SIDECAR_TRUSTSTORE_PASSWORD"},
+	} {
+		if in.uri == "" {
+			continue
+		}
+		s, data, errs := loadStore(ctx, o, in.role, in.uri, in.password, in.env)
+		if len(errs) > 0 {
+			problems = append(problems, errs...)
+			continue
+		}
+		name := in.role + "." + s.Type.Ext()
+		s.Path = filepath.Join(cfg.ConfigDir, name)
+		pointStores(props, in.role, s, o.Logger)
+		files = append(files, File{Name: name, Data: data})
+		stores = append(stores, s)
+	}
+
+	if baseOK {
+		problems = append(problems, validate(propsURI, props)...)
+	}
+	if len(problems) > 0 {
+		return Result{}, errors.Join(problems...)
+	}
+
+	header := []string{"Written by connect-sidecar bootstrap from " + propsURI + " and CONNECT_* variables; changes here are overwritten."}
+	files = append([]File{{Name: PropertiesFile, Data: props.Render(header...)}}, files...)
+	written, err := writeFiles(cfg.ConfigDir, files)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, w := range written {
+		o.Logger.Info("config file", "path", w.Path, "bytes", w.Bytes, "changed", w.Changed)
+	}
+	res := Result{Dir: cfg.ConfigDir, Files: written, Stores: stores}
+	// A store that changed format leaves its old file behind; remove it so
+	// that Inspect and operators see only what the worker uses.
+	for _, s := range stores {
+		other := PKCS12
+		if s.Type == PKCS12 {
+			other = JKS
+		}
+		stale := filepath.Join(cfg.ConfigDir, s.Role+"."+other.Ext())
+		if err := os.Remove(stale); err == nil {
+			res.Removed = append(res.Removed, stale)
+			o.Logger.Info("removed store of the other format", "path", stale)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			o.Logger.Warn("could not remove store of the other format", "path", stale, "error", err.Error())
+		}
+	}
+	return res, nil
+}
+
+func loadStore(ctx context.Context, o Options, role, uri, password, env string) (Store, []byte, []error) {
+	data, _, err := o.Fetcher.Get(ctx, uri)
+	if err != nil {
+		return Store{}, nil, []error{fmt.Errorf("%s: %w", role, err)}
+	}
+	s, err := OpenStore(role, data, password)
+	if err != nil {
+		if errors.Is(err, ErrWrongPassword) {
+			hint := env
+			if password == "" {
+				hint = env + " is not set"
+			}
+			return Store{}, nil, []error{fmt.Errorf("%s %s: %w (%s)", role, uri, err, hint)}
+		}
+		return Store{}, nil, []error{fmt.Errorf("%s %s: %w", role, uri, err)}
+	}
+	for _, alias := range s.KeyPasswordDiffers {
+		o.Logger.Warn("private key does not decrypt with the store password; the worker needs ssl.key.password", "store", role, "alias", alias)
+	}
+	var errs []error
+	now := o.Now()
+	for _, c := range s.Certificates {
+		attrs := []any{"store", role, "type", string(s.Type), "alias", c.Alias, "subject", c.Subject, "issuer", c.Issuer, "not_after", c.NotAfter.UTC().Format(time.RFC3339)}
+		switch {
+		case now.After(c.NotAfter) && !o.Config.AllowExpiredCerts:
+			o.Logger.Error("certificate expired", attrs...)
+			errs = append(errs, fmt.Errorf("%s %s: certificate %q (alias %q) expired at %s (SIDECAR_ALLOW_EXPIRED_CERTS=true accepts it)", role, uri, c.Subject, c.Alias, c.NotAfter.UTC().Format(time.RFC3339)))
+		case now.After(c.NotAfter):
+			o.Logger.Warn("certificate expired, accepted by SIDECAR_ALLOW_EXPIRED_CERTS", attrs...)
+		case now.Before(c.NotBefore):
+			o.Logger.Warn("certificate not valid yet", append(attrs, "not_before", c.NotBefore.UTC().Format(time.RFC3339))...)
+		case c.NotAfter.Sub(now) < o.Config.CertWarnWithin:
+			o.Logger.Warn("certificate expires soon", append(attrs, "expires_in", c.NotAfter.Sub(now).Round(time.Minute).String())...)
+		default:
+			o.Logger.Info("certificate", attrs...)
+		}
+	}
+	if len(errs) > 0 {
+		return Store{}, nil, errs
+	}
+	return s, data, nil
+}
+
+// pointStores sets every store location the properties use, at each
+// prefix, to the written file, with the matching type. When the properties
+// name no location at all, the worker-level one is set.
+func pointStores(props Properties, role string, s Store, log *slog.Logger) {
+	loc, typ := "ssl."+role+".location", "ssl."+role+".type"
+	var used []string
+	for _, p := range storePrefixes {
+		if _, ok := props[p+loc]; ok {
+			used = append(used, p)
+		}
+	}
+	if len(used) == 0 {
+		used = []string{""}
+	}
+	for _, p := range used {
+		props[p+loc] = s.Path
+		if old, ok := props[p+typ]; ok && !strings.EqualFold(old, string(s.Type)) {
+			log.Info("store type set from the store's contents", "key", p+typ, "was", old, "now", string(s.Type))
+		}
+		props[p+typ] = string(s.Type)
+	}
+}
+
+// providerRef matches Connect's ${provider:[path:]key} variables (the
+// pattern of ConfigTransformer).
+var providerRef = regexp.MustCompile(`\$\{([^}]*?):(?:[^}]*?:)?[^}]*?\}`)
+
+// validate checks the rendered properties: the keys a distributed worker
+// needs, and that every ${provider:...} reference names a provider that
+// config.providers declares; Connect would otherwise pass the text through
+// unresolved and a password would silently be the literal "${env:...}".
+func validate(name string, props Properties) []error {
+	var errs []error
+	var missing []string
+	for _, k := range RequiredKeys {
+		if strings.TrimSpace(props[k]) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("worker properties %s: missing required keys: %s", name, strings.Join(missing, ", ")))
+	}
+	declared := map[string]bool{}
+	for _, p := range strings.Split(props["config.providers"], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			declared[p] = true
+		}
+	}
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, m := range providerRef.FindAllStringSubmatch(props[k], -1) {
+			if !declared[m[1]] {
+				errs = append(errs, fmt.Errorf("worker properties %s: key %s references config provider %q, which config.providers does not declare", name, k, m[1]))
+			}
+		}
+	}
+	return errs
+}
+
+// taskIP asks the task metadata endpoint for the task's private IPv4. The
+// endpoint is local to the task, so a short retry covers an agent that is
+// still starting.
+func taskIP(ctx context.Context, client *http.Client, uri string) (string, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			}
+		}
+		var t ecsmeta.Task
+		if t, err = ecsmeta.Fetch(ctx, client, uri); err == nil {
+			if t.PrivateIPv4 == "" {
+				return "", fmt.Errorf("task metadata %s: no awsvpc IPv4 address", uri)
+			}
+			return t.PrivateIPv4, nil
+		}
+	}
+	return "", err
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bootstrap"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stdout, "Usage: connect-sidecar run\n\nKeeps Kafka Connect's connectors as the connector files say, serves /metrics,\n/healthz and /readyz, measures lag and publishes CloudWatch metrics.\nConfiguration is read from the environment: see connect-sidecar --help.")
+		if args[0] == "-h" || args[0] == "--help" {
+			return 0
+		}
+		return 2
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "connect-sidecar run: %v\n", err)
+		return 2
+	}
+	log := cfg.Logger(stderr)
+	if cfg.ConnectorsURI == "" {
+		log.Error("SIDECAR_CONNECTORS_URI is not set: nothing to reconcile")
+		return 2
+	}
+	self, err := identify(ctx, cfg, log)
+	if err != nil {
+		log.Error("worker identity", "error", err.Error())
+		return 2
+	}
+	reg := metrics.NewRegistry(version)
+	client, err := connect.New(cfg.Connect, reg.CountRequest)
+	if err != nil {
+		log.Error("connect client", "error", err.Error())
+		return 2
+	}
+	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Fetched: reg.CountS3Fetch})
+	loader, err := desired.NewLoader(reader, cfg.ConnectorsURI)
+	if err != nil {
+		log.Error("connector files", "error", err.Error())
+		return 2
+	}
+
+	var jmx *metrics.JMX
+	var leadership reconcile.Leadership = reconcile.Unknown{}
+	if cfg.JMXURL != "" {
+		jmx = metrics.NewJMX(metrics.JMXOptionsFromConfig(cfg.Metrics, metrics.LabelsFromTask(self.task)), reg)
+		leadership = reconcile.NewLeaderByURL(self.advertisedURL, jmx.LeaderURL)
+	}
+	// While the leader is unknown every sidecar acts, as DESIGN.md allows:
+	// a fact exported twice for a moment beats one not exported at all.
+	acting := func() bool {
+		leader, known := leadership.IsLeader()
+		return leader || !known
+	}
+
+	r := &runner{mux: http.NewServeMux()}
+	h := &health{detail: "starting"}
+	h.register(r.mux)
+	r.mux.Handle("GET /metrics", metrics.Handler(reg, jmx, log))
+	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.MetricsAddr, r.mux, log) })
+
+	rec := reconcile.New(client, reconcile.Options{
+		Prune:       cfg.Prune,
+		AutoRestart: cfg.AutoRestart,
+		MaxRestarts: cfg.MaxRestarts,
+		WriteJitter: cfg.WriteJitter,
+		Leadership:  leadership,
+		Metrics:     reg,
+		Logger:      log,
+	})
+	onCycle := func(rep reconcile.Report) {
+		reg.SetLeader(rep.Known && rep.Leader)
+		if rep.Statuses != nil {
+			reg.State().Update(rep.Statuses, self.workerID, acting())
+		}
+	}
+	r.add("reconcile", func(ctx context.Context) error {
+		return reconcileLoop(ctx, cfg.Reconcile, client, loader, rec, h, onCycle, log)
+	})
+	if jmx != nil {
+		r.add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
+	}
+
+	var lag *kafka.Collector
+	if cfg.LagInterval > 0 {
+		measurer := kafka.NewMeasurer(client, kafka.Options{
+			SourceConnector:     cfg.SourceConnector,
+			CheckpointConnector: cfg.CheckpointConnector,
+			Logger:              log,
+		})
+		defer measurer.Close()
+		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
+			Interval:        cfg.LagInterval,
+			PartitionDetail: cfg.PartitionDetail == "partition",
+			IsLeader:        acting,
+			Logger:          log,
+		})
+		if err := reg.Register(lag); err != nil {
+			log.Error("register lag metrics", "error", err.Error())
+			return 1
+		}
+		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
+	}
+
+	cwOpts := cloudwatch.Options{EMF: stdout, Tasks: reg.State(), Recorder: reg, Log: log}
+	if jmx != nil { // a nil *JMX in the interface would not read as "no JMX"
+		cwOpts.JMX = jmx
+	}
+	if lag != nil {
+		cwOpts.Leader = func() (float64, int, bool) {
+			t, ok := lag.Totals()
+			return float64(t.BacklogRecords), t.GroupsNotReady, ok
+		}
+	}
+	pub, err := cloudwatch.FromConfig(ctx, cfg.CloudWatch, self.task, cwOpts)
+	if err != nil {
+		log.Error("cloudwatch publisher", "error", err.Error())
+		return 2
+	}
+	if cfg.CloudWatch.Mode() != cloudwatch.ModeOff {
+		r.add("cloudwatch", func(ctx context.Context) error { pub.Run(ctx); return nil })
+	}
+
+	exportCertificates(ctx, cfg.Bootstrap, reg, log)
+
+	if err := r.run(ctx); err != nil {
+		log.Error("stopped", "error", err.Error())
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// jmxRefresh is how often the JMX snapshot (leader, backlog) is refreshed
+// when Prometheus does not scrape /metrics more often.
+const jmxRefresh = 15 * time.Second
+
+// worker is who this sidecar's Connect worker is.
+type worker struct {
+	task          ecsmeta.Task // with SIDECAR_CLUSTER_NAME / SIDECAR_SERVICE_NAME applied
+	advertisedURL string       // the worker's REST URL as Connect advertises it
+	workerID      string       // host:port, as Connect's status names workers
+}
+
+func identify(ctx context.Context, cfg config.Config, log *slog.Logger) (worker, error) {
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	task, onECS, err := ecsmeta.FromEnv(mctx, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		// Labels and dimensions degrade; reconciling must not stop for it.
+		log.Warn("ECS task metadata unavailable", "error", err.Error())
+	}
+	w := worker{task: task.Override(cfg.ClusterName, cfg.ServiceName), advertisedURL: cfg.AdvertisedURL}
+	if w.advertisedURL == "" {
+		w.advertisedURL = cfg.ConnectURL
+		if onECS && task.PrivateIPv4 != "" {
+			u, _ := url.Parse(cfg.ConnectURL) // validated by config
+			u.Host = net.JoinHostPort(task.PrivateIPv4, portOf(u))
+			u.Path = "/"
+			w.advertisedURL = u.String()
+		}
+	}
+	u, err := url.Parse(w.advertisedURL)
+	if err != nil {
+		return worker{}, fmt.Errorf("advertised URL %q: %w", w.advertisedURL, err)
+	}
+	w.workerID = net.JoinHostPort(u.Hostname(), portOf(u))
+	log.Info("worker identity", "advertised_url", w.advertisedURL, "worker_id", w.workerID,
+		"cluster", w.task.Cluster, "service", w.task.ServiceName, "task_id", w.task.TaskID)
+	return w, nil
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// exportCertificates publishes the expiry of every certificate in the
+// stores bootstrap wrote, so that an alert fires weeks before a worker
+// can no longer connect.
+func exportCertificates(ctx context.Context, cfg config.Bootstrap, reg *metrics.Registry, log *slog.Logger) {
+	stores, err := bootstrap.Inspect(ctx, cfg)
+	if err != nil {
+		log.Warn("cannot read every store for certificate expiry", "error", err.Error())
+	}
+	for _, s := range stores {
+		for _, c := range s.Certificates {
+			reg.SetCertificateExpiry(s.Role, c.Subject, c.NotAfter)
+		}
+	}
+}
+
+func serveHTTP(ctx context.Context, addr string, mux *http.ServeMux, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s (SIDECAR_METRICS_ADDR): %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return nil
+}
+
+// graceful returns a context that outlives ctx by grace, so that a request
+// under way when SIGTERM arrives may finish, and is abandoned after that.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-work.Done():
+		}
+	})
+	return work, func() { stop(); cancel() }
+}
+
+func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logger) error {
+	delay := 500 * time.Millisecond
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		err := client.Ping(ctx)
+		if err == nil {
+			log.Info("Connect REST is up", "url", client.BaseURL(), "after", time.Since(start).Round(time.Millisecond).String())
+			return nil
+		}
+		log.Info("waiting for Connect REST", "url", client.BaseURL(), "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 15*time.Second)
+	}
+}
+
+func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Client, loader *desired.Loader,
+	rec *reconcile.Reconciler, h *health, onCycle func(reconcile.Report), log *slog.Logger) error {
+	if err := waitForConnect(ctx, client, log); err != nil || ctx.Err() != nil {
+		return err
+	}
+	changed := make(chan struct{}, 1)
+	go func() {
+		if err := loader.Watch(ctx, desired.WatchOptions{PollInterval: cfg.PollInterval}, changed); err != nil {
+			log.Warn("not watching connector files; relying on SIDECAR_RECONCILE_INTERVAL", "uri", loader.URI(), "error", err.Error())
+		}
+	}()
+	tick := time.NewTicker(cfg.ReconcileInterval)
+	defer tick.Stop()
+	var last desired.Set
+	haveSet := false
+	for {
+		work, cancel := graceful(ctx, cfg.ShutdownGrace)
+		set, err := loader.Load(work)
+		switch {
+		case err == nil:
+			last, haveSet = set, true
+		case haveSet:
+			log.Warn("cannot list connector files; keeping the last good set", "uri", loader.URI(), "error", err.Error())
+		default:
+			log.Error("cannot list connector files", "uri", loader.URI(), "error", err.Error())
+		}
+		if haveSet {
+			rep := rec.Cycle(work, last)
+			onCycle(rep)
+			detail := fmt.Sprintf("connect reachable: %v, applied: %v, connectors: %d, errors: %d",
+				rep.Reached, rep.Applied, len(last.Connectors), len(rep.Errors))
+			h.set(rep.Reached, rep.Applied, detail)
+		} else {
+			h.set(client.Ping(work) == nil, false, "connector files unreadable")
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const hbc = `{"name":"mm2-hbc","config":{"connector.class":"org.apache.kafka.connect.mirror.MirrorHeartbeatConnector","tasks.max":1,"source.cluster.alias":"source","target.cluster.alias":"target"}}`
+const msc = `{"name":"mm2-msc","connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","tasks.max":"2","source.cluster.alias":"source","target.cluster.alias":"target","topics":".*"}`
+
+// startRun runs `connect-sidecar run` until the returned stop is called,
+// which reports its exit code.
+func startRun(t *testing.T) (stop func() int, logs *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	code := make(chan int, 1)
+	go func() { code <- runRun(ctx, nil, &syncBuffer{}, logs) }()
+	return func() int {
+		cancel()
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("run did not stop after cancel")
+			return -1
+		}
+	}, logs
+}
+
+func ready(t *testing.T, addr string) bool {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	return runHealthcheck(context.Background(), []string{"--addr", addr, "--timeout", "1s"}, &out, &errOut) == 0
+}
+
+func TestRun(t *testing.T) {
+	c := connecttest.NewCluster(t, 3)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "msc.json"), []byte(msc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	t.Setenv("SIDECAR_CONNECT_URL", c.URLs()[2])
+	t.Setenv("SIDECAR_CONNECTORS_URI", "file://"+dir)
+	t.Setenv("SIDECAR_METRICS_ADDR", addr)
+	t.Setenv("SIDECAR_RECONCILE_INTERVAL", "300ms")
+	t.Setenv("SIDECAR_WRITE_JITTER", "10ms")
+	t.Setenv("SIDECAR_LOG_FORMAT", "text")
+
+	// Connect comes up after the sidecar: run waits for it.
+	w := c.Workers()[2]
+	w.Down()
+	stop, logs := startRun(t)
+	eventually(t, "the wait to be logged", func() bool { return strings.Contains(logs.String(), "waiting for Connect REST") })
+	var out, errOut bytes.Buffer
+	if runHealthcheck(context.Background(), []string{"--addr", addr, "--healthz"}, &out, &errOut) != 0 {
+		t.Fatalf("/healthz while waiting: %s %s", out.String(), errOut.String())
+	}
+	if ready(t, addr) {
+		t.Fatal("ready before Connect answered")
+	}
+	w.Up()
+	eventually(t, "readiness", func() bool { return ready(t, addr) })
+	if len(c.Connectors()) != 2 || c.TotalWrites() != 2 {
+		t.Fatalf("connectors %v, writes %d", c.Connectors(), c.TotalWrites())
+	}
+
+	// An edit is applied without a restart, with one write.
+	edited := strings.Replace(msc, `"tasks.max":"2"`, `"tasks.max":"3"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "msc.json"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the edit", func() bool { cfg, _ := c.Config("mm2-msc"); return cfg["tasks.max"] == "3" })
+	time.Sleep(700 * time.Millisecond) // a couple more cycles
+	if c.Writes("mm2-msc") != 2 {
+		t.Fatalf("msc writes %d, want 2 (create, edit)", c.Writes("mm2-msc"))
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d on cancel; logs:\n%s", code, logs.String())
+	}
+
+	// A second start writes nothing.
+	c.ResetCounters()
+	stop, logs = startRun(t)
+	eventually(t, "readiness after restart", func() bool { return ready(t, addr) })
+	time.Sleep(700 * time.Millisecond)
+	if code := stop(); code != 0 || c.TotalWrites() != 0 || c.TotalRestarts() != 0 {
+		t.Fatalf("second start: exit %d, writes %d, restarts %d; logs:\n%s", code, c.TotalWrites(), c.TotalRestarts(), logs.String())
+	}
+}
+
+func TestRunnerStopsAllWhenOneFails(t *testing.T) {
+	r := &runner{}
+	stopped := make(chan struct{})
+	r.add("long", func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil })
+	r.add("broken", func(context.Context) error { return errBroken })
+	err := r.run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "broken: boom") {
+		t.Fatalf("err = %v", err)
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("the other component was not stopped")
+	}
+}
+
+var errBroken = errorString("boom")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func TestLocalAddr(t *testing.T) {
+	for in, want := range map[string]string{":9400": "127.0.0.1:9400", "0.0.0.0:9400": "127.0.0.1:9400", "10.0.0.5:9400": "10.0.0.5:9400", "[::]:9400": "127.0.0.1:9400"} {
+		if got := localAddr(in); got != want {
+			t.Errorf("localAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRunExportsMetricsAndEMF runs the whole `run` wiring: the JMX
+// passthrough with task labels, the leader check from the exporter's
+// leader-name, Connect state from REST, and EMF lines on stdout.
+func TestRunExportsMetricsAndEMF(t *testing.T) {
+	c := connecttest.NewCluster(t, 2)
+	fixture, err := os.ReadFile("../../../connect-image/testdata/jmx-exposition.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderURL, ok := c.Leader()
+	if !ok {
+		t.Fatal("connecttest cluster has no leader")
+	}
+	exposition := strings.ReplaceAll(string(fixture), "http://10.0.1.5:8083/", leaderURL)
+	jmx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, exposition)
+	}))
+	t.Cleanup(jmx.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	for k, v := range map[string]string{
+		"SIDECAR_CONNECT_URL":         c.URLs()[0],
+		"SIDECAR_ADVERTISED_URL":      c.URLs()[0],
+		"SIDECAR_CONNECTORS_URI":      "file://" + dir,
+		"SIDECAR_METRICS_ADDR":        addr,
+		"SIDECAR_JMX_URL":             jmx.URL,
+		"SIDECAR_RECONCILE_INTERVAL":  "300ms",
+		"SIDECAR_LAG_INTERVAL":        "0s",
+		"SIDECAR_CLOUDWATCH_MODE":     "emf",
+		"SIDECAR_CLOUDWATCH_INTERVAL": "200ms",
+		"SIDECAR_CLUSTER_NAME":        "demo",
+		"SIDECAR_SERVICE_NAME":        "mm2",
+		"SIDECAR_LOG_FORMAT":          "text",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, logs := &syncBuffer{}, &syncBuffer{}
+	code := make(chan int, 1)
+	go func() { code <- runRun(ctx, nil, stdout, logs) }()
+	defer func() {
+		cancel()
+		if c := <-code; c != 0 {
+			t.Errorf("exit code %d; logs:\n%s", c, logs.String())
+		}
+	}()
+
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	want := []string{
+		"connect_sidecar_is_leader 1",
+		`connect_sidecar_connector_state{connector="mm2-hbc",state="RUNNING"} 1`,
+		`ecs_cluster="demo"`,
+		"connect_sidecar_jmx_up 1",
+	}
+	eventually(t, "metrics from every part", func() bool {
+		body := scrape()
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "an EMF line", func() bool {
+		return strings.Contains(stdout.String(), `"ReplicationBacklogRecords"`) && strings.Contains(stdout.String(), `"_aws"`)
+	})
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+)
+
+// Exit codes of status: 0 ready (or no --cutover), 1 not ready for
+// cutover, 2 bad usage or a measurement that failed.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	cutover := fs.Bool("cutover", false, "exit 0 only when the GROUPs given as arguments and their topics are ready")
+	resetPlan := fs.Bool("reset-plan", false, "print the offsets that would fix negative-lag partitions of GROUPs (all when none)")
+	apply := fs.Bool("apply", false, "with --reset-plan: commit the plan on the target (each group must be empty there)")
+	timeout := fs.Duration("timeout", time.Minute, "give up measuring after this long")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
+		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")
+		fmt.Fprintln(stderr, "read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	groups := fs.Args()
+	if *cutover && len(groups) == 0 {
+		fmt.Fprintln(stderr, "status: --cutover needs at least one GROUP")
+		return 2
+	}
+	if *apply && (!*resetPlan || len(groups) == 0) {
+		fmt.Fprintln(stderr, "status: --apply needs --reset-plan and the GROUPs to reset")
+		return 2
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "status: %v\n", err)
+		return 2
+	}
+	api, err := connect.New(cfg.Connect, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "status: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	statuses, err := api.Statuses(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
+		return 2
+	}
+	m := kafka.NewMeasurer(api, kafka.Options{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
+	defer m.Close()
+	snap, err := m.Measure(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "status: measure: %v\n", err)
+		return 2
+	}
+	var plan []kafka.Reset
+	if *resetPlan {
+		plan = snap.ResetPlan(groups...)
+	}
+
+	if *asJSON {
+		out := struct {
+			Connectors map[string]connect.ConnectorStatus `json:"connectors"`
+			Ready      bool                               `json:"migration_ready"`
+			TotalLag   int64                              `json:"total_lag"`
+			Lag        *kafka.Snapshot                    `json:"measurement"`
+			ResetPlan  []kafka.Reset                      `json:"reset_plan,omitempty"`
+		}{statuses, snap.Ready(), snap.TotalLag(), snap, plan}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(stderr, "status: %v\n", err)
+			return 2
+		}
+	} else {
+		printStatus(stdout, statuses, snap, plan, *resetPlan, *apply)
+	}
+
+	if *apply && len(plan) > 0 {
+		if err := m.ApplyResets(ctx, plan); err != nil {
+			fmt.Fprintf(stderr, "status: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "applied %d offset resets on %s\n", len(plan), snap.TargetAlias)
+	}
+	if *cutover {
+		if err := snap.CutoverCheck(groups); err != nil {
+			fmt.Fprintf(stderr, "status: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "ready for cutover: %s\n", strings.Join(groups, " "))
+	}
+	return 0
+}
+
+func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset, showPlan, applying bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	names := make([]string, 0, len(statuses))
+	for n := range statuses {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(tw, "CONNECTOR\tTASK\tSTATE\tWORKER\tTRACE")
+	for _, n := range names {
+		st := statuses[n]
+		fmt.Fprintf(tw, "%s\t\t%s\t%s\t%s\n", n, st.Connector.State, st.Connector.WorkerID, firstLine(st.Connector.Trace))
+		for _, t := range st.Tasks {
+			fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\n", t.ID, t.State, t.WorkerID, firstLine(t.Trace))
+		}
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nLAG %s -> %s (measured %s in %s)\n", snap.SourceAlias, snap.TargetAlias, snap.Time.UTC().Format(time.RFC3339), snap.Duration.Round(time.Millisecond))
+	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
+	for _, t := range snap.Topics {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t.Topic, t.RemoteTopic, len(t.Partitions), t.Lag)
+	}
+	fmt.Fprintf(tw, "total\t\t\t%d\n", snap.TotalLag())
+	tw.Flush()
+
+	if snap.CheckpointConnector == "" {
+		fmt.Fprintln(w, "\nGROUPS: no MirrorCheckpointConnector found")
+	} else {
+		fmt.Fprintln(w, "\nGROUPS")
+		fmt.Fprintln(tw, "GROUP\tVERDICT\tRECORDS BEHIND\tPARTITIONS NOT SYNCED")
+		for _, g := range snap.Groups {
+			var bad []string
+			for _, p := range g.Partitions {
+				if p.Verdict != kafka.Synced {
+					bad = append(bad, fmt.Sprintf("%s[%d]:%s", p.Topic, p.Partition, p.Verdict))
+				}
+			}
+			if len(bad) > 5 {
+				bad = append(bad[:5], fmt.Sprintf("+%d more", len(bad)-5))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", g.Group, g.Verdict, g.RecordsBehind, strings.Join(bad, " "))
+		}
+		tw.Flush()
+	}
+	ready := "no"
+	if snap.Ready() {
+		ready = "yes"
+	}
+	fmt.Fprintf(w, "\nmigration ready: %s\n", ready)
+
+	if showPlan {
+		if applying {
+			fmt.Fprintln(w, "\nRESET PLAN (applying)")
+		} else {
+			fmt.Fprintln(w, "\nRESET PLAN (dry run; add --apply GROUP... to commit it on the target)")
+		}
+		if len(plan) == 0 {
+			fmt.Fprintln(w, "nothing to reset: no negative-lag partition")
+			return
+		}
+		fmt.Fprintln(tw, "GROUP\tTARGET TOPIC\tPARTITION\tFROM\tTO")
+		for _, r := range plan {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", r.Group, r.Topic, r.Partition, r.From, r.To)
+		}
+		tw.Flush()
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.TrimSpace(s)
+}

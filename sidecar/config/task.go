@@ -1,0 +1,25 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+)
+
+// Task names this worker and its service. On ECS the task metadata supplies
+// them; these settings override it, and stand in for it elsewhere.
+type Task struct {
+	ClusterName   string `envconfig:"SIDECAR_CLUSTER_NAME" desc:"ECS cluster name for labels and CloudWatch dimensions (default: from task metadata)"`
+	ServiceName   string `envconfig:"SIDECAR_SERVICE_NAME" desc:"ECS service name for labels and CloudWatch dimensions (default: from task metadata)"`
+	AdvertisedURL string `envconfig:"SIDECAR_ADVERTISED_URL" desc:"this worker's REST URL as Connect advertises it, compared with the group leader's (default: http://<task IPv4>:<port of SIDECAR_CONNECT_URL>/ on ECS, else SIDECAR_CONNECT_URL)"`
+}
+
+func (t Task) validate() []error {
+	if t.AdvertisedURL == "" {
+		return nil
+	}
+	u, err := url.Parse(t.AdvertisedURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return []error{fmt.Errorf("SIDECAR_ADVERTISED_URL=%q: must be an http:// or https:// URL", t.AdvertisedURL)}
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package connecttest
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func defaultPlugins() map[string]string {
+	return map[string]string{
+		"org.apache.kafka.connect.mirror.MirrorSourceConnector":     "source",
+		"org.apache.kafka.connect.mirror.MirrorCheckpointConnector": "source",
+		"org.apache.kafka.connect.mirror.MirrorHeartbeatConnector":  "source",
+		"org.apache.kafka.connect.file.FileStreamSourceConnector":   "source",
+		"org.apache.kafka.connect.file.FileStreamSinkConnector":     "sink",
+		"org.apache.kafka.connect.tools.MockSourceConnector":        "source",
+		"org.apache.kafka.connect.tools.MockSinkConnector":          "sink",
+		"org.apache.kafka.connect.tools.VerifiableSourceConnector":  "source",
+	}
+}
+
+func simpleName(class string) string {
+	if i := strings.LastIndex(class, "."); i >= 0 {
+		return class[i+1:]
+	}
+	return class
+}
+
+// restError is an answer with Connect's {"error_code","message"} body.
+type restError struct {
+	status  int
+	message string
+}
+
+func (e *restError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.message) }
+
+func errorf(status int, format string, args ...any) *restError {
+	return &restError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+// validateLocked checks a config as Connect's herder does before writing it
+// and returns the connector type. Connect looks the class up by full name,
+// simple name, or simple name without the "Connector" suffix; a class it
+// cannot find is a plain ConnectException (500), while invalid values of
+// known settings are collected into one 400.
+func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
+	class, ok := cfg["connector.class"]
+	if !ok {
+		return "", errorf(http.StatusBadRequest, "Connector config %s contains no connector type", javaMap(cfg))
+	}
+	typ := ""
+	for full, t := range c.plugins {
+		if full == class || simpleName(full) == class || simpleName(full) == class+"Connector" {
+			typ = t
+			break
+		}
+	}
+	if typ == "" {
+		return "", errorf(http.StatusInternalServerError,
+			"Failed to find any class that implements Connector and which name matches %s, available connectors are: %s",
+			class, c.pluginListLocked())
+	}
+	var errs []string
+	if v, ok := cfg["tasks.max"]; ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration tasks.max: Not a number of type INT", v))
+		case n < 1:
+			errs = append(errs, fmt.Sprintf("Invalid value %d for configuration tasks.max: Value must be at least 1", n))
+		}
+	}
+	if strings.TrimSpace(cfg["name"]) == "" {
+		errs = append(errs, "Invalid value  for configuration name: String may not be empty")
+	}
+	if len(errs) > 0 {
+		return "", errorf(http.StatusBadRequest,
+			"Connector configuration is invalid and contains the following %d error(s):\n%s\nYou can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`",
+			len(errs), strings.Join(errs, "\n"))
+	}
+	return typ, nil
+}
+
+func (c *Cluster) pluginListLocked() string {
+	var names []string
+	for full, t := range c.plugins {
+		names = append(names, fmt.Sprintf("PluginDesc{klass=class %s, name='%s', version='%s', type=%s, typeName='%s', location='classpath'}", full, full, c.version, t, t))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// javaMap renders a map as Java's AbstractMap.toString does.
+func javaMap(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}

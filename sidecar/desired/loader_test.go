@@ -1,0 +1,189 @@
+package desired
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+)
+
+func writeFile(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newFileLoader(t *testing.T, dir string) *Loader {
+	t.Helper()
+	l, err := NewLoader(source.New(source.Options{}), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestLoadReportsBadFilesAndKeepsGoodOnes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "msc.json", `{"name":"msc","config":{"connector.class":"MirrorSourceConnector"}}`)
+	writeFile(t, dir, "hbc.json", `{"name":"hbc","connector.class":"MirrorHeartbeatConnector"}`)
+	writeFile(t, dir, "broken.json", `{"name":"x",`)
+	writeFile(t, dir, "cpc-a.json", `{"name":"cpc","connector.class":"MirrorCheckpointConnector"}`)
+	writeFile(t, dir, "cpc-b.json", `{"name":"cpc","config":{"connector.class":"MirrorCheckpointConnector"}}`)
+	writeFile(t, dir, "notes.txt", `not a connector`)
+	writeFile(t, dir, ".msc.json.swp", `{`)
+
+	set, err := newFileLoader(t, dir).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range set.Connectors {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "hbc,msc" {
+		t.Fatalf("applied %v, want hbc,msc", names)
+	}
+	if set.Complete() || len(set.Errors) != 3 {
+		t.Fatalf("errors: %v", set.Errors)
+	}
+	for i, want := range []struct {
+		file string
+		err  error
+	}{{"broken.json", ErrSyntax}, {"cpc-a.json", ErrDuplicateName}, {"cpc-b.json", ErrDuplicateName}} {
+		e := set.Errors[i]
+		if !strings.HasSuffix(e.File, want.file) || !errors.Is(e, want.err) {
+			t.Errorf("error %d: %v, want %s with %v", i, e, want.file, want.err)
+		}
+	}
+	if strings.Join(set.Held, ",") != "cpc" {
+		t.Fatalf("held %v, want cpc", set.Held)
+	}
+}
+
+// countingS3 serves gofakes3 and counts object GETs by key.
+type countingS3 struct {
+	mu   sync.Mutex
+	gets map[string]int
+	h    http.Handler
+}
+
+func (c *countingS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" && strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 1 {
+		c.mu.Lock()
+		c.gets[r.URL.Path]++
+		c.mu.Unlock()
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+func (c *countingS3) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.gets {
+		n += v
+	}
+	return n
+}
+
+func startS3(t *testing.T) (*s3mem.Backend, *countingS3) {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("cfg"); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingS3{gets: map[string]int{}, h: gofakes3.New(backend).Server()}
+	srv := httptest.NewServer(cs)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_CA_BUNDLE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return backend, cs
+}
+
+func putObject(t *testing.T, b *s3mem.Backend, key, body string) {
+	t.Helper()
+	if _, err := b.PutObject("cfg", key, map[string]string{}, strings.NewReader(body), int64(len(body)), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadS3RefetchesOnlyChangedObjects(t *testing.T) {
+	backend, counter := startS3(t)
+	putObject(t, backend, "mm2/connectors/msc.json", `{"name":"msc","config":{"connector.class":"MirrorSourceConnector","tasks.max":2}}`)
+	putObject(t, backend, "mm2/connectors/cpc.json", `{"name":"cpc","connector.class":"MirrorCheckpointConnector"}`)
+	putObject(t, backend, "mm2/connectors/hbc.json", `{"name":"hbc","connector.class":"MirrorHeartbeatConnector"}`)
+	putObject(t, backend, "mm2/connectors-old/stale.json", `{"name":"stale","connector.class":"X"}`)
+
+	l, err := NewLoader(source.New(source.Options{Deadline: 10 * time.Second}), "s3://cfg/mm2/connectors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	set, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Connectors) != 3 || !set.Complete() || counter.total() != 3 {
+		t.Fatalf("first load: %d connectors, errors %v, %d GETs", len(set.Connectors), set.Errors, counter.total())
+	}
+	if _, err := l.Load(ctx); err != nil || counter.total() != 3 {
+		t.Fatalf("unchanged load fetched again: %d GETs, %v", counter.total(), err)
+	}
+	putObject(t, backend, "mm2/connectors/msc.json", `{"name":"msc","config":{"connector.class":"MirrorSourceConnector","tasks.max":4}}`)
+	set, err = l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counter.total() != 4 || counter.gets["/cfg/mm2/connectors/msc.json"] != 2 {
+		t.Fatalf("after one change: GETs %v", counter.gets)
+	}
+	if set.Connectors[2].Name != "msc" || set.Connectors[2].Config["tasks.max"] != "4" {
+		t.Fatalf("changed connector not re-read: %+v", set.Connectors[2])
+	}
+
+	// The poller announces the ETag change, and only a change.
+	changed := make(chan struct{}, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Watch(wctx, WatchOptions{PollInterval: 20 * time.Millisecond}, changed) }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-changed:
+		t.Fatal("change announced with nothing changed")
+	default:
+	}
+	putObject(t, backend, "mm2/connectors/cpc.json", `{"name":"cpc","connector.class":"MirrorCheckpointConnector","tasks.max":"2"}`)
+	waitChange(t, changed)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitChange(t *testing.T, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change announced")
+	}
+}

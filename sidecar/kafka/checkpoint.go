@@ -1,0 +1,144 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Checkpoint is one record of MM2's "<alias>.checkpoints.internal" topic:
+// the group's committed offset on the source (Upstream) translated to the
+// target (Downstream). Topic is the source topic name.
+type Checkpoint struct {
+	Group      string
+	Topic      string
+	Partition  int32
+	Upstream   int64
+	Downstream int64
+	Metadata   string
+}
+
+// The wire format is Kafka's protocol Schema encoding (mirror-client's
+// Checkpoint): key = group STRING, topic STRING, partition INT32; value =
+// a header with version INT16, then upstreamOffset INT64, offset INT64,
+// metadata STRING. STRING is an INT16 length and UTF-8 bytes; all
+// integers are big-endian.
+
+// ErrCheckpointFormat marks bytes that are not an MM2 checkpoint.
+var ErrCheckpointFormat = errors.New("not an mm2 checkpoint")
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", ErrCheckpointFormat, what)
+	}
+}
+
+func (r *reader) int16(what string) int16 {
+	if r.err != nil || len(r.b) < 2 {
+		r.fail(what + " truncated")
+		return 0
+	}
+	v := int16(binary.BigEndian.Uint16(r.b))
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *reader) int32(what string) int32 {
+	if r.err != nil || len(r.b) < 4 {
+		r.fail(what + " truncated")
+		return 0
+	}
+	v := int32(binary.BigEndian.Uint32(r.b))
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) int64(what string) int64 {
+	if r.err != nil || len(r.b) < 8 {
+		r.fail(what + " truncated")
+		return 0
+	}
+	v := int64(binary.BigEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) string(what string) string {
+	n := r.int16(what + " length")
+	if r.err != nil {
+		return ""
+	}
+	if n < 0 {
+		r.fail(what + " has a negative length")
+		return ""
+	}
+	if len(r.b) < int(n) {
+		r.fail(what + " truncated")
+		return ""
+	}
+	raw := r.b[:n]
+	r.b = r.b[n:]
+	if !utf8.Valid(raw) {
+		r.fail(what + " is not UTF-8")
+		return ""
+	}
+	return string(raw)
+}
+
+// DecodeCheckpoint decodes a checkpoint record's key and value. Versions
+// above 0 are read by their version-0 prefix, as later versions may only
+// append fields.
+func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
+	c, err := decodeCheckpointKey(key)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	v := reader{b: value}
+	if ver := v.int16("value version"); v.err == nil && ver < 0 {
+		return Checkpoint{}, fmt.Errorf("%w: value version %d", ErrCheckpointFormat, ver)
+	}
+	c.Upstream = v.int64("value upstreamOffset")
+	c.Downstream = v.int64("value offset")
+	c.Metadata = v.string("value metadata")
+	if v.err != nil {
+		return Checkpoint{}, v.err
+	}
+	return c, nil
+}
+
+func decodeCheckpointKey(key []byte) (Checkpoint, error) {
+	var c Checkpoint
+	k := reader{b: key}
+	c.Group = k.string("key group")
+	c.Topic = k.string("key topic")
+	c.Partition = k.int32("key partition")
+	if k.err != nil {
+		return Checkpoint{}, k.err
+	}
+	if len(k.b) != 0 {
+		return Checkpoint{}, fmt.Errorf("%w: %d bytes after the key", ErrCheckpointFormat, len(k.b))
+	}
+	return c, nil
+}
+
+// EncodeCheckpoint writes a checkpoint in MM2's version-0 format. Tests
+// use it to stand in for MM2's checkpoint connector.
+func EncodeCheckpoint(c Checkpoint) (key, value []byte) {
+	key = binary.BigEndian.AppendUint16(nil, uint16(len(c.Group)))
+	key = append(key, c.Group...)
+	key = binary.BigEndian.AppendUint16(key, uint16(len(c.Topic)))
+	key = append(key, c.Topic...)
+	key = binary.BigEndian.AppendUint32(key, uint32(c.Partition))
+	value = binary.BigEndian.AppendUint16(nil, 0)
+	value = binary.BigEndian.AppendUint64(value, uint64(c.Upstream))
+	value = binary.BigEndian.AppendUint64(value, uint64(c.Downstream))
+	value = binary.BigEndian.AppendUint16(value, uint16(len(c.Metadata)))
+	value = append(value, c.Metadata...)
+	return key, value
+}

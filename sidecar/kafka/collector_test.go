@@ -1,0 +1,152 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) now() time.Time { return f.t }
+
+func TestCollectorExportsAndLints(t *testing.T) {
+	e := scenario(t)
+	m := NewMeasurer(e.api, Options{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+	t.Cleanup(m.Close)
+	clock := &fakeClock{t: time.Now()}
+	c := NewCollector(m, CollectorOptions{Interval: time.Second, PartitionDetail: true, Now: clock.now})
+	c.Once(ctxT(t))
+	if err := c.LastError(); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("promlint: %v %+v", err, problems)
+	}
+	want := `
+# HELP connect_sidecar_topic_lag_records Records of a source topic not yet copied by MirrorMaker 2.
+# TYPE connect_sidecar_topic_lag_records gauge
+connect_sidecar_topic_lag_records{topic="orders"} 14
+connect_sidecar_topic_lag_records{topic="payments"} 0
+# HELP connect_sidecar_partition_lag_records Records of a source partition not yet copied by MirrorMaker 2.
+# TYPE connect_sidecar_partition_lag_records gauge
+connect_sidecar_partition_lag_records{partition="0",topic="orders"} 0
+connect_sidecar_partition_lag_records{partition="1",topic="orders"} 4
+connect_sidecar_partition_lag_records{partition="2",topic="orders"} 10
+connect_sidecar_partition_lag_records{partition="0",topic="payments"} 0
+# HELP connect_sidecar_group_records_behind Records a consumer group would consume twice if it moved to the target now.
+# TYPE connect_sidecar_group_records_behind gauge
+connect_sidecar_group_records_behind{group="g-behind"} 2
+connect_sidecar_group_records_behind{group="g-neg"} 0
+connect_sidecar_group_records_behind{group="g-nocp"} 0
+connect_sidecar_group_records_behind{group="g-synced"} 0
+# HELP connect_sidecar_migration_ready 1 when nothing is left to copy and every covered consumer group is synced.
+# TYPE connect_sidecar_migration_ready gauge
+connect_sidecar_migration_ready 0
+# HELP connect_sidecar_lag_up 1 when the latest lag measurement reached the cluster.
+# TYPE connect_sidecar_lag_up gauge
+connect_sidecar_lag_up{cluster="src"} 1
+connect_sidecar_lag_up{cluster="tgt"} 1
+`
+	names := []string{"connect_sidecar_topic_lag_records", "connect_sidecar_partition_lag_records", "connect_sidecar_group_records_behind", "connect_sidecar_migration_ready", "connect_sidecar_lag_up"}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	verdicts := map[string]string{"g-behind": "behind", "g-neg": "negative-lag", "g-nocp": "no-checkpoint", "g-synced": "synced"}
+	for g, v := range verdicts {
+		for _, x := range Verdicts() {
+			want := 0.0
+			if string(x) == v {
+				want = 1
+			}
+			if got := gaugeValue(t, c, "connect_sidecar_group_verdict", map[string]string{"group": g, "verdict": string(x)}); got != want {
+				t.Errorf("group_verdict{%s,%s} = %v, want %v", g, x, got, want)
+			}
+		}
+	}
+	if tot, ok := c.Totals(); !ok || tot.BacklogRecords != 14 || tot.GroupsNotReady != 3 {
+		t.Errorf("totals = %+v %v, want 14 and 3", tot, ok)
+	}
+
+	// The source goes away: the error names it, the age grows, the last
+	// values stay marked by their age, and lag_up says which cluster.
+	clock.t = clock.t.Add(90 * time.Second)
+	e.src.Close()
+	c.Once(ctxT(t))
+	err = c.LastError()
+	if err == nil || !strings.Contains(err.Error(), `source cluster "src"`) {
+		t.Fatalf("error with the source down = %v, want one naming source cluster \"src\"", err)
+	}
+	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "src"}); got != 0 {
+		t.Errorf("lag_up{src} = %v, want 0", got)
+	}
+	if age := gaugeValue(t, c, "connect_sidecar_lag_measurement_age_seconds", nil); age < 89 {
+		t.Errorf("age = %v, want >= 90 after a failed measurement", age)
+	}
+}
+
+func gaugeValue(t *testing.T, c prometheus.Collector, name string, labels map[string]string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return 0
+}
+
+type blockingMeasure struct{ release chan struct{} }
+
+func (b blockingMeasure) Measure(ctx context.Context) (*Snapshot, error) {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return nil, &ClusterError{Role: Target, Alias: "tgt", Err: context.DeadlineExceeded}
+}
+
+func TestCollectorNeverWaitsForKafka(t *testing.T) {
+	b := blockingMeasure{release: make(chan struct{})}
+	leader := false
+	c := NewCollector(b, CollectorOptions{Interval: time.Hour, IsLeader: func() bool { return leader }})
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Errorf("a follower exported %d series, want none", n)
+	}
+	if _, ok := c.Totals(); ok {
+		t.Error("a follower reported CloudWatch totals")
+	}
+	leader = true
+	done := make(chan struct{})
+	go func() { c.Once(context.Background()); close(done) }()
+	// A measurement hangs on Kafka; a scrape still answers at once.
+	if age := gaugeValue(t, c, "connect_sidecar_lag_measurement_age_seconds", nil); age < 0 {
+		t.Errorf("age = %v", age)
+	}
+	close(b.release)
+	<-done
+	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}); got != 0 {
+		t.Errorf("lag_up{tgt} = %v, want 0", got)
+	}
+}

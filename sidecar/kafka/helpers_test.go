@@ -1,0 +1,159 @@
+package kafka
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+)
+
+const (
+	identityPolicy = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
+	mscName        = "mm2-msc"
+	cpcName        = "mm2-cpc"
+)
+
+// mm2 is a source and a target kfake cluster, a Connect REST stand-in with
+// an MM2 source and checkpoint connector, and helpers that do MM2's work
+// by hand: copy records, commit source offsets, write checkpoints.
+type mm2 struct {
+	t              testing.TB
+	src, tgt       *kfake.Cluster
+	srcCl, tgtCl   *kgo.Client
+	srcAdm, tgtAdm *kadm.Client
+	connect        *connecttest.Cluster
+	api            *connect.Client
+	offsets        []connecttest.Offset
+	policy         Policy
+}
+
+func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2 {
+	t.Helper()
+	e := &mm2{t: t}
+	var err error
+	if e.src, err = kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, srcOpts...)...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.src.Close)
+	if e.tgt, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.tgt.Close)
+	e.tgtCl = newClient(t, e.tgt.ListenAddrs())
+	e.tgtAdm = kadm.NewClient(e.tgtCl)
+	if len(srcOpts) == 0 {
+		e.srcCl = newClient(t, e.src.ListenAddrs())
+		e.srcAdm = kadm.NewClient(e.srcCl)
+	}
+	e.connect = connecttest.NewCluster(t, 1)
+	if e.api, err = connect.New(config.Connect{ConnectURL: e.connect.URL(), ConnectTimeout: 10 * time.Second}, nil); err != nil {
+		t.Fatal(err)
+	}
+	msc := map[string]string{
+		"connector.class":                  sourceConnectorClass,
+		"source.cluster.alias":             "src",
+		"target.cluster.alias":             "tgt",
+		"source.cluster.bootstrap.servers": strings.Join(e.src.ListenAddrs(), ","),
+		"target.cluster.bootstrap.servers": strings.Join(e.tgt.ListenAddrs(), ","),
+		"replication.policy.class":         identityPolicy,
+	}
+	for k, v := range mscExtra {
+		if v == "" {
+			delete(msc, k)
+		} else {
+			msc[k] = v
+		}
+	}
+	if e.policy, err = PolicyFromConnector(msc); err != nil {
+		t.Fatal(err)
+	}
+	cpc := map[string]string{}
+	for k, v := range msc {
+		cpc[k] = v
+	}
+	cpc["connector.class"] = checkpointConnectorClass
+	if err := e.connect.Put(mscName, msc, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.connect.Put(cpcName, cpc, ""); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func newClient(t testing.TB, addrs []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func ctxT(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (e *mm2) createTopic(cl *kadm.Client, topic string, partitions int32) {
+	e.t.Helper()
+	if _, err := cl.CreateTopic(ctxT(e.t), partitions, 1, nil, topic); err != nil {
+		e.t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+func (e *mm2) produce(cl *kgo.Client, topic string, partition int32, n int) {
+	e.t.Helper()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("v")}
+	}
+	if err := cl.ProduceSync(ctxT(e.t), recs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce %s[%d]: %v", topic, partition, err)
+	}
+}
+
+// copied records that MM2 copied source records up to and including
+// offset last, as MirrorSourceTask commits them.
+func (e *mm2) copied(topic string, partition int32, last int64) {
+	e.t.Helper()
+	e.offsets = append(e.offsets, connecttest.Offset{
+		Partition: map[string]any{"cluster": "src", "topic": topic, "partition": partition},
+		Offset:    map[string]any{"offset": last},
+	})
+	if err := e.connect.SetOffsets(mscName, e.offsets); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *mm2) checkpoint(cps ...Checkpoint) {
+	e.t.Helper()
+	var recs []*kgo.Record
+	for _, cp := range cps {
+		k, v := EncodeCheckpoint(cp)
+		recs = append(recs, &kgo.Record{Topic: e.policy.CheckpointsTopic("src"), Key: k, Value: v})
+	}
+	if err := e.tgtCl.ProduceSync(ctxT(e.t), recs...).FirstErr(); err != nil {
+		e.t.Fatalf("write checkpoints: %v", err)
+	}
+}
+
+func (e *mm2) commit(adm *kadm.Client, group, topic string, partition int32, at int64) {
+	e.t.Helper()
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})
+	if err := adm.CommitAllOffsets(ctxT(e.t), group, os); err != nil {
+		e.t.Fatalf("commit %s: %v", group, err)
+	}
+}

@@ -1,0 +1,269 @@
+package kafka
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Verdict is the cutover readiness of a consumer group or one of its
+// partitions.
+type Verdict string
+
+// Verdicts, from ready to worst.
+const (
+	// Synced: the latest checkpoint covers the group's source offset and
+	// the translated offset lies inside the target partition.
+	Synced Verdict = "synced"
+	// Behind: the group committed on the source after the latest
+	// checkpoint; moving now re-reads RecordsBehind records.
+	Behind Verdict = "behind"
+	// NoCheckpoint: MM2 has not checkpointed the partition yet.
+	NoCheckpoint Verdict = "no-checkpoint"
+	// NegativeLag: the offset the group would use on the target lies
+	// beyond the target's end offset (KAFKA-12635); consumers would skip
+	// the records written there next. See Snapshot.ResetPlan.
+	NegativeLag Verdict = "negative-lag"
+)
+
+// Verdicts lists every verdict in order, ready first.
+func Verdicts() []Verdict { return []Verdict{Synced, Behind, NoCheckpoint, NegativeLag} }
+
+func (v Verdict) rank() int {
+	for i, x := range Verdicts() {
+		if x == v {
+			return i
+		}
+	}
+	return len(Verdicts())
+}
+
+// Snapshot is one measurement of both clusters. It is not modified after
+// Measure returns it.
+type Snapshot struct {
+	Time                time.Time        `json:"time"`
+	Duration            time.Duration    `json:"duration_ns"`
+	SourceAlias         string           `json:"source_alias"`
+	TargetAlias         string           `json:"target_alias"`
+	SourceConnector     string           `json:"source_connector"`
+	CheckpointConnector string           `json:"checkpoint_connector,omitempty"`
+	Topics              []TopicLag       `json:"topics"`
+	Groups              []GroupReadiness `json:"groups"`
+}
+
+// TopicLag is the replication backlog of one source topic.
+type TopicLag struct {
+	Topic       string         `json:"topic"`
+	RemoteTopic string         `json:"remote_topic"`
+	Lag         int64          `json:"lag"`
+	Partitions  []PartitionLag `json:"partitions"`
+}
+
+// PartitionLag is the backlog of one source partition: records between
+// the last one MM2 copied (or the log start, if it copied none) and the
+// end of the partition.
+type PartitionLag struct {
+	Partition int32 `json:"partition"`
+	Start     int64 `json:"log_start"`
+	End       int64 `json:"log_end"`
+	Copied    int64 `json:"last_copied"` // -1: never copied
+	Lag       int64 `json:"lag"`
+}
+
+// GroupReadiness is the cutover verdict of one consumer group.
+type GroupReadiness struct {
+	Group         string           `json:"group"`
+	Verdict       Verdict          `json:"verdict"`
+	RecordsBehind int64            `json:"records_behind"`
+	Partitions    []GroupPartition `json:"partitions"`
+}
+
+// GroupPartition is one partition a group has committed on the source.
+type GroupPartition struct {
+	Topic         string  `json:"topic"`
+	RemoteTopic   string  `json:"remote_topic"`
+	Partition     int32   `json:"partition"`
+	SourceOffset  int64   `json:"source_offset"`
+	HasCheckpoint bool    `json:"has_checkpoint"`
+	Upstream      int64   `json:"checkpoint_upstream"`   // -1 without checkpoint
+	Downstream    int64   `json:"checkpoint_downstream"` // -1 without checkpoint
+	TargetOffset  int64   `json:"target_offset"`         // -1: no offset committed on the target
+	TargetEnd     int64   `json:"target_end"`
+	Verdict       Verdict `json:"verdict"`
+	RecordsBehind int64   `json:"records_behind"`
+}
+
+// judge sets the partition's verdict from its offsets.
+func (p *GroupPartition) judge() {
+	p.RecordsBehind = 0
+	if !p.HasCheckpoint {
+		p.Verdict = NoCheckpoint
+		return
+	}
+	// The offset a consumer resumes from on the target: the group's own
+	// commit there (MM2's sync.group.offsets, or a consumer already moved),
+	// else the checkpoint an operator would apply.
+	eff := p.TargetOffset
+	if eff < 0 {
+		eff = p.Downstream
+	}
+	if eff > p.TargetEnd {
+		p.Verdict = NegativeLag
+		return
+	}
+	if p.Upstream < p.SourceOffset {
+		p.RecordsBehind += p.SourceOffset - p.Upstream
+	}
+	// A target commit short of the checkpoint re-reads the difference; a
+	// checkpoint beyond the target's end cannot be reached and does not
+	// count (the group's own offset was reset below it).
+	if reach := min(p.Downstream, p.TargetEnd); p.TargetOffset >= 0 && p.TargetOffset < reach {
+		p.RecordsBehind += reach - p.TargetOffset
+	}
+	if p.RecordsBehind > 0 {
+		p.Verdict = Behind
+		return
+	}
+	p.Verdict = Synced
+}
+
+// judge sets the group verdict: the worst of its partitions.
+func (g *GroupReadiness) judge() {
+	g.Verdict, g.RecordsBehind = Synced, 0
+	for i := range g.Partitions {
+		p := &g.Partitions[i]
+		p.judge()
+		g.RecordsBehind += p.RecordsBehind
+		if p.Verdict.rank() > g.Verdict.rank() {
+			g.Verdict = p.Verdict
+		}
+	}
+	if len(g.Partitions) == 0 {
+		g.Verdict = NoCheckpoint
+	}
+}
+
+// TotalLag is the backlog of every selected topic.
+func (s *Snapshot) TotalLag() int64 {
+	var n int64
+	for _, t := range s.Topics {
+		n += t.Lag
+	}
+	return n
+}
+
+// GroupsNotReady counts groups whose verdict is not synced.
+func (s *Snapshot) GroupsNotReady() int {
+	n := 0
+	for _, g := range s.Groups {
+		if g.Verdict != Synced {
+			n++
+		}
+	}
+	return n
+}
+
+// Ready reports whether the whole migration could cut over now: nothing
+// left to copy and every group synced.
+func (s *Snapshot) Ready() bool {
+	return s.TotalLag() == 0 && s.GroupsNotReady() == 0
+}
+
+func (s *Snapshot) group(name string) *GroupReadiness {
+	i := sort.Search(len(s.Groups), func(i int) bool { return s.Groups[i].Group >= name })
+	if i < len(s.Groups) && s.Groups[i].Group == name {
+		return &s.Groups[i]
+	}
+	return nil
+}
+
+func (s *Snapshot) topic(name string) *TopicLag {
+	i := sort.Search(len(s.Topics), func(i int) bool { return s.Topics[i].Topic >= name })
+	if i < len(s.Topics) && s.Topics[i].Topic == name {
+		return &s.Topics[i]
+	}
+	return nil
+}
+
+// CutoverCheck returns nil when every named group is synced and every
+// topic it consumes has no replication backlog; otherwise one reason per
+// line.
+func (s *Snapshot) CutoverCheck(groups []string) error {
+	var reasons []string
+	for _, name := range groups {
+		g := s.group(name)
+		if g == nil {
+			reasons = append(reasons, fmt.Sprintf("group %s: not found on the source or not covered by the checkpoint connector", name))
+			continue
+		}
+		if g.Verdict != Synced {
+			r := fmt.Sprintf("group %s: %s", name, g.Verdict)
+			if g.Verdict == Behind {
+				r += fmt.Sprintf(" (%d records would be consumed twice)", g.RecordsBehind)
+			}
+			if g.Verdict == NegativeLag {
+				r += " (target offset beyond the target's end: see the reset plan)"
+			}
+			reasons = append(reasons, r)
+		}
+		seen := map[string]bool{}
+		for _, p := range g.Partitions {
+			if seen[p.Topic] {
+				continue
+			}
+			seen[p.Topic] = true
+			if t := s.topic(p.Topic); t != nil && t.Lag > 0 {
+				reasons = append(reasons, fmt.Sprintf("group %s: topic %s has %d records not yet copied", name, p.Topic, t.Lag))
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		return &NotReadyError{Reasons: reasons}
+	}
+	return nil
+}
+
+// NotReadyError says why a cutover check failed.
+type NotReadyError struct{ Reasons []string }
+
+func (e *NotReadyError) Error() string {
+	return "not ready for cutover:\n  " + strings.Join(e.Reasons, "\n  ")
+}
+
+// Reset is one offset a negative-lag fix would commit for a group on the
+// target.
+type Reset struct {
+	Group     string `json:"group"`
+	Topic     string `json:"topic"` // target topic
+	Partition int32  `json:"partition"`
+	From      int64  `json:"from"` // offset the group would resume from now
+	To        int64  `json:"to"`   // the target partition's end offset
+}
+
+// ResetPlan lists, for the named groups (all when none are named), the
+// offsets that move every negative-lag partition back to the target's end
+// offset: the position of a consumer that has read everything copied.
+func (s *Snapshot) ResetPlan(groups ...string) []Reset {
+	want := map[string]bool{}
+	for _, g := range groups {
+		want[g] = true
+	}
+	var plan []Reset
+	for _, g := range s.Groups {
+		if len(want) > 0 && !want[g.Group] {
+			continue
+		}
+		for _, p := range g.Partitions {
+			if p.Verdict != NegativeLag {
+				continue
+			}
+			from := p.TargetOffset
+			if from < 0 {
+				from = p.Downstream
+			}
+			plan = append(plan, Reset{Group: g.Group, Topic: p.RemoteTopic, Partition: p.Partition, From: from, To: p.TargetEnd})
+		}
+	}
+	return plan
+}

@@ -1,0 +1,801 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+)
+
+// Names the processor recognises while streaming. They follow the JMX
+// exporter rules the Connect image ships (see the metric-name contract).
+const (
+	// leaderInfoMetric is the contract's name; the JMX exporter 1.x agent
+	// strips a rule's "_info" suffix, so the shipped rules produce
+	// leaderMetric. Both are recognised.
+	leaderInfoMetric = "kafka_connect_worker_rebalance_leader_info"
+	leaderMetric     = "kafka_connect_worker_rebalance_leader"
+	recordsLagMetric = "kafka_consumer_fetch_manager_records_lag"
+	mm2SourcePrefix  = "kafka_connect_mirror_source_connector_"
+
+	// replicationConsumerSuffix identifies the consumers of MM2 source tasks.
+	// MirrorSourceTask creates its own KafkaConsumer (not one managed by the
+	// Connect runtime) from MirrorSourceConfig.sourceConsumerConfig(
+	// "replication-consumer"), and MirrorConnectorConfig.addClientId sets
+	// client.id to "[user client.id|]<source>-><target>|<connector>|replication-consumer".
+	// The consumer's fetch-manager MBeans carry that client.id verbatim, so
+	// the client_id label ends with this suffix for every MM2 source task
+	// consumer and for no other consumer in the worker.
+	replicationConsumerSuffix = "|replication-consumer"
+
+	// ownPrefix is the sidecar's own namespace; passthrough families with this
+	// prefix are dropped so that the two halves of /metrics never collide.
+	ownPrefix = "connect_sidecar_"
+
+	// DefaultMaxLineBytes bounds one exposition line (a huge label value is
+	// still passed through below it); longer lines are skipped and counted.
+	DefaultMaxLineBytes = 1 << 20
+)
+
+// TaskLabels are the labels added to every passed-through sample. Empty
+// values are left out, as Prometheus treats an empty label as absent.
+type TaskLabels struct {
+	Cluster          string
+	Service          string
+	TaskID           string
+	AvailabilityZone string
+}
+
+func (t TaskLabels) pairs() [][2]string {
+	all := [][2]string{
+		{"ecs_cluster", t.Cluster},
+		{"ecs_service", t.Service},
+		{"ecs_task_id", t.TaskID},
+		{"availability_zone", t.AvailabilityZone},
+	}
+	out := all[:0]
+	for _, p := range all {
+		if p[1] != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Result is what one pass over an exposition saw, including the values the
+// sidecar captures for CloudWatch and the leader check.
+type Result struct {
+	Samples   int // well-formed sample lines read
+	Written   int // samples written, after any per-topic reduction
+	Malformed int // lines skipped because they are not valid text exposition
+	Dropped   int // lines skipped because their name is in the sidecar's own namespace
+
+	LeaderURL string // leader_name of the rebalance leader info, "" when absent
+	// BacklogRecords is the sum of records-lag over MM2 source task consumers.
+	BacklogRecords float64
+	// MaxRecordAgeMs and MaxReplicationLatencyMs are NaN when no MM2 source
+	// task reported a finite number.
+	MaxRecordAgeMs          float64
+	MaxReplicationLatencyMs float64
+}
+
+type aggKind uint8
+
+const (
+	aggSum aggKind = iota
+	aggMax
+	aggMin
+)
+
+const (
+	seenHelp uint8 = 1 << iota
+	seenType
+)
+
+type labelSpan struct{ ns, ne, vs, ve int }
+
+// Processor rewrites a Prometheus text exposition line by line. It keeps
+// in memory only the family names it has seen and, in per-topic mode, the
+// reduced series of the current family. A Processor is reused across scrapes
+// but is not safe for concurrent use.
+type Processor struct {
+	prefix   []byte // task labels rendered as `a="x",b="y"`
+	own      [][]byte
+	perTopic bool
+	maxLine  int
+
+	in         *bufio.Reader
+	out        *bufio.Writer
+	long       []byte
+	labels     []labelSpan
+	seen       map[string]uint8
+	family     []byte
+	familyType []byte
+	keyBuf     []byte
+	numBuf     []byte
+	agg        aggregator
+	res        Result
+}
+
+// NewProcessor returns a processor adding labels to every sample. With
+// perTopic, series carrying both a topic and a partition label are reduced
+// to one series per remaining label set (see reduction for the rule).
+func NewProcessor(labels TaskLabels, perTopic bool) *Processor {
+	p := &Processor{
+		perTopic: perTopic,
+		maxLine:  DefaultMaxLineBytes,
+		in:       bufio.NewReaderSize(nil, 64<<10),
+		out:      bufio.NewWriterSize(nil, 64<<10),
+		seen:     make(map[string]uint8),
+		agg:      aggregator{index: make(map[string]int)},
+	}
+	for i, kv := range labels.pairs() {
+		if i > 0 {
+			p.prefix = append(p.prefix, ',')
+		}
+		p.prefix = append(p.prefix, kv[0]...)
+		p.prefix = append(p.prefix, '=', '"')
+		p.prefix = appendEscaped(p.prefix, kv[1])
+		p.prefix = append(p.prefix, '"')
+		p.own = append(p.own, []byte(kv[0]))
+	}
+	return p
+}
+
+// Process reads the exposition from r and writes the rewritten exposition
+// to w. Only complete, valid lines are written; a read error ends the pass
+// after the last complete line and is returned wrapped.
+func (p *Processor) Process(r io.Reader, w io.Writer) (Result, error) {
+	p.in.Reset(r)
+	p.out.Reset(w)
+	clear(p.seen)
+	p.family = p.family[:0]
+	p.familyType = p.familyType[:0]
+	p.agg.reset()
+	p.res = Result{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
+	defer func() {
+		p.in.Reset(nil)
+		p.out.Reset(nil)
+	}()
+
+	var readErr error
+	for {
+		line, err := p.in.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			line, err = p.readLong(line)
+		}
+		if line != nil && (err == nil || errors.Is(err, io.EOF)) {
+			p.line(line)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = fmt.Errorf("read exposition: %w", err)
+			}
+			break
+		}
+	}
+	p.flushFamily()
+	if err := p.out.Flush(); err != nil && readErr == nil {
+		return p.res, fmt.Errorf("write exposition: %w", err)
+	}
+	return p.res, readErr
+}
+
+// readLong assembles a line longer than the read buffer. A line longer than
+// maxLine is consumed and counted as malformed; nil is returned for it.
+func (p *Processor) readLong(first []byte) ([]byte, error) {
+	p.long = append(p.long[:0], first...)
+	tooLong := false
+	for {
+		part, err := p.in.ReadSlice('\n')
+		if !tooLong {
+			if len(p.long)+len(part) > p.maxLine {
+				tooLong = true
+				p.long = p.long[:0]
+			} else {
+				p.long = append(p.long, part...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if tooLong {
+			p.res.Malformed++
+			return nil, err
+		}
+		return p.long, err
+	}
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+func (p *Processor) line(line []byte) {
+	end := len(line)
+	for end > 0 && (line[end-1] == '\n' || line[end-1] == '\r' || isBlank(line[end-1])) {
+		end--
+	}
+	start := 0
+	for start < end && isBlank(line[start]) {
+		start++
+	}
+	if start == end {
+		return
+	}
+	line = line[start:end]
+	if line[0] == '#' {
+		p.comment(line)
+		return
+	}
+	p.sample(line)
+}
+
+func (p *Processor) ownName(name []byte) bool {
+	return bytes.HasPrefix(name, []byte(ownPrefix))
+}
+
+// comment passes the first HELP and TYPE line of each family and drops
+// every other comment.
+func (p *Processor) comment(line []byte) {
+	i := 1
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	rest := line[i:]
+	var kind uint8
+	switch {
+	case bytes.HasPrefix(rest, []byte("HELP")) && (len(rest) == 4 || isBlank(rest[4])):
+		kind = seenHelp
+	case bytes.HasPrefix(rest, []byte("TYPE")) && (len(rest) == 4 || isBlank(rest[4])):
+		kind = seenType
+	default:
+		return
+	}
+	rest = rest[4:]
+	j := 0
+	for j < len(rest) && isBlank(rest[j]) {
+		j++
+	}
+	rest = rest[j:]
+	n := scanMetricName(rest)
+	if n == 0 || (n < len(rest) && !isBlank(rest[n])) {
+		p.res.Malformed++
+		return
+	}
+	name := rest[:n]
+	var typ []byte
+	if kind == seenType {
+		typ = bytes.TrimLeft(rest[n:], " \t")
+		switch string(typ) {
+		case "counter", "gauge", "histogram", "summary", "untyped":
+		default:
+			p.res.Malformed++
+			return
+		}
+	} else if !validHelp(rest[n:]) {
+		p.res.Malformed++
+		return
+	}
+	if p.ownName(name) {
+		p.res.Dropped++
+		return
+	}
+	if !bytes.Equal(name, p.family) {
+		p.flushFamily()
+		p.family = append(p.family[:0], name...)
+		p.familyType = p.familyType[:0]
+	}
+	if kind == seenType {
+		p.familyType = append(p.familyType[:0], typ...)
+	}
+	got, ok := p.seen[string(name)]
+	if got&kind != 0 {
+		return
+	}
+	if ok {
+		p.seen[string(name)] = got | kind
+	} else {
+		p.seen[string(name)] = kind
+	}
+	p.out.Write(line)
+	p.out.WriteByte('\n')
+}
+
+// validHelp accepts the escapes the text format allows in HELP: \\ and \n.
+func validHelp(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != 'n') {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
+// scanMetricName returns the length of the metric name at the start of b.
+func scanMetricName(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	c := b[0]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':') {
+		return 0
+	}
+	i := 1
+	for i < len(b) {
+		c = b[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+func scanLabelName(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	c := b[0]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+		return 0
+	}
+	i := 1
+	for i < len(b) {
+		c = b[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			break
+		}
+		i++
+	}
+	return i
+}
+
+// parseLabels parses the label set starting after '{' at i and returns the
+// index after the closing '}'.
+func (p *Processor) parseLabels(line []byte, i int) (int, bool) {
+	for {
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i >= len(line) {
+			return 0, false
+		}
+		if line[i] == '}' {
+			return i + 1, true
+		}
+		n := scanLabelName(line[i:])
+		if n == 0 {
+			return 0, false
+		}
+		sp := labelSpan{ns: i, ne: i + n}
+		i += n
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i >= len(line) || line[i] != '=' {
+			return 0, false
+		}
+		i++
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i >= len(line) || line[i] != '"' {
+			return 0, false
+		}
+		i++
+		sp.vs = i
+		for {
+			for i < len(line) && line[i] != '"' && line[i] != '\\' {
+				i++
+			}
+			if i >= len(line) {
+				return 0, false
+			}
+			if line[i] == '"' {
+				break
+			}
+			if i+1 >= len(line) {
+				return 0, false
+			}
+			switch line[i+1] {
+			case '\\', '"', 'n':
+			default:
+				return 0, false
+			}
+			i += 2
+		}
+		sp.ve = i
+		i++
+		name := line[sp.ns:sp.ne]
+		for _, l := range p.labels {
+			if bytes.Equal(line[l.ns:l.ne], name) {
+				return 0, false
+			}
+		}
+		p.labels = append(p.labels, sp)
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i >= len(line) {
+			return 0, false
+		}
+		switch line[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+func (p *Processor) labelIndex(line []byte, name string) int {
+	for k, l := range p.labels {
+		if string(line[l.ns:l.ne]) == name {
+			return k
+		}
+	}
+	return -1
+}
+
+// conflicts reports whether a label of the sample has a task label's name.
+// clash is true when the exported_<name> rename would itself collide.
+func (p *Processor) conflicts(line []byte) (conflict, clash bool) {
+	for _, l := range p.labels {
+		name := line[l.ns:l.ne]
+		// Task label names are 11 or 17 bytes long, 20 or 26 with "exported_":
+		// most labels are ruled out by length alone.
+		switch len(name) {
+		case 11, 17, 20, 26:
+		default:
+			continue
+		}
+		for _, o := range p.own {
+			if bytes.Equal(name, o) {
+				conflict = true
+			}
+			if bytes.HasPrefix(name, []byte("exported_")) && bytes.Equal(name[len("exported_"):], o) {
+				clash = true
+			}
+		}
+	}
+	return conflict, conflict && clash
+}
+
+func (p *Processor) sample(line []byte) {
+	n := scanMetricName(line)
+	if n == 0 {
+		p.res.Malformed++
+		return
+	}
+	name := line[:n]
+	i := n
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	p.labels = p.labels[:0]
+	if i < len(line) && line[i] == '{' {
+		end, ok := p.parseLabels(line, i+1)
+		if !ok {
+			p.res.Malformed++
+			return
+		}
+		i = end
+	}
+	blank := i
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	if (i == blank && len(p.labels) > 0) || i == n || i == len(line) {
+		p.res.Malformed++
+		return
+	}
+	vs := i
+	for i < len(line) && !isBlank(line[i]) {
+		i++
+	}
+	v, err := strconv.ParseFloat(string(line[vs:i]), 64)
+	if err != nil {
+		p.res.Malformed++
+		return
+	}
+	valueEnd := i
+	for i < len(line) && isBlank(line[i]) {
+		i++
+	}
+	if i < len(line) {
+		if !validTimestamp(line[i:]) {
+			p.res.Malformed++
+			return
+		}
+		valueEnd = len(line)
+	}
+	p.res.Samples++
+	if p.ownName(name) {
+		p.res.Dropped++
+		return
+	}
+	if len(p.family) == 0 || !bytes.HasPrefix(name, p.family) || (len(name) > len(p.family) && name[len(p.family)] != '_') {
+		p.flushFamily()
+		p.family = append(p.family[:0], name...)
+		p.familyType = p.familyType[:0]
+	}
+	conflict, clash := p.conflicts(line)
+	if clash {
+		p.res.Malformed++
+		return
+	}
+	p.capture(name, line, v)
+	if p.perTopic && string(p.familyType) != "histogram" && string(p.familyType) != "summary" {
+		if part := p.labelIndex(line, "partition"); part >= 0 && p.labelIndex(line, "topic") >= 0 {
+			p.keyBuf = append(p.keyBuf[:0], name...)
+			p.keyBuf = append(p.keyBuf, 0xff)
+			p.keyBuf = p.appendLabels(p.keyBuf, line, part, true)
+			p.agg.add(p.keyBuf, n, reduction(name), v)
+			return
+		}
+	}
+	p.writeSample(name, line, line[vs:valueEnd], conflict)
+}
+
+func validTimestamp(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendLabels renders the parsed labels except skip, renaming any label
+// that collides with a task label to exported_<name>, as Prometheus does.
+func (p *Processor) appendLabels(dst, line []byte, skip int, checkConflicts bool) []byte {
+	first := true
+	for k, l := range p.labels {
+		if k == skip {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		name := line[l.ns:l.ne]
+		if checkConflicts {
+			for _, o := range p.own {
+				if bytes.Equal(name, o) {
+					dst = append(dst, "exported_"...)
+					break
+				}
+			}
+		}
+		dst = append(dst, name...)
+		dst = append(dst, '=', '"')
+		dst = append(dst, line[l.vs:l.ve]...)
+		dst = append(dst, '"')
+	}
+	return dst
+}
+
+func (p *Processor) writeSample(name, line, value []byte, conflict bool) {
+	w := p.out
+	w.Write(name)
+	hasLabels := len(p.labels) > 0
+	if hasLabels || len(p.prefix) > 0 {
+		w.WriteByte('{')
+		w.Write(p.prefix)
+		if hasLabels {
+			if len(p.prefix) > 0 {
+				w.WriteByte(',')
+			}
+			if conflict {
+				p.keyBuf = p.appendLabels(p.keyBuf[:0], line, -1, true)
+				w.Write(p.keyBuf)
+			} else {
+				first, last := p.labels[0], p.labels[len(p.labels)-1]
+				w.Write(line[first.ns : last.ve+1])
+			}
+		}
+		w.WriteByte('}')
+	}
+	w.WriteByte(' ')
+	w.Write(value)
+	w.WriteByte('\n')
+	p.res.Written++
+}
+
+// capture records the values the sidecar reads from the scrape itself.
+func (p *Processor) capture(name, line []byte, v float64) {
+	switch {
+	case string(name) == recordsLagMetric:
+		c := p.labelIndex(line, "client_id")
+		if c < 0 || p.labelIndex(line, "partition") < 0 || math.IsNaN(v) {
+			return
+		}
+		l := p.labels[c]
+		// Kafka quotes JMX property values with "->" and "|" in them; a rule
+		// that does not strip the quotes leaves an escaped quote at the end.
+		id := bytes.TrimSuffix(line[l.vs:l.ve], []byte(`\"`))
+		if bytes.HasSuffix(id, []byte(replicationConsumerSuffix)) {
+			p.res.BacklogRecords += v
+		}
+	case string(name) == leaderInfoMetric || string(name) == leaderMetric:
+		if k := p.labelIndex(line, "leader_name"); k >= 0 {
+			l := p.labels[k]
+			p.res.LeaderURL = unescapeLabel(line[l.vs:l.ve])
+		}
+	case bytes.HasPrefix(name, []byte(mm2SourcePrefix)):
+		// Kafka reports NaN for a max over an empty window; neither NaN nor
+		// an infinity is an age or a latency CloudWatch could store.
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		switch string(name[len(mm2SourcePrefix):]) {
+		case "record_age_ms", "record_age_ms_max":
+			p.res.MaxRecordAgeMs = maxIgnoringNaN(p.res.MaxRecordAgeMs, v)
+		case "replication_latency_ms", "replication_latency_ms_max":
+			p.res.MaxReplicationLatencyMs = maxIgnoringNaN(p.res.MaxReplicationLatencyMs, v)
+		}
+	}
+}
+
+func maxIgnoringNaN(cur, v float64) float64 {
+	if math.IsNaN(cur) || v > cur {
+		return v
+	}
+	return cur
+}
+
+// reduction chooses how per-partition series fold into one per topic:
+// latencies and ages (and their max/min/avg statistics) keep the worst
+// partition, lead keeps the smallest (the partition closest to losing data
+// to retention), and everything else (counts, byte counts, rates, lags)
+// adds up to the topic's total.
+func reduction(name []byte) aggKind {
+	if bytes.Contains(name, []byte("records_lead")) {
+		return aggMin
+	}
+	base := name
+	for _, s := range [...]string{"_max", "_min", "_avg"} {
+		if bytes.HasSuffix(base, []byte(s)) {
+			base = base[:len(base)-len(s)]
+			break
+		}
+	}
+	if bytes.HasSuffix(base, []byte("_ms")) || bytes.HasSuffix(base, []byte("_seconds")) ||
+		bytes.Contains(base, []byte("latency")) || bytes.Contains(base, []byte("_age")) {
+		return aggMax
+	}
+	return aggSum
+}
+
+// flushFamily writes the reduced series of the family that just ended.
+func (p *Processor) flushFamily() {
+	for i := range p.agg.series {
+		s := &p.agg.series[i]
+		w := p.out
+		w.WriteString(s.key[:s.nameLen])
+		labels := s.key[s.nameLen+1:]
+		if len(labels) > 0 || len(p.prefix) > 0 {
+			w.WriteByte('{')
+			w.Write(p.prefix)
+			if len(labels) > 0 && len(p.prefix) > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString(labels)
+			w.WriteByte('}')
+		}
+		w.WriteByte(' ')
+		v := s.v
+		if s.n == 0 {
+			v = math.NaN()
+		}
+		p.numBuf = appendValue(p.numBuf[:0], v)
+		w.Write(p.numBuf)
+		w.WriteByte('\n')
+		p.res.Written++
+	}
+	p.agg.reset()
+}
+
+func appendValue(dst []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(dst, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(dst, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(dst, "-Inf"...)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
+}
+
+type aggSeries struct {
+	key     string // name, 0xff, rendered labels
+	nameLen int
+	kind    aggKind
+	n       int // values that were not NaN
+	v       float64
+}
+
+// aggregator holds the reduced series of one family, in first-seen order.
+type aggregator struct {
+	index  map[string]int
+	series []aggSeries
+}
+
+func (a *aggregator) reset() {
+	clear(a.index)
+	a.series = a.series[:0]
+}
+
+func (a *aggregator) add(key []byte, nameLen int, kind aggKind, v float64) {
+	idx, ok := a.index[string(key)]
+	if !ok {
+		k := string(key)
+		idx = len(a.series)
+		a.index[k] = idx
+		a.series = append(a.series, aggSeries{key: k, nameLen: nameLen, kind: kind})
+	}
+	s := &a.series[idx]
+	if math.IsNaN(v) {
+		return
+	}
+	switch {
+	case s.n == 0:
+		s.v = v
+	case s.kind == aggSum:
+		s.v += v
+	case s.kind == aggMax && v > s.v:
+		s.v = v
+	case s.kind == aggMin && v < s.v:
+		s.v = v
+	}
+	s.n++
+}
+
+func appendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func unescapeLabel(b []byte) string {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+1 < len(b) {
+			i++
+			if b[i] == 'n' {
+				out = append(out, '\n')
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}

@@ -1,0 +1,309 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+)
+
+// jmxExporter serves body as the JMX exporter would, after delay.
+func jmxExporter(t *testing.T, status int, body []byte, delay time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr + "/metrics"
+}
+
+func scrapeHandler(t *testing.T, h http.Handler) []byte {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Fatalf("content type %q", ct)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandlerWhateverTheExporterDoes(t *testing.T) {
+	fixture := readFixture(t, "connect_mm2.prom")
+	tests := []struct {
+		name        string
+		url         func(t *testing.T) string
+		wantUp      float64
+		passthrough bool
+	}{
+		{"ok", func(t *testing.T) string { return jmxExporter(t, 200, fixture, 0).URL + "/metrics" }, 1, true},
+		{"http 500", func(t *testing.T) string { return jmxExporter(t, 500, []byte("boom"), 0).URL }, 0, false},
+		{"timeout", func(t *testing.T) string { return jmxExporter(t, 200, fixture, 5*time.Second).URL }, 0, false},
+		{"refused", refusedURL, 0, false},
+		{"off", func(*testing.T) string { return "" }, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := NewRegistry("test")
+			jmx := NewJMX(JMXOptions{URL: tt.url(t), Timeout: 300 * time.Millisecond, Labels: testLabels(), PerTopic: true}, reg)
+			out := scrapeHandler(t, Handler(reg, jmx, nil))
+			got, mfs := parseText(t, out)
+			if v, ok := got["connect_sidecar_jmx_up{}"]; !ok || v != tt.wantUp {
+				t.Fatalf("connect_sidecar_jmx_up = %v (present %v), want %v", v, ok, tt.wantUp)
+			}
+			if _, ok := mfs["connect_sidecar_build_info"]; !ok {
+				t.Fatal("sidecar metrics missing")
+			}
+			_, has := mfs["kafka_connect_mirror_source_connector_record_count"]
+			if has != tt.passthrough {
+				t.Fatalf("passthrough present = %v, want %v", has, tt.passthrough)
+			}
+			snap := jmx.Snapshot()
+			if snap.Up != (tt.wantUp == 1) || snap.At.IsZero() {
+				t.Fatalf("snapshot = %+v", snap)
+			}
+			if tt.passthrough && snap.BacklogRecords != 390 {
+				t.Fatalf("snapshot backlog = %v, want 390", snap.BacklogRecords)
+			}
+		})
+	}
+}
+
+func TestHandlerOutputIsLintClean(t *testing.T) {
+	reg := NewRegistry("1.2.3")
+	reg.ObserveReconcile("msc", "unchanged", 20*time.Millisecond)
+	reg.CountRequest("PUT", 200)
+	reg.CountRestart("msc")
+	reg.SetConfigError("cpc", true)
+	reg.SetUnmanaged(1)
+	reg.SetLeader(true)
+	reg.CountS3Fetch("ok")
+	reg.SetCertificateExpiry("truststore", "CN=Example Root CA", time.Unix(1893456000, 0))
+	reg.CountCloudWatchDropped(3)
+	reg.CountCloudWatchPut("ok")
+	reg.State().Update(map[string]connect.ConnectorStatus{
+		"msc": {Name: "msc", Connector: connect.State{State: "RUNNING", WorkerID: "10.0.1.5:8083"},
+			Tasks: []connect.TaskState{{ID: 0, State: "RUNNING", WorkerID: "10.0.1.5:8083"}}},
+	}, "10.0.1.5:8083", true)
+
+	problems, err := testutil.GatherAndLint(reg.Gatherer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("sidecar metric %s: %s", p.Metric, p.Text)
+	}
+
+	jmx := NewJMX(JMXOptions{URL: jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL, Timeout: time.Second, Labels: testLabels()}, reg)
+	out := scrapeHandler(t, Handler(reg, jmx, nil))
+	problems, err = promlint.New(bytes.NewReader(out)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The only findings allowed are on names the metric-name contract fixes
+	// for the JMX exporter (they keep Kafka's own attribute names): "_ms"
+	// units and gauges named "*_count". Everything the sidecar names itself,
+	// and every label it adds, is clean.
+	contractCounts := map[string]bool{
+		"kafka_connect_mirror_source_connector_byte_count":   true,
+		"kafka_connect_mirror_source_connector_record_count": true,
+		"kafka_connect_worker_connector_count":               true,
+		"kafka_connect_worker_task_count":                    true,
+	}
+	for _, p := range problems {
+		switch {
+		case strings.HasPrefix(p.Metric, ownPrefix):
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		case strings.Contains(p.Metric, "_ms") && p.Text == "metric names should not contain abbreviated units":
+		case contractCounts[p.Metric] && strings.Contains(p.Text, `should not have "_count" suffix`):
+		default:
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+func TestStateExportedOnceAcrossWorkers(t *testing.T) {
+	statuses := map[string]connect.ConnectorStatus{
+		"msc": {Name: "msc", Connector: connect.State{State: "RUNNING", WorkerID: "w1:8083"}, Tasks: []connect.TaskState{
+			{ID: 0, State: "RUNNING", WorkerID: "w1:8083"},
+			{ID: 1, State: "FAILED", WorkerID: "w2:8083"},
+			{ID: 2, State: "UNASSIGNED", WorkerID: "w2:8083"},
+			{ID: 3, State: "RUNNING", WorkerID: "w2:8083"},
+		}},
+		"cpc": {Name: "cpc", Connector: connect.State{State: "PAUSED", WorkerID: "w2:8083"}, Tasks: []connect.TaskState{
+			{ID: 0, State: "PAUSED", WorkerID: "w1:8083"},
+		}},
+	}
+	workers := []struct {
+		id      string
+		leader  bool
+		running int
+		failed  int
+	}{
+		{"w1:8083", true, 1, 0},
+		{"w2:8083", false, 1, 1},
+		{"w3:8083", false, 0, 0},
+	}
+	connectorSeries := map[string]int{}
+	taskSeries := map[string]int{}
+	for _, w := range workers {
+		reg := NewRegistry("test")
+		reg.State().Update(statuses, w.id, w.leader)
+		running, failed, ok := reg.State().LocalTaskCounts()
+		if !ok || running != w.running || failed != w.failed {
+			t.Errorf("%s: running=%d failed=%d ok=%v, want %d %d", w.id, running, failed, ok, w.running, w.failed)
+		}
+		mfs, err := reg.Gatherer().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if m.GetGauge().GetValue() != 1 {
+					continue
+				}
+				k := seriesKey(mf.GetName(), m.GetLabel())
+				switch mf.GetName() {
+				case "connect_sidecar_connector_state":
+					connectorSeries[k]++
+				case "connect_sidecar_task_state":
+					taskSeries[k]++
+				}
+			}
+		}
+	}
+	wantConnectors := []string{
+		"connect_sidecar_connector_state{connector=msc,state=RUNNING}",
+		"connect_sidecar_connector_state{connector=cpc,state=PAUSED}",
+	}
+	wantTasks := []string{
+		"connect_sidecar_task_state{connector=msc,state=RUNNING,task=0,worker=w1:8083}",
+		"connect_sidecar_task_state{connector=msc,state=FAILED,task=1,worker=w2:8083}",
+		"connect_sidecar_task_state{connector=msc,state=UNASSIGNED,task=2,worker=w2:8083}",
+		"connect_sidecar_task_state{connector=msc,state=RUNNING,task=3,worker=w2:8083}",
+		"connect_sidecar_task_state{connector=cpc,state=PAUSED,task=0,worker=w1:8083}",
+	}
+	check := func(kind string, got map[string]int, want []string) {
+		if len(got) != len(want) {
+			t.Errorf("%s: %d current-state series across the cluster, want %d: %v", kind, len(got), len(want), got)
+		}
+		for _, k := range want {
+			if got[k] != 1 {
+				t.Errorf("%s exported %d times, want exactly once", k, got[k])
+			}
+		}
+	}
+	check("connectors", connectorSeries, wantConnectors)
+	check("tasks", taskSeries, wantTasks)
+}
+
+func TestLeaderIs(t *testing.T) {
+	tests := []struct {
+		snap        JMXSnapshot
+		me          string
+		leader, kno bool
+	}{
+		{JMXSnapshot{Up: true, LeaderURL: "http://10.0.1.5:8083/"}, "http://10.0.1.5:8083", true, true},
+		{JMXSnapshot{Up: true, LeaderURL: "HTTP://10.0.1.5:8083/"}, "http://10.0.1.5:8083/", true, true},
+		{JMXSnapshot{Up: true, LeaderURL: "http://10.0.1.6:8083/"}, "http://10.0.1.5:8083", false, true},
+		{JMXSnapshot{Up: true}, "http://10.0.1.5:8083", false, false},
+		{JMXSnapshot{Up: false, LeaderURL: "http://10.0.1.5:8083/"}, "http://10.0.1.5:8083", false, false},
+	}
+	for _, tt := range tests {
+		leader, known := tt.snap.LeaderIs(tt.me)
+		if leader != tt.leader || known != tt.kno {
+			t.Errorf("%+v LeaderIs(%q) = %v,%v; want %v,%v", tt.snap, tt.me, leader, known, tt.leader, tt.kno)
+		}
+	}
+}
+
+func TestRunRefreshesSnapshotWithoutScrapes(t *testing.T) {
+	srv := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0)
+	jmx := NewJMX(JMXOptions{URL: srv.URL, Timeout: time.Second}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { jmx.Run(ctx, 20*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !jmx.Snapshot().Up && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	first := jmx.Snapshot().At
+	for jmx.Snapshot().At.Equal(first) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	s := jmx.Snapshot()
+	if !s.Up || s.At.Equal(first) || s.LeaderURL != "http://10.0.1.5:8083/" {
+		t.Fatalf("snapshot not refreshed: %+v", s)
+	}
+}
+
+func TestLeaderURLOnlyFromFreshSuccessfulScrapes(t *testing.T) {
+	ok := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL
+	down := jmxExporter(t, 500, nil, 0).URL
+	tests := []struct {
+		name   string
+		url    string
+		maxAge time.Duration
+		wait   time.Duration
+		want   string
+		wantOK bool
+	}{
+		{"fresh", ok, time.Minute, 0, "http://10.0.1.5:8083/", true},
+		{"stale", ok, 10 * time.Millisecond, 50 * time.Millisecond, "", false},
+		{"exporter down", down, time.Minute, 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jmx := NewJMX(JMXOptions{URL: tt.url, Timeout: time.Second, MaxAge: tt.maxAge}, nil)
+			_, _ = jmx.Scrape(context.Background(), io.Discard)
+			time.Sleep(tt.wait)
+			got, gotOK := jmx.LeaderURL()
+			if got != tt.want || gotOK != tt.wantOK {
+				t.Fatalf("LeaderURL() = %q, %v; want %q, %v", got, gotOK, tt.want, tt.wantOK)
+			}
+		})
+	}
+}

@@ -1,0 +1,193 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// JMXSnapshot is what the sidecar learnt from the latest scrape of the
+// worker's JMX exporter. When Up is false the numbers are not to be used.
+type JMXSnapshot struct {
+	// LeaderURL is Connect's rebalance leader-name: the leader's REST URL.
+	LeaderURL string
+	// BacklogRecords is this worker's replication backlog: the sum of
+	// records-lag over the consumers of the MM2 source tasks it runs.
+	BacklogRecords float64
+	// MaxRecordAgeMs and MaxReplicationLatencyMs are the maxima over this
+	// worker's MM2 source task partitions; NaN when none reported a number.
+	MaxRecordAgeMs          float64
+	MaxReplicationLatencyMs float64
+	At                      time.Time
+	Up                      bool
+}
+
+// LeaderIs reports whether the snapshot names advertisedURL (this worker's
+// REST URL as Connect advertises it) as the group leader. known is false
+// while the leader cannot be told: JMX down or no leader-name yet.
+func (s JMXSnapshot) LeaderIs(advertisedURL string) (leader, known bool) {
+	if !s.Up || s.LeaderURL == "" {
+		return false, false
+	}
+	return sameURL(s.LeaderURL, advertisedURL), true
+}
+
+// sameURL compares two REST URLs ignoring case of scheme and host and a
+// trailing slash: Connect reports "http://10.0.1.5:8083/".
+func sameURL(a, b string) bool {
+	ua, errA := url.Parse(strings.TrimSpace(a))
+	ub, errB := url.Parse(strings.TrimSpace(b))
+	if errA != nil || errB != nil {
+		return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		strings.TrimRight(ua.Path, "/") == strings.TrimRight(ub.Path, "/")
+}
+
+// JMXStatusError is returned when the JMX exporter answers with a non-200 status.
+type JMXStatusError struct {
+	URL    string
+	Status int
+}
+
+func (e *JMXStatusError) Error() string {
+	return fmt.Sprintf("jmx exporter %s: http status %d", e.URL, e.Status)
+}
+
+// JMX scrapes the worker's JMX exporter, streams the exposition through a
+// Processor, and keeps the latest JMXSnapshot. It is safe for concurrent use.
+type JMX struct {
+	url     string
+	timeout time.Duration
+	maxAge  time.Duration
+	client  *http.Client
+	reg     *Registry
+	procs   sync.Pool
+
+	mu   sync.Mutex
+	snap JMXSnapshot
+}
+
+// JMXOptions configure NewJMX.
+type JMXOptions struct {
+	URL      string        // the exporter's /metrics; empty turns the passthrough off
+	Timeout  time.Duration // one scrape, body included
+	Labels   TaskLabels
+	PerTopic bool         // reduce per-partition series to per topic
+	Client   *http.Client // nil: a client with no timeout of its own (Timeout applies per scrape)
+	// MaxAge is how old a snapshot may be for LeaderURL to trust it
+	// (default 2 minutes).
+	MaxAge time.Duration
+}
+
+// NewJMX returns a scraper reporting jmx_up and scrape duration to reg.
+func NewJMX(opts JMXOptions, reg *Registry) *JMX {
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 2 * time.Minute
+	}
+	j := &JMX{url: opts.URL, timeout: opts.Timeout, maxAge: opts.MaxAge, client: client, reg: reg}
+	j.procs.New = func() any { return NewProcessor(opts.Labels, opts.PerTopic) }
+	j.snap = JMXSnapshot{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
+	return j
+}
+
+// Snapshot returns the latest snapshot.
+func (j *JMX) Snapshot() JMXSnapshot {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.snap
+}
+
+// LeaderURL returns the Connect group leader's REST URL from a fresh,
+// successful scrape; ok is false otherwise. It fits
+// reconcile.NewLeaderByURL.
+func (j *JMX) LeaderURL() (string, bool) {
+	s := j.Snapshot()
+	if !s.Up || s.LeaderURL == "" || time.Since(s.At) > j.maxAge {
+		return "", false
+	}
+	return s.LeaderURL, true
+}
+
+// Scrape fetches the exposition once, writes the rewritten series to w and
+// refreshes the snapshot. Whatever fails, the snapshot and jmx_up record it;
+// the error says what failed.
+func (j *JMX) Scrape(ctx context.Context, w io.Writer) (Result, error) {
+	start := time.Now()
+	res, err := j.scrape(ctx, w)
+	snap := JMXSnapshot{At: time.Now(), Up: err == nil,
+		MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
+	if err == nil {
+		snap.LeaderURL = res.LeaderURL
+		snap.BacklogRecords = res.BacklogRecords
+		snap.MaxRecordAgeMs = res.MaxRecordAgeMs
+		snap.MaxReplicationLatencyMs = res.MaxReplicationLatencyMs
+	}
+	j.mu.Lock()
+	j.snap = snap
+	j.mu.Unlock()
+	if j.reg != nil {
+		j.reg.observeJMX(err == nil, time.Since(start), res.Malformed)
+	}
+	return res, err
+}
+
+func (j *JMX) scrape(ctx context.Context, w io.Writer) (Result, error) {
+	if j.url == "" {
+		return Result{}, fmt.Errorf("jmx exporter: no SIDECAR_JMX_URL")
+	}
+	if j.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, j.timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
+	}
+	// The classic text format: the processor does not read OpenMetrics.
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return Result{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return Result{}, &JMXStatusError{URL: j.url, Status: resp.StatusCode}
+	}
+	p := j.procs.Get().(*Processor)
+	defer j.procs.Put(p)
+	res, err := p.Process(resp.Body, w)
+	if err != nil {
+		return res, fmt.Errorf("jmx exporter %s: %w", j.url, err)
+	}
+	return res, nil
+}
+
+// Run refreshes the snapshot every interval when nothing else scraped in the
+// meantime (the /metrics handler scrapes too), until ctx ends.
+func (j *JMX) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if time.Since(j.Snapshot().At) >= interval/2 {
+			_, _ = j.Scrape(ctx, io.Discard)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package metrics
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+)
+
+// connectStates are Connect's connector and task states (AbstractStatus.State).
+// Every state is exported with 0 or 1 so that a state change never leaves a
+// stale 1 behind in Prometheus' lookback window.
+func connectStates() []string {
+	return []string{connect.StateUnassigned, connect.StateRunning, connect.StatePaused,
+		connect.StateStopped, connect.StateFailed, connect.StateRestarting}
+}
+
+// StateCollector exports connector and task state from Connect REST exactly
+// once across the cluster: each sidecar exports the tasks running on its own
+// worker; the leader's sidecar also exports connector-level state and the
+// tasks no worker runs (unassigned).
+type StateCollector struct {
+	connector *prometheus.Desc
+	task      *prometheus.Desc
+
+	mu       sync.Mutex
+	statuses map[string]connect.ConnectorStatus
+	workerID string
+	leader   bool
+}
+
+// NewStateCollector returns an empty collector; Update fills it.
+func NewStateCollector() *StateCollector {
+	return &StateCollector{
+		connector: prometheus.NewDesc("connect_sidecar_connector_state",
+			"Connector state from Connect REST, 1 for the current state; exported by the leader's sidecar.",
+			[]string{"connector", "state"}, nil),
+		task: prometheus.NewDesc("connect_sidecar_task_state",
+			"Task state from Connect REST, 1 for the current state; exported by the sidecar of the task's worker (unassigned tasks: by the leader's).",
+			[]string{"connector", "task", "worker", "state"}, nil),
+	}
+}
+
+// UpdateExpanded is Update for the answer of connect.Client.ExpandedAll,
+// which the reconcile loop already fetches.
+func (s *StateCollector) UpdateExpanded(all map[string]connect.Expanded, workerID string, leader bool) {
+	statuses := make(map[string]connect.ConnectorStatus, len(all))
+	for name, e := range all {
+		statuses[name] = e.Status
+	}
+	s.Update(statuses, workerID, leader)
+}
+
+// Update replaces the snapshot. workerID is this worker's id as Connect
+// reports it (host:port); leader says whether this worker leads the group.
+// The map is not modified and may be reused by the caller after Update.
+func (s *StateCollector) Update(statuses map[string]connect.ConnectorStatus, workerID string, leader bool) {
+	cp := make(map[string]connect.ConnectorStatus, len(statuses))
+	for k, v := range statuses {
+		cp[k] = v
+	}
+	s.mu.Lock()
+	s.statuses, s.workerID, s.leader = cp, workerID, leader
+	s.mu.Unlock()
+}
+
+// LocalTaskCounts counts the tasks on this worker that run and that failed;
+// ok is false before the first Update.
+func (s *StateCollector) LocalTaskCounts() (running, failed int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statuses == nil {
+		return 0, 0, false
+	}
+	for _, c := range s.statuses {
+		for _, t := range c.Tasks {
+			if t.WorkerID != s.workerID {
+				continue
+			}
+			switch t.State {
+			case connect.StateRunning:
+				running++
+			case connect.StateFailed:
+				failed++
+			}
+		}
+	}
+	return running, failed, true
+}
+
+// Describe implements prometheus.Collector.
+func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- s.connector
+	ch <- s.task
+}
+
+// Collect implements prometheus.Collector.
+func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	states := connectStates()
+	for name, c := range s.statuses {
+		if s.leader {
+			for _, st := range states {
+				ch <- prometheus.MustNewConstMetric(s.connector, prometheus.GaugeValue,
+					boolValue(c.Connector.State == st), name, st)
+			}
+		}
+		for _, t := range c.Tasks {
+			// An unassigned task may still name its last worker; only the
+			// leader exports it, so that it is counted once.
+			unassigned := t.WorkerID == "" || t.State == connect.StateUnassigned
+			mine := !unassigned && t.WorkerID == s.workerID
+			if !mine && !(unassigned && s.leader) {
+				continue
+			}
+			id := strconv.Itoa(t.ID)
+			for _, st := range states {
+				ch <- prometheus.MustNewConstMetric(s.task, prometheus.GaugeValue,
+					boolValue(t.State == st), name, id, t.WorkerID, st)
+			}
+		}
+	}
+}

@@ -333,6 +333,25 @@ func TestApplyScalingDryRun(t *testing.T) {
 		})
 	}
 
+	t.Run("the repository's policy", func(t *testing.T) {
+		r := run(t, nil, "apply-scaling.sh", "--cluster", "mm2", "--service", "mm2-connect", "--min", "2", "--max", "12", "--region", "eu-west-1", "--dry-run")
+		if r.err != nil {
+			t.Fatalf("%v\n%s", r.err, r.stderr)
+		}
+		cs := calls(r.stdout)
+		if len(cs) != 2 || cs[0] != register || !strings.HasPrefix(cs[1], "aws --region eu-west-1 application-autoscaling put-scaling-policy --cli-input-json ") {
+			t.Fatalf("dry run printed %q", cs)
+		}
+		for _, want := range []string{`\"ResourceId\":\"service/mm2/mm2-connect\"`, `\"Value\":\"mm2-connect\"`, `ReplicationBacklogRecords`} {
+			if !strings.Contains(cs[1], want) {
+				t.Errorf("put-scaling-policy input lacks %s: %s", want, cs[1])
+			}
+		}
+		if strings.Contains(cs[1], "${") {
+			t.Errorf("a placeholder is left: %s", cs[1])
+		}
+	})
+
 	bad := []struct {
 		name string
 		args []string

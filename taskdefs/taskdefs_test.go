@@ -307,16 +307,9 @@ func TestConnectTask(t *testing.T) {
 				}
 			}
 
-			// The sidecar image runs subcommands; health checks name real ones.
-			sidecarBin := "/usr/local/bin/connect-sidecar"
-			if _, err := os.Stat("../sidecar/Dockerfile"); err == nil {
-				ep := dockerfileLine(t, "../sidecar/Dockerfile", "ENTRYPOINT ")
-				var args []string
-				if err := json.Unmarshal([]byte(ep), &args); err != nil || len(args) == 0 {
-					t.Fatalf("sidecar/Dockerfile: ENTRYPOINT %q is not an exec-form list", ep)
-				}
-				sidecarBin = args[0]
-			}
+			// The sidecar image runs subcommands; health checks name real
+			// ones, through the binary the image's ENTRYPOINT runs.
+			sidecarBins := sidecarBinaries(t)
 			for _, name := range []string{"config-init", "connect-sidecar"} {
 				c := cs[name]
 				if *c.Image != example["SIDECAR_IMAGE"] {
@@ -326,8 +319,8 @@ func TestConnectTask(t *testing.T) {
 					t.Errorf("%s command %v is not one connect-sidecar subcommand", name, c.Command)
 				}
 				if hc := c.HealthCheck; hc != nil {
-					if len(hc.Command) != 3 || hc.Command[0] != "CMD" || hc.Command[1] != sidecarBin || !slices.Contains(subcommands, hc.Command[2]) {
-						t.Errorf("%s health check %v: want [CMD %s <subcommand>]", name, hc.Command, sidecarBin)
+					if len(hc.Command) != 3 || hc.Command[0] != "CMD" || !slices.Contains(sidecarBins, hc.Command[1]) || !slices.Contains(subcommands, hc.Command[2]) {
+						t.Errorf("%s health check %v: want [CMD <one of %v> <subcommand>]", name, hc.Command, sidecarBins)
 					}
 				}
 			}
@@ -414,6 +407,27 @@ func TestConnectTask(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sidecarBinaries is how a health check may name the sidecar binary: as the
+// image's ENTRYPOINT names it, and by the absolute path the image copies it to.
+func sidecarBinaries(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../sidecar/Dockerfile")
+	if err != nil {
+		t.Fatalf("the sidecar image is needed to check its health checks: %v", err)
+	}
+	var ep []string
+	if err := json.Unmarshal([]byte(dockerfileLine(t, "../sidecar/Dockerfile", "ENTRYPOINT ")), &ep); err != nil || len(ep) == 0 {
+		t.Fatal("sidecar/Dockerfile: ENTRYPOINT is not an exec-form list")
+	}
+	bins := []string{ep[0]}
+	for _, m := range regexp.MustCompile(`(?m)^COPY .* (/\S+)$`).FindAllStringSubmatch(string(raw), -1) {
+		if filepath.Base(m[1]) == filepath.Base(ep[0]) {
+			bins = append(bins, m[1])
+		}
+	}
+	return bins
 }
 
 func dockerfileEntrypoint(t *testing.T) string {

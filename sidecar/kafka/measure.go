@@ -361,13 +361,16 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 		leaders = append(leaders, ls)
 	}
 	kresp = nil // release the metadata before the offset requests
-	index := make(map[string]int, len(topics))
 	req := make([]topicParts, len(topics))
 	for i, t := range topics {
-		index[t.Topic] = i
 		req[i] = topicParts{t.Topic, leaders[i]}
 	}
 	sort.Sort(byTopic{topics, req})
+	// Indexed after sorting: metadata answers in no particular order.
+	index := make(map[string]int, len(topics))
+	for i, t := range topics {
+		index[t.Topic] = i
+	}
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
 			i, ok := index[topic]

@@ -23,7 +23,7 @@ import (
 type ConnectAPI interface {
 	Connectors(ctx context.Context) ([]string, error)
 	Config(ctx context.Context, name string) (map[string]string, error)
-	Offsets(ctx context.Context, name string) ([]connect.Offset, error)
+	SourceOffsets(ctx context.Context, name string, fn func(cluster, topic string, partition int32, offset int64) error) error
 }
 
 // Connector classes of MirrorMaker 2.
@@ -361,23 +361,21 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 		leaders = append(leaders, ls)
 	}
 	kresp = nil // release the metadata before the offset requests
-	index := make(map[string]int, len(topics))
 	req := make([]topicParts, len(topics))
 	for i, t := range topics {
-		index[t.Topic] = i
 		req[i] = topicParts{t.Topic, leaders[i]}
 	}
 	sort.Sort(byTopic{topics, req})
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
-			i, ok := index[topic]
-			if !ok || int(p) >= len(topics[i].Partitions) {
+			t := topicLag(topics, topic)
+			if t == nil || p < 0 || int(p) >= len(t.Partitions) {
 				return
 			}
 			if start {
-				topics[i].Partitions[p].Start = off
+				t.Partitions[p].Start = off
 			} else {
-				topics[i].Partitions[p].End = off
+				t.Partitions[p].End = off
 			}
 		}
 	}
@@ -519,29 +517,17 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
 func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
-	offs, err := m.api.Offsets(ctx, msc)
+	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
+		if cluster != s.src.Alias {
+			return nil
+		}
+		if t := topicLag(topics, topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+			t.Partitions[p].Copied = off
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("connector %s offsets: %w", msc, err)
-	}
-	index := make(map[string]int, len(topics))
-	for i, t := range topics {
-		index[t.Topic] = i
-	}
-	for _, o := range offs {
-		if cluster, _ := o.Partition["cluster"].(string); cluster != s.src.Alias {
-			continue
-		}
-		topic, _ := o.Partition["topic"].(string)
-		i, ok := index[topic]
-		if !ok {
-			continue
-		}
-		p, ok1 := asInt(o.Partition["partition"])
-		off, ok2 := asInt(o.Offset["offset"])
-		if !ok1 || !ok2 || p < 0 || p >= int64(len(topics[i].Partitions)) {
-			continue
-		}
-		topics[i].Partitions[p].Copied = off
 	}
 	for i := range topics {
 		t := &topics[i]
@@ -563,16 +549,11 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 	return nil
 }
 
-func asInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), n == float64(int64(n))
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
+// topicLag finds a topic in topics sorted by name.
+func topicLag(topics []TopicLag, name string) *TopicLag {
+	i, ok := sort.Find(len(topics), func(i int) int { return strings.Compare(name, topics[i].Topic) })
+	if !ok {
+		return nil
 	}
-	return 0, false
+	return &topics[i]
 }

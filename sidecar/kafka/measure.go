@@ -310,7 +310,7 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 	s := m.state
 	snap := &Snapshot{SourceAlias: s.src.Alias, TargetAlias: s.tgt.Alias, SourceConnector: msc, CheckpointConnector: cpc}
 
-	topics, err := m.sourceTopics(ctx, s)
+	topics, ids, err := m.sourceTopics(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 	}
 	snap.Topics = topics
 	if s.hasCPC {
-		if snap.Groups, err = m.groups(ctx, s, topics); err != nil {
+		if snap.Groups, err = m.groups(ctx, s, topics, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -330,14 +330,16 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 
 // sourceTopics lists the selected source topics with log start and end
 // offsets: one metadata request, then one ListOffsets request per
-// partition leader for each of start and end.
-func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, error) {
+// partition leader for each of start and end. ids names the selected
+// topics by topic ID.
+func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, topicIDs, error) {
 	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
-		return nil, clusterErr(s.src, "metadata", err)
+		return nil, nil, clusterErr(s.src, "metadata", err)
 	}
 	var topics []TopicLag
 	var leaders [][]int32
+	ids := topicIDs{}
 	for _, t := range kresp.Topics {
 		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 {
 			continue
@@ -359,6 +361,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 		}
 		topics = append(topics, tl)
 		leaders = append(leaders, ls)
+		ids.add(t)
 	}
 	kresp = nil // release the metadata before the offset requests
 	req := make([]topicParts, len(topics))
@@ -380,12 +383,21 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 		}
 	}
 	if err := listOffsets(ctx, s.srcCl, req, -2, set(true)); err != nil {
-		return nil, clusterErr(s.src, "list start offsets", err)
+		return nil, nil, clusterErr(s.src, "list start offsets", err)
 	}
 	if err := listOffsets(ctx, s.srcCl, req, -1, set(false)); err != nil {
-		return nil, clusterErr(s.src, "list end offsets", err)
+		return nil, nil, clusterErr(s.src, "list end offsets", err)
 	}
-	return topics, nil
+	return topics, ids, nil
+}
+
+// topicIDs names topics by the IDs metadata gives them (Kafka 2.8+).
+type topicIDs map[[16]byte]string
+
+func (ids topicIDs) add(t kmsg.MetadataResponseTopic) {
+	if t.Topic != nil && t.TopicID != ([16]byte{}) {
+		ids[t.TopicID] = *t.Topic
+	}
 }
 
 // topicParts is a topic and the leader of each of its partitions.

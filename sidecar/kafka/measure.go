@@ -456,22 +456,32 @@ func metadata(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.Metad
 // partition error fails the call.
 func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
 	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
+	// Each topic's partitions are counted per leader first, so that every
+	// partition list is allocated once at its size: grown by appending,
+	// they made a good part of a 100,000-partition cycle's garbage.
+	perLeader := map[int32]int{}
 	for _, tp := range tps {
+		clear(perLeader)
 		for p, leader := range tp.leaders {
 			if leader < 0 {
 				return fmt.Errorf("%s[%d]: no leader", tp.topic, p)
 			}
+			perLeader[leader]++
+		}
+		for leader, n := range perLeader {
 			req := byLeader[leader]
 			if req == nil {
 				req = kmsg.NewPtrListOffsetsRequest()
 				req.ReplicaID = -1
 				byLeader[leader] = req
 			}
-			if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
-				rt := kmsg.NewListOffsetsRequestTopic()
-				rt.Topic = tp.topic
-				req.Topics = append(req.Topics, rt)
-			}
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.topic
+			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, n)
+			req.Topics = append(req.Topics, rt)
+		}
+		for p, leader := range tp.leaders {
+			req := byLeader[leader]
 			rt := &req.Topics[len(req.Topics)-1]
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
 			rp.Partition = int32(p)

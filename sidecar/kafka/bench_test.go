@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
@@ -304,6 +305,100 @@ func BenchmarkCycle(b *testing.B) {
 			}
 			b.Logf("heap sampled at most %s apart", hp.gap.Round(time.Microsecond))
 			b.Logf("requests by API key over all cycles (key:count): %s", strings.Join(keys, " "))
+		})
+	}
+}
+
+// BenchmarkGroupOffsets fetches the committed offsets of the fixture's 200
+// groups (1,000 topics × 100 partitions, each group 5 topics) on the
+// source both ways: "kgo-sharded" through kgo's sharded OffsetFetch, the
+// baseline, and "coordinators" as the measurement does. retained-MB is the
+// heap still live after the loop and a GC, with the answers dropped: what
+// the client keeps between measurements.
+func BenchmarkGroupOffsets(b *testing.B) {
+	url := startFixture(b, 1000, 100)
+	api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, err := api.Config(ctx, mscName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := ClusterFromConnector(cfg, Source, Resolver{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	groups := make([]string, benchGroups)
+	for g := range groups {
+		groups[g] = fmt.Sprintf("group-%03d", g)
+	}
+	for _, bc := range []struct {
+		name  string
+		fetch func(*kgo.Client, topicIDs) (int, error)
+	}{
+		{"fetch=kgo-sharded", func(cl *kgo.Client, _ topicIDs) (int, error) {
+			req := kmsg.NewPtrOffsetFetchRequest()
+			req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(groups))
+			for i, g := range groups {
+				req.Groups[i].Default()
+				req.Groups[i].Group = g
+			}
+			n := 0
+			for _, shard := range cl.RequestSharded(ctx, req) {
+				if shard.Err != nil {
+					return 0, shard.Err
+				}
+				for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
+					eachCommitted(g.Topics, func(string, int32, int64) { n++ })
+				}
+			}
+			return n, nil
+		}},
+		{"fetch=coordinators", func(cl *kgo.Client, ids topicIDs) (int, error) {
+			n := 0
+			err := eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic) {
+				eachCommitted(ts, func(string, int32, int64) { n++ })
+			})
+			return n, err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			opts, err := src.ClientOpts(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl, err := kgo.NewClient(opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			mresp, err := metadata(ctx, cl, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids := topicIDs{}
+			for _, t := range mresp.Topics {
+				ids.add(t)
+			}
+			mresp = nil
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ReportAllocs()
+			for b.Loop() {
+				n, err := bc.fetch(cl, ids)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if want := benchGroups * benchTopicsPerGrp * 100; n != want {
+					b.Fatalf("%d committed offsets, want %d", n, want)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "retained-MB")
 		})
 	}
 }

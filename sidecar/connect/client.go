@@ -247,19 +247,43 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return err
 }
 
+// maxBody bounds what is read of an answer.
+const maxBody = 64 << 20
+
 func (c *Client) send(ctx context.Context, method, path string, in, out any) (int, error) {
+	resp, err := c.open(ctx, method, path, in)
+	if err != nil {
+		return statusOf(resp), err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return resp.StatusCode, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// open sends a request and returns a 2xx answer with its body unread; the
+// caller closes it. Any other answer is an *Error carrying Connect's
+// message, and resp is then returned only for its status.
+func (c *Client) open(ctx context.Context, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return 0, fmt.Errorf("encode %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	u := c.base.String() + path
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -271,36 +295,38 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) (in
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.observe(method, 0)
-		return 0, &Error{Method: method, Path: path, Err: err}
+		return nil, &Error{Method: method, Path: path, Err: err}
+	}
+	c.observe(method, resp.StatusCode)
+	if resp.StatusCode < 300 {
+		return resp, nil
 	}
 	defer resp.Body.Close()
-	c.observe(method, resp.StatusCode)
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp.StatusCode, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
+		return resp, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
 	}
-	if resp.StatusCode >= 300 {
-		e := &Error{Method: method, Path: path, Status: resp.StatusCode}
-		var eb struct {
-			Code    int    `json:"error_code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &eb) == nil && eb.Message != "" {
-			e.Code, e.Message = eb.Code, eb.Message
-		} else {
-			e.Message = strings.TrimSpace(string(raw))
-			if len(e.Message) > 512 {
-				e.Message = e.Message[:512]
-			}
-		}
-		return resp.StatusCode, e
+	e := &Error{Method: method, Path: path, Status: resp.StatusCode}
+	var eb struct {
+		Code    int    `json:"error_code"`
+		Message string `json:"message"`
 	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	if json.Unmarshal(raw, &eb) == nil && eb.Message != "" {
+		e.Code, e.Message = eb.Code, eb.Message
+	} else {
+		e.Message = strings.TrimSpace(string(raw))
+		if len(e.Message) > 512 {
+			e.Message = e.Message[:512]
 		}
 	}
-	return resp.StatusCode, nil
+	return resp, e
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
 }
 
 // Error is a failed request: a non-2xx answer (Status > 0) or no answer.

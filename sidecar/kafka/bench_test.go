@@ -11,7 +11,6 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
@@ -191,24 +191,38 @@ func (c *requestCounter) snapshot() (total int64, byKey map[int16]int64) {
 	return total, byKey
 }
 
-// heapPeak samples the live heap until stopped.
+// heapPeak records the highest heap seen while it runs, from a goroutine
+// reading runtime/metrics every 200µs. objects is what MemStats calls
+// HeapAlloc: live objects and dead ones not yet swept, the figure the GC
+// paces against; inuse adds the free space inside spans holding objects
+// (MemStats.HeapInuse), closer to what the heap costs the process. The
+// heap only shrinks at a GC, so a peak can only be missed between two
+// samples, and gap (the longest time between samples) bounds that.
 type heapPeak struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
-	peak atomic.Uint64
+	stop                 chan struct{}
+	done                 chan struct{}
+	objects, inuse, goal uint64
+	gap                  time.Duration
 }
 
 func startHeapPeak() *heapPeak {
-	h := &heapPeak{stop: make(chan struct{})}
-	h.wg.Add(1)
+	h := &heapPeak{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer h.wg.Done()
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		defer close(h.done)
+		s := []metrics.Sample{
+			{Name: "/memory/classes/heap/objects:bytes"},
+			{Name: "/memory/classes/heap/unused:bytes"},
+			{Name: "/gc/heap/goal:bytes"},
+		}
+		last := time.Now()
 		for {
 			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > h.peak.Load() {
-				h.peak.Store(v)
-			}
+			objects := s[0].Value.Uint64()
+			h.objects = max(h.objects, objects)
+			h.inuse = max(h.inuse, objects+s[1].Value.Uint64())
+			h.goal = max(h.goal, s[2].Value.Uint64())
+			now := time.Now()
+			h.gap, last = max(h.gap, now.Sub(last)), now
 			select {
 			case <-h.stop:
 				return
@@ -219,7 +233,8 @@ func startHeapPeak() *heapPeak {
 	return h
 }
 
-func (h *heapPeak) done() uint64 { close(h.stop); h.wg.Wait(); return h.peak.Load() }
+// end stops sampling; the fields are final after it returns.
+func (h *heapPeak) end() { close(h.stop); <-h.done }
 
 // BenchmarkCycle measures full measurement cycles: end and start offsets
 // of every source partition, MM2's offsets from Connect, checkpoints, and
@@ -246,7 +261,8 @@ func BenchmarkCycle(b *testing.B) {
 			start := time.Now()
 			snap, err := m.Measure(ctx)
 			cold := time.Since(start)
-			coldPeak := hp.done()
+			hp.end()
+			coldPeak := hp.objects
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -273,10 +289,12 @@ func BenchmarkCycle(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			peak := hp.done()
+			hp.end()
 			after, byKey := reqs.snapshot()
 			b.ReportMetric(float64(after-before)/float64(b.N), "requests/cycle")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(hp.objects)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(hp.inuse)/(1<<20), "peak-inuse-MB")
+			b.ReportMetric(float64(hp.goal)/(1<<20), "peak-goal-MB")
 			b.ReportMetric(float64(base)/(1<<20), "base-heap-MB")
 			b.ReportMetric(cold.Seconds(), "cold-cycle-s")
 			b.ReportMetric(float64(coldPeak)/(1<<20), "cold-peak-heap-MB")
@@ -285,7 +303,102 @@ func BenchmarkCycle(b *testing.B) {
 			for k, v := range byKey {
 				keys = append(keys, strconv.Itoa(int(k))+":"+strconv.FormatInt(v, 10))
 			}
+			b.Logf("heap sampled at most %s apart", hp.gap.Round(time.Microsecond))
 			b.Logf("requests by API key over all cycles (key:count): %s", strings.Join(keys, " "))
+		})
+	}
+}
+
+// BenchmarkGroupOffsets fetches the committed offsets of the fixture's 200
+// groups (1,000 topics × 100 partitions, each group 5 topics) on the
+// source both ways: "kgo-sharded" through kgo's sharded OffsetFetch, the
+// baseline, and "coordinators" as the measurement does. retained-MB is the
+// heap still live after the loop and a GC, with the answers dropped: what
+// the client keeps between measurements.
+func BenchmarkGroupOffsets(b *testing.B) {
+	url := startFixture(b, 1000, 100)
+	api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg, err := api.Config(ctx, mscName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := ClusterFromConnector(cfg, Source, Resolver{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	groups := make([]string, benchGroups)
+	for g := range groups {
+		groups[g] = fmt.Sprintf("group-%03d", g)
+	}
+	for _, bc := range []struct {
+		name  string
+		fetch func(*kgo.Client, topicIDs) (int, error)
+	}{
+		{"fetch=kgo-sharded", func(cl *kgo.Client, _ topicIDs) (int, error) {
+			req := kmsg.NewPtrOffsetFetchRequest()
+			req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(groups))
+			for i, g := range groups {
+				req.Groups[i].Default()
+				req.Groups[i].Group = g
+			}
+			n := 0
+			for _, shard := range cl.RequestSharded(ctx, req) {
+				if shard.Err != nil {
+					return 0, shard.Err
+				}
+				for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
+					eachCommitted(g.Topics, func(string, int32, int64) { n++ })
+				}
+			}
+			return n, nil
+		}},
+		{"fetch=coordinators", func(cl *kgo.Client, ids topicIDs) (int, error) {
+			n := 0
+			err := eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic) {
+				eachCommitted(ts, func(string, int32, int64) { n++ })
+			})
+			return n, err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			opts, err := src.ClientOpts(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl, err := kgo.NewClient(opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			mresp, err := metadata(ctx, cl, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids := topicIDs{}
+			for _, t := range mresp.Topics {
+				ids.add(t)
+			}
+			mresp = nil
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ReportAllocs()
+			for b.Loop() {
+				n, err := bc.fetch(cl, ids)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if want := benchGroups * benchTopicsPerGrp * 100; n != want {
+					b.Fatalf("%d committed offsets, want %d", n, want)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "retained-MB")
 		})
 	}
 }

@@ -23,7 +23,7 @@ import (
 type ConnectAPI interface {
 	Connectors(ctx context.Context) ([]string, error)
 	Config(ctx context.Context, name string) (map[string]string, error)
-	Offsets(ctx context.Context, name string) ([]connect.Offset, error)
+	SourceOffsets(ctx context.Context, name string, fn func(cluster, topic string, partition int32, offset int64) error) error
 }
 
 // Connector classes of MirrorMaker 2.
@@ -310,7 +310,7 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 	s := m.state
 	snap := &Snapshot{SourceAlias: s.src.Alias, TargetAlias: s.tgt.Alias, SourceConnector: msc, CheckpointConnector: cpc}
 
-	topics, err := m.sourceTopics(ctx, s)
+	topics, ids, err := m.sourceTopics(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 	}
 	snap.Topics = topics
 	if s.hasCPC {
-		if snap.Groups, err = m.groups(ctx, s, topics); err != nil {
+		if snap.Groups, err = m.groups(ctx, s, topics, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -330,14 +330,16 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 
 // sourceTopics lists the selected source topics with log start and end
 // offsets: one metadata request, then one ListOffsets request per
-// partition leader for each of start and end.
-func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, error) {
+// partition leader for each of start and end. ids names the selected
+// topics by topic ID.
+func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, topicIDs, error) {
 	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
-		return nil, clusterErr(s.src, "metadata", err)
+		return nil, nil, clusterErr(s.src, "metadata", err)
 	}
 	var topics []TopicLag
 	var leaders [][]int32
+	ids := topicIDs{}
 	for _, t := range kresp.Topics {
 		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 {
 			continue
@@ -359,6 +361,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 		}
 		topics = append(topics, tl)
 		leaders = append(leaders, ls)
+		ids.add(t)
 	}
 	kresp = nil // release the metadata before the offset requests
 	req := make([]topicParts, len(topics))
@@ -373,24 +376,33 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	}
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
-			i, ok := index[topic]
-			if !ok || int(p) >= len(topics[i].Partitions) {
+			t := topicLag(topics, topic)
+			if t == nil || p < 0 || int(p) >= len(t.Partitions) {
 				return
 			}
 			if start {
-				topics[i].Partitions[p].Start = off
+				t.Partitions[p].Start = off
 			} else {
-				topics[i].Partitions[p].End = off
+				t.Partitions[p].End = off
 			}
 		}
 	}
 	if err := listOffsets(ctx, s.srcCl, req, -2, set(true)); err != nil {
-		return nil, clusterErr(s.src, "list start offsets", err)
+		return nil, nil, clusterErr(s.src, "list start offsets", err)
 	}
 	if err := listOffsets(ctx, s.srcCl, req, -1, set(false)); err != nil {
-		return nil, clusterErr(s.src, "list end offsets", err)
+		return nil, nil, clusterErr(s.src, "list end offsets", err)
 	}
-	return topics, nil
+	return topics, ids, nil
+}
+
+// topicIDs names topics by the IDs metadata gives them (Kafka 2.8+).
+type topicIDs map[[16]byte]string
+
+func (ids topicIDs) add(t kmsg.MetadataResponseTopic) {
+	if t.Topic != nil && t.TopicID != ([16]byte{}) {
+		ids[t.TopicID] = *t.Topic
+	}
 }
 
 // topicParts is a topic and the leader of each of its partitions.
@@ -449,22 +461,32 @@ func metadata(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.Metad
 // partition error fails the call.
 func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
 	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
+	// Each topic's partitions are counted per leader first, so that every
+	// partition list is allocated once at its size: grown by appending,
+	// they made a good part of a 100,000-partition cycle's garbage.
+	perLeader := map[int32]int{}
 	for _, tp := range tps {
+		clear(perLeader)
 		for p, leader := range tp.leaders {
 			if leader < 0 {
 				return fmt.Errorf("%s[%d]: no leader", tp.topic, p)
 			}
+			perLeader[leader]++
+		}
+		for leader, n := range perLeader {
 			req := byLeader[leader]
 			if req == nil {
 				req = kmsg.NewPtrListOffsetsRequest()
 				req.ReplicaID = -1
 				byLeader[leader] = req
 			}
-			if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
-				rt := kmsg.NewListOffsetsRequestTopic()
-				rt.Topic = tp.topic
-				req.Topics = append(req.Topics, rt)
-			}
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.topic
+			rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, 0, n)
+			req.Topics = append(req.Topics, rt)
+		}
+		for p, leader := range tp.leaders {
+			req := byLeader[leader]
 			rt := &req.Topics[len(req.Topics)-1]
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
 			rp.Partition = int32(p)
@@ -522,29 +544,17 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
 func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
-	offs, err := m.api.Offsets(ctx, msc)
+	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
+		if cluster != s.src.Alias {
+			return nil
+		}
+		if t := topicLag(topics, topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+			t.Partitions[p].Copied = off
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("connector %s offsets: %w", msc, err)
-	}
-	index := make(map[string]int, len(topics))
-	for i, t := range topics {
-		index[t.Topic] = i
-	}
-	for _, o := range offs {
-		if cluster, _ := o.Partition["cluster"].(string); cluster != s.src.Alias {
-			continue
-		}
-		topic, _ := o.Partition["topic"].(string)
-		i, ok := index[topic]
-		if !ok {
-			continue
-		}
-		p, ok1 := asInt(o.Partition["partition"])
-		off, ok2 := asInt(o.Offset["offset"])
-		if !ok1 || !ok2 || p < 0 || p >= int64(len(topics[i].Partitions)) {
-			continue
-		}
-		topics[i].Partitions[p].Copied = off
 	}
 	for i := range topics {
 		t := &topics[i]
@@ -566,16 +576,11 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 	return nil
 }
 
-func asInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), n == float64(int64(n))
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
+// topicLag finds a topic in topics sorted by name.
+func topicLag(topics []TopicLag, name string) *TopicLag {
+	i, ok := sort.Find(len(topics), func(i int) int { return strings.Compare(name, topics[i].Topic) })
+	if !ok {
+		return nil
 	}
-	return 0, false
+	return &topics[i]
 }

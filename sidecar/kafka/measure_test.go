@@ -233,3 +233,34 @@ func TestMeasureDefaultReplicationPolicy(t *testing.T) {
 		t.Error("migration not ready")
 	}
 }
+
+// TestMeasureManyTopics gives every topic its own end offset, so that an
+// offset filed under the wrong topic shows whatever order the source's
+// metadata lists the topics in.
+func TestMeasureManyTopics(t *testing.T) {
+	e := newMM2(t, nil)
+	const n = 26
+	for i := range n {
+		topic := "t-" + string(rune('a'+i))
+		e.createTopic(e.srcAdm, topic, 2)
+		e.produce(e.srcCl, topic, 0, i+1)
+		e.produce(e.srcCl, topic, 1, 2*i+1)
+		e.copied(topic, 1, int64(i)) // copied up to offset i of 2i+1 records
+	}
+	snap, err := NewMeasurer(e.api, Options{}).Measure(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Topics) != n {
+		t.Fatalf("%d topics, want %d", len(snap.Topics), n)
+	}
+	for i, tl := range snap.Topics {
+		want := []PartitionLag{
+			{Partition: 0, Start: 0, End: int64(i + 1), Copied: -1, Lag: int64(i + 1)},
+			{Partition: 1, Start: 0, End: int64(2*i + 1), Copied: int64(i), Lag: int64(i)},
+		}
+		if tl.Topic != "t-"+string(rune('a'+i)) || len(tl.Partitions) != 2 || tl.Partitions[0] != want[0] || tl.Partitions[1] != want[1] {
+			t.Errorf("topic %d = %s %+v, want t-%c %+v", i, tl.Topic, tl.Partitions, 'a'+i, want)
+		}
+	}
+}

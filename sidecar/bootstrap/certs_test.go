@@ -47,10 +47,14 @@ func newPKI(t testing.TB, leafNotAfter time.Time) testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	notBefore := time.Now().Add(-time.Hour)
+	if leafNotAfter.Before(notBefore) {
+		notBefore = leafNotAfter.Add(-48 * time.Hour)
+	}
 	leafTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "connect-worker"},
-		NotBefore:    leafNotAfter.Add(-48 * time.Hour),
+		NotBefore:    notBefore,
 		NotAfter:     leafNotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -114,6 +114,9 @@ func OpenStore(role string, b []byte, password string) (Store, error) {
 }
 
 func openJKS(s *Store, b []byte, password string) error {
+	if err := checkJKSBounds(b); err != nil {
+		return err
+	}
 	ks := keystore.New(keystore.WithCaseExactAliases(), keystore.WithOrderedAliases())
 	pw := []byte(password)
 	if err := ks.Load(bytes.NewReader(b), pw); err != nil {
@@ -221,4 +224,74 @@ func (s *Store) trusted() int {
 		}
 	}
 	return n
+}
+
+// checkJKSBounds walks the JKS layout and checks every count and length
+// against the bytes that are left. The JKS library allocates whatever a
+// length field claims before reading, so a corrupt file could otherwise ask
+// for gigabytes and kill the process instead of failing cleanly.
+func checkJKSBounds(b []byte) error {
+	r := jksReader{b: b}
+	r.skip(4) // magic, checked by DetectType
+	version := r.u32()
+	if version != 1 && version != 2 {
+		return fmt.Errorf("JKS: %w: unknown version %d", ErrCorruptStore, version)
+	}
+	entries := r.u32()
+	for i := uint32(0); i < entries && r.err == nil; i++ {
+		tag := r.u32()
+		r.skip(uint64(r.u16())) // alias
+		r.skip(8)               // creation time
+		certs := uint32(1)
+		switch tag {
+		case 1: // private key: encrypted key, then the chain
+			r.skip(uint64(r.u32()))
+			certs = r.u32()
+		case 2: // trusted certificate
+		default:
+			return fmt.Errorf("JKS: %w: entry %d has unknown tag %d", ErrCorruptStore, i, tag)
+		}
+		for j := uint32(0); j < certs && r.err == nil; j++ {
+			if version == 2 {
+				r.skip(uint64(r.u16())) // certificate type
+			}
+			r.skip(uint64(r.u32()))
+		}
+	}
+	r.skip(20) // SHA-1 digest
+	if r.err != nil {
+		return fmt.Errorf("JKS: %w: %v", ErrCorruptStore, r.err)
+	}
+	return nil
+}
+
+type jksReader struct {
+	b   []byte
+	off uint64
+	err error
+}
+
+func (r *jksReader) skip(n uint64) {
+	if r.err == nil && n > uint64(len(r.b))-r.off {
+		r.err = fmt.Errorf("length %d at offset %d runs past the end (%d bytes)", n, r.off, len(r.b))
+	}
+	if r.err == nil {
+		r.off += n
+	}
+}
+
+func (r *jksReader) u16() uint16 {
+	start := r.off
+	if r.skip(2); r.err != nil {
+		return 0
+	}
+	return binary.BigEndian.Uint16(r.b[start:])
+}
+
+func (r *jksReader) u32() uint32 {
+	start := r.off
+	if r.skip(4); r.err != nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(r.b[start:])
 }

@@ -107,11 +107,12 @@ func TestDetectType(t *testing.T) {
 }
 
 func FuzzOpenStore(f *testing.F) {
-	pki := newPKI(f, time.Now().Add(time.Hour*24*365))
-	f.Add(pki.jksKeystore(f, "pw", "pw"), "pw", true)
-	f.Add(pki.jksTruststore(f, "pw"), "pw", false)
-	f.Add(pki.p12Keystore(f, "pw"), "pw", true)
-	f.Add(pki.p12Truststore(f, "pw"), "pw", false)
+	// Seeds must be the same in every fuzzing process, so they are files
+	// (made with the helpers in certs_test.go, password "changeit").
+	f.Add(readFixture(f, "seed-keystore.jks"), "changeit", true)
+	f.Add(readFixture(f, "seed-truststore.jks"), "changeit", false)
+	f.Add(readFixture(f, "seed-keystore.p12"), "changeit", true)
+	f.Add(readFixture(f, "seed-truststore.p12"), "changeit", false)
 	f.Fuzz(func(t *testing.T, b []byte, pw string, key bool) {
 		role := RoleTruststore
 		if key {

@@ -128,3 +128,16 @@ func lastPart(arn string) string {
 	}
 	return arn
 }
+
+// Override returns t with the names an operator set explicitly
+// (SIDECAR_CLUSTER_NAME, SIDECAR_SERVICE_NAME) in place of the metadata's;
+// outside ECS they are the only source.
+func (t Task) Override(cluster, service string) Task {
+	if cluster != "" {
+		t.Cluster = cluster
+	}
+	if service != "" {
+		t.ServiceName = service
+	}
+	return t
+}

@@ -13,7 +13,11 @@ import (
 // Names the processor recognises while streaming. They follow the JMX
 // exporter rules the Connect image ships (see the metric-name contract).
 const (
+	// leaderInfoMetric is the contract's name; the JMX exporter 1.x agent
+	// strips a rule's "_info" suffix, so the shipped rules produce
+	// leaderMetric. Both are recognised.
 	leaderInfoMetric = "kafka_connect_worker_rebalance_leader_info"
+	leaderMetric     = "kafka_connect_worker_rebalance_leader"
 	recordsLagMetric = "kafka_consumer_fetch_manager_records_lag"
 	mm2SourcePrefix  = "kafka_connect_mirror_source_connector_"
 
@@ -270,6 +274,9 @@ func (p *Processor) comment(line []byte) {
 			p.res.Malformed++
 			return
 		}
+	} else if !validHelp(rest[n:]) {
+		p.res.Malformed++
+		return
 	}
 	if p.ownName(name) {
 		p.res.Dropped++
@@ -294,6 +301,20 @@ func (p *Processor) comment(line []byte) {
 	}
 	p.out.Write(line)
 	p.out.WriteByte('\n')
+}
+
+// validHelp accepts the escapes the text format allows in HELP: \\ and \n.
+func validHelp(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != 'n') {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // scanMetricName returns the length of the metric name at the start of b.
@@ -604,10 +625,13 @@ func (p *Processor) capture(name, line []byte, v float64) {
 			return
 		}
 		l := p.labels[c]
-		if bytes.HasSuffix(line[l.vs:l.ve], []byte(replicationConsumerSuffix)) {
+		// Kafka quotes JMX property values with "->" and "|" in them; a rule
+		// that does not strip the quotes leaves an escaped quote at the end.
+		id := bytes.TrimSuffix(line[l.vs:l.ve], []byte(`\"`))
+		if bytes.HasSuffix(id, []byte(replicationConsumerSuffix)) {
 			p.res.BacklogRecords += v
 		}
-	case string(name) == leaderInfoMetric:
+	case string(name) == leaderInfoMetric || string(name) == leaderMetric:
 		if k := p.labelIndex(line, "leader_name"); k >= 0 {
 			l := p.labels[k]
 			p.res.LeaderURL = unescapeLabel(line[l.vs:l.ve])

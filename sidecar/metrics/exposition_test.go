@@ -208,11 +208,32 @@ func TestProcessorCapturesScalingInputs(t *testing.T) {
 	}
 }
 
+// TestProcessorOnTheShippedRules runs the processor over the exposition the
+// Connect image's JMX exporter rules are tested against, so that a change of
+// a rule that breaks what the sidecar captures fails here.
+func TestProcessorOnTheShippedRules(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("..", "..", "connect-image", "testdata", "jmx-exposition.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, perTopic := range []bool{false, true} {
+		out, res := process(t, in, testLabels(), perTopic)
+		parseText(t, out)
+		if res.Malformed != 0 || res.Dropped != 0 {
+			t.Errorf("perTopic=%v: malformed %d dropped %d", perTopic, res.Malformed, res.Dropped)
+		}
+		if res.LeaderURL != "http://10.0.1.5:8083/" || res.BacklogRecords != 1215 ||
+			res.MaxRecordAgeMs != 2304 || res.MaxReplicationLatencyMs != 120 {
+			t.Errorf("perTopic=%v: captured %+v", perTopic, res)
+		}
+	}
+}
+
 func TestProcessorMalformedAndSpecialValues(t *testing.T) {
 	out, res := process(t, readFixture(t, "malformed.prom"), testLabels(), false)
 	got, mfs := parseText(t, out)
-	if res.Malformed != 11 {
-		t.Errorf("malformed = %d, want 11\n%s", res.Malformed, out)
+	if res.Malformed != 12 {
+		t.Errorf("malformed = %d, want 12\n%s", res.Malformed, out)
 	}
 	if res.Dropped != 3 {
 		t.Errorf("dropped = %d, want 3 (the sidecar's own name)", res.Dropped)

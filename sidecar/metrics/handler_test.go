@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 )
 
 // jmxExporter serves body as the JMX exporter would, after delay.
@@ -120,9 +122,9 @@ func TestHandlerOutputIsLintClean(t *testing.T) {
 	reg.SetCertificateExpiry("truststore", "CN=Example Root CA", time.Unix(1893456000, 0))
 	reg.CountCloudWatchDropped(3)
 	reg.CountCloudWatchPut("ok")
-	reg.State().Update(map[string]ConnectorStatus{
-		"msc": {Name: "msc", Connector: State{State: "RUNNING", WorkerID: "10.0.1.5:8083"},
-			Tasks: []TaskState{{ID: 0, State: "RUNNING", WorkerID: "10.0.1.5:8083"}}},
+	reg.State().Update(map[string]connect.ConnectorStatus{
+		"msc": {Name: "msc", Connector: connect.State{State: "RUNNING", WorkerID: "10.0.1.5:8083"},
+			Tasks: []connect.TaskState{{ID: 0, State: "RUNNING", WorkerID: "10.0.1.5:8083"}}},
 	}, "10.0.1.5:8083", true)
 
 	problems, err := testutil.GatherAndLint(reg.Gatherer())
@@ -162,14 +164,14 @@ func TestHandlerOutputIsLintClean(t *testing.T) {
 }
 
 func TestStateExportedOnceAcrossWorkers(t *testing.T) {
-	statuses := map[string]ConnectorStatus{
-		"msc": {Name: "msc", Connector: State{State: "RUNNING", WorkerID: "w1:8083"}, Tasks: []TaskState{
+	statuses := map[string]connect.ConnectorStatus{
+		"msc": {Name: "msc", Connector: connect.State{State: "RUNNING", WorkerID: "w1:8083"}, Tasks: []connect.TaskState{
 			{ID: 0, State: "RUNNING", WorkerID: "w1:8083"},
 			{ID: 1, State: "FAILED", WorkerID: "w2:8083"},
 			{ID: 2, State: "UNASSIGNED", WorkerID: "w2:8083"},
 			{ID: 3, State: "RUNNING", WorkerID: "w2:8083"},
 		}},
-		"cpc": {Name: "cpc", Connector: State{State: "PAUSED", WorkerID: "w2:8083"}, Tasks: []TaskState{
+		"cpc": {Name: "cpc", Connector: connect.State{State: "PAUSED", WorkerID: "w2:8083"}, Tasks: []connect.TaskState{
 			{ID: 0, State: "PAUSED", WorkerID: "w1:8083"},
 		}},
 	}
@@ -275,5 +277,33 @@ func TestRunRefreshesSnapshotWithoutScrapes(t *testing.T) {
 	s := jmx.Snapshot()
 	if !s.Up || s.At.Equal(first) || s.LeaderURL != "http://10.0.1.5:8083/" {
 		t.Fatalf("snapshot not refreshed: %+v", s)
+	}
+}
+
+func TestLeaderURLOnlyFromFreshSuccessfulScrapes(t *testing.T) {
+	ok := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL
+	down := jmxExporter(t, 500, nil, 0).URL
+	tests := []struct {
+		name   string
+		url    string
+		maxAge time.Duration
+		wait   time.Duration
+		want   string
+		wantOK bool
+	}{
+		{"fresh", ok, time.Minute, 0, "http://10.0.1.5:8083/", true},
+		{"stale", ok, 10 * time.Millisecond, 50 * time.Millisecond, "", false},
+		{"exporter down", down, time.Minute, 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jmx := NewJMX(JMXOptions{URL: tt.url, Timeout: time.Second, MaxAge: tt.maxAge}, nil)
+			_, _ = jmx.Scrape(context.Background(), io.Discard)
+			time.Sleep(tt.wait)
+			got, gotOK := jmx.LeaderURL()
+			if got != tt.want || gotOK != tt.wantOK {
+				t.Fatalf("LeaderURL() = %q, %v; want %q, %v", got, gotOK, tt.want, tt.wantOK)
+			}
+		})
 	}
 }

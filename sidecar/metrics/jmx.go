@@ -65,6 +65,7 @@ func (e *JMXStatusError) Error() string {
 type JMX struct {
 	url     string
 	timeout time.Duration
+	maxAge  time.Duration
 	client  *http.Client
 	reg     *Registry
 	procs   sync.Pool
@@ -80,6 +81,9 @@ type JMXOptions struct {
 	Labels   TaskLabels
 	PerTopic bool         // reduce per-partition series to per topic
 	Client   *http.Client // nil: a client with no timeout of its own (Timeout applies per scrape)
+	// MaxAge is how old a snapshot may be for LeaderURL to trust it
+	// (default 2 minutes).
+	MaxAge time.Duration
 }
 
 // NewJMX returns a scraper reporting jmx_up and scrape duration to reg.
@@ -88,7 +92,10 @@ func NewJMX(opts JMXOptions, reg *Registry) *JMX {
 	if client == nil {
 		client = &http.Client{}
 	}
-	j := &JMX{url: opts.URL, timeout: opts.Timeout, client: client, reg: reg}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 2 * time.Minute
+	}
+	j := &JMX{url: opts.URL, timeout: opts.Timeout, maxAge: opts.MaxAge, client: client, reg: reg}
 	j.procs.New = func() any { return NewProcessor(opts.Labels, opts.PerTopic) }
 	j.snap = JMXSnapshot{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
 	return j
@@ -99,6 +106,17 @@ func (j *JMX) Snapshot() JMXSnapshot {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.snap
+}
+
+// LeaderURL returns the Connect group leader's REST URL from a fresh,
+// successful scrape; ok is false otherwise. It fits
+// reconcile.NewLeaderByURL.
+func (j *JMX) LeaderURL() (string, bool) {
+	s := j.Snapshot()
+	if !s.Up || s.LeaderURL == "" || time.Since(s.At) > j.maxAge {
+		return "", false
+	}
+	return s.LeaderURL, true
 }
 
 // Scrape fetches the exposition once, writes the rewritten series to w and

@@ -5,13 +5,16 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 )
 
 // connectStates are Connect's connector and task states (AbstractStatus.State).
 // Every state is exported with 0 or 1 so that a state change never leaves a
 // stale 1 behind in Prometheus' lookback window.
 func connectStates() []string {
-	return []string{"UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING"}
+	return []string{connect.StateUnassigned, connect.StateRunning, connect.StatePaused,
+		connect.StateStopped, connect.StateFailed, connect.StateRestarting}
 }
 
 // StateCollector exports connector and task state from Connect REST exactly
@@ -23,7 +26,7 @@ type StateCollector struct {
 	task      *prometheus.Desc
 
 	mu       sync.Mutex
-	statuses map[string]ConnectorStatus
+	statuses map[string]connect.ConnectorStatus
 	workerID string
 	leader   bool
 }
@@ -40,11 +43,21 @@ func NewStateCollector() *StateCollector {
 	}
 }
 
+// UpdateExpanded is Update for the answer of connect.Client.ExpandedAll,
+// which the reconcile loop already fetches.
+func (s *StateCollector) UpdateExpanded(all map[string]connect.Expanded, workerID string, leader bool) {
+	statuses := make(map[string]connect.ConnectorStatus, len(all))
+	for name, e := range all {
+		statuses[name] = e.Status
+	}
+	s.Update(statuses, workerID, leader)
+}
+
 // Update replaces the snapshot. workerID is this worker's id as Connect
 // reports it (host:port); leader says whether this worker leads the group.
 // The map is not modified and may be reused by the caller after Update.
-func (s *StateCollector) Update(statuses map[string]ConnectorStatus, workerID string, leader bool) {
-	cp := make(map[string]ConnectorStatus, len(statuses))
+func (s *StateCollector) Update(statuses map[string]connect.ConnectorStatus, workerID string, leader bool) {
+	cp := make(map[string]connect.ConnectorStatus, len(statuses))
 	for k, v := range statuses {
 		cp[k] = v
 	}
@@ -67,9 +80,9 @@ func (s *StateCollector) LocalTaskCounts() (running, failed int, ok bool) {
 				continue
 			}
 			switch t.State {
-			case "RUNNING":
+			case connect.StateRunning:
 				running++
-			case "FAILED":
+			case connect.StateFailed:
 				failed++
 			}
 		}
@@ -98,7 +111,7 @@ func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, t := range c.Tasks {
 			// An unassigned task may still name its last worker; only the
 			// leader exports it, so that it is counted once.
-			unassigned := t.WorkerID == "" || t.State == "UNASSIGNED"
+			unassigned := t.WorkerID == "" || t.State == connect.StateUnassigned
 			mine := !unassigned && t.WorkerID == s.workerID
 			if !mine && !(unassigned && s.leader) {
 				continue

@@ -100,7 +100,12 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Deadline)
 	defer cancel()
+	// The URI names a "directory", as a file:// one does: without the
+	// slash, s3://b/connectors would also list connectors-old/….
 	prefix := u.Key
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
 	var objs []Object
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &u.Bucket, Prefix: &prefix})
 	for p.HasMorePages() {

@@ -1,0 +1,474 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+)
+
+const marker = "MARKER-SECRET-7f3a9c"
+
+// env is a test's inputs: files on disk given by file:// URIs.
+type env struct {
+	t       *testing.T
+	in, out string
+	cfg     config.Bootstrap
+	environ []string
+	logs    bytes.Buffer
+	meta    string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, in: t.TempDir(), out: filepath.Join(t.TempDir(), "config")}
+	e.cfg = config.Bootstrap{
+		ConfigDir:          e.out,
+		KeystorePassword:   marker,
+		TruststorePassword: marker,
+		CertWarnWithin:     30 * 24 * time.Hour,
+		FetchDeadline:      5 * time.Second,
+		MaxObjectBytes:     1 << 20,
+	}
+	e.cfg.PropertiesURI = e.put("worker.properties", readFixture(t, "worker.properties"))
+	return e
+}
+
+func (e *env) put(name string, b []byte) string {
+	e.t.Helper()
+	p := filepath.Join(e.in, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return "file://" + p
+}
+
+func (e *env) run() (Result, error) {
+	e.t.Helper()
+	return Run(context.Background(), Options{
+		Config:      e.cfg,
+		Environ:     e.environ,
+		Fetcher:     source.New(source.Options{MaxBytes: e.cfg.MaxObjectBytes, Deadline: e.cfg.FetchDeadline}),
+		MetadataURI: e.meta,
+		Logger:      slog.New(slog.NewJSONHandler(&e.logs, nil)),
+	})
+}
+
+func (e *env) written() Properties {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.out, PropertiesFile))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := ParseProperties("written", b)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// snapshot records every entry of dir: name, mode, mtime and bytes.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return map[string]string{"<absent>": ""}
+		}
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		info, err := de.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, de.Name()))
+		out[de.Name()] = info.Mode().String() + " " + info.ModTime().String() + " " + string(b)
+	}
+	return out
+}
+
+func TestRunWritesDirectory(t *testing.T) {
+	e := newEnv(t)
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, marker))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, marker))
+	e.environ = []string{"CONNECT_GROUP_ID=from-env", "CONNECT_PRODUCER_LINGER_MS=5", "HOME=/root"}
+
+	res, err := e.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) != 3 {
+		t.Fatalf("files %+v", res.Files)
+	}
+	for _, f := range res.Files {
+		if !f.Changed {
+			t.Errorf("%s: first run reports unchanged", f.Name)
+		}
+		info, err := os.Stat(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f.Name, info.Mode().Perm())
+		}
+	}
+	ks, ts := filepath.Join(e.out, "keystore.p12"), filepath.Join(e.out, "truststore.jks")
+	p := e.written()
+	want := map[string]string{
+		"group.id":                         "from-env",
+		"producer.linger.ms":               "5",
+		"ssl.keystore.location":            ks,
+		"ssl.keystore.type":                "PKCS12",
+		"producer.ssl.keystore.location":   ks,
+		"producer.ssl.keystore.type":       "PKCS12",
+		"consumer.ssl.truststore.location": ts,
+		"consumer.ssl.truststore.type":     "JKS",
+		"ssl.keystore.password":            "${env:KEYSTORE_PASSWORD}",
+	}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("%s = %q, want %q", k, p[k], v)
+		}
+	}
+	// The file used only the consumer. prefix for the truststore, so
+	// nothing else is added.
+	for _, k := range []string{"ssl.truststore.location", "admin.ssl.keystore.location", "consumer.ssl.keystore.location"} {
+		if _, ok := p[k]; ok {
+			t.Errorf("%s set; the file did not use it", k)
+		}
+	}
+	if _, ok := p["rest.advertised.host.name"]; ok {
+		t.Error("rest.advertised.host.name set outside ECS")
+	}
+	src, _ := os.ReadFile(filepath.Join(e.in, "ks.bin"))
+	if b, _ := os.ReadFile(ks); !bytes.Equal(b, src) {
+		t.Error("keystore.p12 is not the fetched keystore byte for byte")
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"subject":"CN=connect-worker"`) || !strings.Contains(logs, `"not_after"`) {
+		t.Errorf("certificate subject and expiry not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, marker) {
+		t.Error("a password reached the logs")
+	}
+	for _, f := range []string{PropertiesFile, "keystore.p12", "truststore.jks"} {
+		b, _ := os.ReadFile(filepath.Join(e.out, f))
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s holds a password", f)
+		}
+	}
+}
+
+func TestRunIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+	e.environ = []string{"CONNECT_B=2", "CONNECT_A=1"}
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, e.out)
+	// Let a rewrite show up in the mtime even on coarse clocks.
+	time.Sleep(20 * time.Millisecond)
+	e.environ = []string{"CONNECT_A=1", "CONNECT_B=2"} // other order, same inputs
+	res, err := e.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		if f.Changed {
+			t.Errorf("%s rewritten on an identical run", f.Name)
+		}
+	}
+	if after := snapshot(t, e.out); !equalMaps(before, after) {
+		t.Errorf("directory changed on an identical run")
+	}
+
+	// A mode loosened by hand counts as a change and is put back.
+	os.Chmod(filepath.Join(e.out, PropertiesFile), 0o644)
+	res, err = e.run()
+	if err != nil || !res.Files[0].Changed {
+		t.Fatalf("mode change not repaired: %v %+v", err, res.Files)
+	}
+	if info, _ := os.Stat(filepath.Join(e.out, PropertiesFile)); info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", info.Mode().Perm())
+	}
+}
+
+func TestRunStoreFormatChangeRemovesOldFile(t *testing.T) {
+	e := newEnv(t)
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, marker))
+	res, err := e.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.out, "keystore.jks")); !os.IsNotExist(err) {
+		t.Errorf("old keystore.jks left behind: %v (removed %v)", err, res.Removed)
+	}
+	stores, err := Inspect(context.Background(), e.cfg)
+	if err != nil || len(stores) != 1 || stores[0].Type != PKCS12 {
+		t.Fatalf("Inspect: %+v, %v", stores, err)
+	}
+}
+
+func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	expired := newPKI(t, time.Now().Add(-time.Hour))
+	tests := []struct {
+		name    string
+		modify  func(e *env)
+		wantErr []string
+	}{
+		{"missing required keys", func(e *env) {
+			e.cfg.PropertiesURI = e.put("bad.properties", []byte("bootstrap.servers=a:9092\nkey.converter=\n"))
+		}, []string{"missing required keys: group.id, config.storage.topic, offset.storage.topic, status.storage.topic, key.converter, value.converter"}},
+		{"malformed properties", func(e *env) {
+			e.cfg.PropertiesURI = e.put("bad.properties", []byte("a=\\uZZZZ\n"))
+		}, []string{"bad.properties: line 1"}},
+		{"properties not found", func(e *env) {
+			e.cfg.PropertiesURI = "file:///nonexistent/worker.properties"
+		}, []string{"file:///nonexistent/worker.properties", "not found"}},
+		{"wrong keystore password", func(e *env) {
+			e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, "another"))
+		}, []string{"keystore file://", "password does not open the store (SIDECAR_KEYSTORE_PASSWORD)"}},
+		{"truststore password unset", func(e *env) {
+			e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, "another"))
+			e.cfg.TruststorePassword = ""
+		}, []string{"truststore file://", "SIDECAR_TRUSTSTORE_PASSWORD is not set"}},
+		{"corrupt truststore", func(e *env) {
+			e.cfg.TruststoreURI = e.put("ts.bin", pki.p12Truststore(t, marker)[:100])
+		}, []string{"truststore file://", "store is corrupt"}},
+		{"expired certificate", func(e *env) {
+			e.cfg.KeystoreURI = e.put("ks.bin", expired.jksKeystore(t, marker, marker))
+		}, []string{`certificate "CN=connect-worker" (alias "worker") expired at`, "SIDECAR_ALLOW_EXPIRED_CERTS"}},
+		{"undeclared config provider", func(e *env) {
+			e.environ = []string{"CONNECT_SASL_JAAS_CONFIG=x password=\"${vault:secret/kafka:pw}\";"}
+		}, []string{`key sasl.jaas.config references config provider "vault"`}},
+		{"object over the size cap", func(e *env) {
+			e.cfg.MaxObjectBytes = 10
+		}, []string{"object too large"}},
+		{"ECS metadata unreachable", func(e *env) {
+			e.meta = "http://127.0.0.1:1/v4/x"
+		}, []string{"rest.advertised.host.name: task metadata http://127.0.0.1:1/v4/x/task"}},
+		{"several problems at once", func(e *env) {
+			e.cfg.KeystoreURI = "file:///nonexistent/ks.jks"
+			e.cfg.TruststoreURI = e.put("ts.bin", []byte("not a store"))
+		}, []string{"keystore: read file:///nonexistent/ks.jks: not found", "truststore file://", "not a JKS or PKCS#12 store"}},
+	}
+	for _, tt := range tests {
+		for _, existing := range []bool{false, true} {
+			name := tt.name + "/empty"
+			if existing {
+				name = tt.name + "/existing"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t)
+				if existing {
+					e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+					if _, err := e.run(); err != nil {
+						t.Fatal(err)
+					}
+					e.cfg.KeystoreURI = ""
+				}
+				before := snapshot(t, e.out)
+				tt.modify(e)
+				_, err := e.run()
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				if strings.Contains(err.Error(), marker) || strings.Contains(e.logs.String(), marker) {
+					t.Error("a password reached the error or the logs")
+				}
+				if after := snapshot(t, e.out); !equalMaps(before, after) {
+					t.Errorf("directory changed:\nbefore %q\nafter  %q", keys(before), keys(after))
+				}
+			})
+		}
+	}
+}
+
+func TestRunCertificateWarnings(t *testing.T) {
+	e := newEnv(t)
+	soon := newPKI(t, time.Now().Add(5*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", soon.p12Keystore(t, marker))
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.logs.String(), `"level":"WARN","msg":"certificate expires soon"`) {
+		t.Errorf("no warning for a certificate expiring in 5 days:\n%s", e.logs.String())
+	}
+
+	e = newEnv(t)
+	expired := newPKI(t, time.Now().Add(-time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", expired.p12Keystore(t, marker))
+	e.cfg.AllowExpiredCerts = true
+	if _, err := e.run(); err != nil {
+		t.Fatalf("expired certificate refused despite SIDECAR_ALLOW_EXPIRED_CERTS: %v", err)
+	}
+	if !strings.Contains(e.logs.String(), "certificate expired, accepted") {
+		t.Errorf("no warning for an accepted expired certificate:\n%s", e.logs.String())
+	}
+}
+
+func TestRunAdvertisedHostFromECS(t *testing.T) {
+	body, err := os.ReadFile("../ecsmeta/testdata/fargate-task.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v4/abc/task" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+
+	e := newEnv(t)
+	e.meta = srv.URL + "/v4/abc"
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.written()["rest.advertised.host.name"]; got != "192.0.2.3" {
+		t.Errorf("rest.advertised.host.name = %q, want the task's IPv4", got)
+	}
+
+	// An explicit setting wins, and the endpoint is not needed at all.
+	e = newEnv(t)
+	e.meta = "http://127.0.0.1:1/unreachable"
+	e.environ = []string{"CONNECT_REST_ADVERTISED_HOST_NAME=worker-1.internal"}
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.written()["rest.advertised.host.name"]; got != "worker-1.internal" {
+		t.Errorf("rest.advertised.host.name = %q", got)
+	}
+}
+
+func TestRunBaseProperties(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.PropertiesURI = ""
+	e.cfg.BaseProperties = filepath.Join(e.in, "base dir", "connect distributed.properties")
+	os.MkdirAll(filepath.Dir(e.cfg.BaseProperties), 0o755)
+	os.WriteFile(e.cfg.BaseProperties, readFixture(t, "worker.properties"), 0o644)
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	if e.written()["group.id"] != "mm2-connect" {
+		t.Error("base properties not used")
+	}
+}
+
+func TestRunPlainStoreLocationsWhenNoneSet(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.PropertiesURI = e.put("min.properties", []byte(strings.Join([]string{
+		"bootstrap.servers=a:9092", "group.id=g", "config.storage.topic=c", "offset.storage.topic=o",
+		"status.storage.topic=s", "key.converter=k", "value.converter=v", "ssl.truststore.type=PKCS12",
+	}, "\n")))
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, marker))
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	p := e.written()
+	if p["ssl.truststore.location"] != filepath.Join(e.out, "truststore.jks") || p["ssl.truststore.type"] != "JKS" {
+		t.Errorf("truststore location %q type %q", p["ssl.truststore.location"], p["ssl.truststore.type"])
+	}
+}
+
+func TestInspect(t *testing.T) {
+	e := newEnv(t)
+	expiry := time.Now().Add(200 * 24 * time.Hour).Truncate(time.Second)
+	pki := newPKI(t, expiry)
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.p12Truststore(t, marker))
+	if _, err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	stores, err := Inspect(context.Background(), e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stores) != 2 || stores[0].Role != RoleKeystore || stores[1].Role != RoleTruststore {
+		t.Fatalf("stores %+v", stores)
+	}
+	leaf := stores[0].Certificates[0]
+	if leaf.Subject != "CN=connect-worker" || !leaf.NotAfter.Equal(expiry) || stores[0].Path != filepath.Join(e.out, "keystore.jks") {
+		t.Errorf("keystore leaf %+v path %s", leaf, stores[0].Path)
+	}
+
+	// A store that no longer opens is reported by file; the other still comes back.
+	os.WriteFile(filepath.Join(e.out, "truststore.p12"), []byte("garbage"), 0o600)
+	stores, err = Inspect(context.Background(), e.cfg)
+	if err == nil || !strings.Contains(err.Error(), "truststore.p12") || len(stores) != 1 {
+		t.Errorf("stores %d, err %v", len(stores), err)
+	}
+
+	// Nothing written yet: nothing to report, no error.
+	empty := e.cfg
+	empty.ConfigDir = t.TempDir()
+	if stores, err := Inspect(context.Background(), empty); err != nil || len(stores) != 0 {
+		t.Errorf("empty dir: %+v %v", stores, err)
+	}
+}
+
+func TestWriteFilesRefusesDirectoryAtTarget(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, PropertiesFile), 0o700)
+	os.WriteFile(filepath.Join(dir, "keystore.jks"), []byte("old"), 0o600)
+	before := snapshot(t, dir)
+	_, err := writeFiles(dir, []File{{Name: "keystore.jks", Data: []byte("new")}, {Name: PropertiesFile, Data: []byte("x")}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if after := snapshot(t, dir); !equalMaps(before, after) {
+		t.Errorf("directory changed")
+	}
+	leftovers, _ := fs.Glob(os.DirFS(dir), ".*tmp*")
+	if len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,416 @@
+// Package cloudwatch owns the scaling metrics the sidecar publishes to
+// Amazon CloudWatch: which datums, with which dimensions, how they are
+// batched, retried and buffered (mode api), or printed as Embedded Metric
+// Format lines (mode emf). It does not measure anything itself: the JMX
+// snapshot, task counts and leader-only values come from other packages.
+package cloudwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
+)
+
+// Metric names and dimensions: a public interface (scaling policy, alarms).
+const (
+	MetricBacklog         = "ReplicationBacklogRecords"
+	MetricMaxRecordAge    = "MaxRecordAge"
+	MetricMaxLatency      = "MaxReplicationLatency"
+	MetricRunningTasks    = "RunningTasks"
+	MetricFailedTasks     = "FailedTasks"
+	MetricTotalBacklog    = "TotalBacklogRecords"
+	MetricGroupsNotReady  = "GroupsNotReady"
+	DimensionClusterName  = "ClusterName"
+	DimensionServiceName  = "ServiceName"
+	maxDatumsPerRequest   = 1000
+	maxBytesPerRequest    = 1 << 20
+	requestOverheadBytes  = 4 << 10 // namespace, envelope, headroom
+	datumOverheadBytes    = 160     // CBOR keys, unit, value, timestamp, resolution
+	defaultRetryBase      = 500 * time.Millisecond
+	defaultMaxPutAttempts = 5
+)
+
+// Modes of SIDECAR_CLOUDWATCH_MODE.
+const (
+	ModeAPI = "api"
+	ModeEMF = "emf"
+	ModeOff = "off"
+)
+
+// Datum is one value of one metric at one time, with the publisher's dimensions.
+type Datum struct {
+	Name  string
+	Unit  types.StandardUnit
+	Value float64
+	Time  time.Time
+}
+
+// API is the part of the CloudWatch client the publisher uses.
+type API interface {
+	PutMetricData(ctx context.Context, in *cw.PutMetricDataInput, optFns ...func(*cw.Options)) (*cw.PutMetricDataOutput, error)
+}
+
+// JMXSource supplies this worker's replication figures.
+type JMXSource interface {
+	Snapshot() metrics.JMXSnapshot
+}
+
+// TaskCounter supplies the number of tasks running and failed on this worker.
+type TaskCounter interface {
+	LocalTaskCounts() (running, failed int, ok bool)
+}
+
+// Recorder counts what happened to datums and requests (metrics.Registry).
+type Recorder interface {
+	CountCloudWatchDropped(n int)
+	CountCloudWatchPut(outcome string)
+}
+
+// Options configure New. Mode, Namespace, Interval, Buffer and Resolution
+// come from config.CloudWatch; the rest are the publisher's collaborators.
+type Options struct {
+	Mode        string
+	Namespace   string
+	Interval    time.Duration
+	Buffer      int // datums kept while CloudWatch is unreachable
+	Resolution  int // 1 or 60 seconds
+	ClusterName string
+	ServiceName string
+
+	API      API       // mode api
+	EMF      io.Writer // mode emf, usually os.Stdout
+	JMX      JMXSource
+	Tasks    TaskCounter
+	Recorder Recorder
+	Log      *slog.Logger
+	// Leader, when set, is asked at every interval for the leader-only
+	// datums; ok is false when this sidecar is not the leader or has no
+	// measurement. SetLeaderValues is the alternative for pushing them.
+	Leader func() (totalBacklogRecords float64, groupsNotReady int, ok bool)
+
+	// RetryBase is the first backoff after throttling; it doubles per attempt.
+	RetryBase time.Duration
+	// MaxPutAttempts bounds the attempts of one request within an interval;
+	// what is left stays buffered for the next interval.
+	MaxPutAttempts int
+}
+
+type leaderValues struct {
+	totalBacklog   float64
+	groupsNotReady int
+	at             time.Time
+}
+
+// Publisher publishes the scaling datums every interval. Its methods never
+// block on CloudWatch: only Run talks to it.
+type Publisher struct {
+	o Options
+
+	mu     sync.Mutex
+	leader leaderValues
+	buf    []types.MetricDatum // oldest first, at most o.Buffer
+}
+
+// New validates opts and returns a publisher; Run starts it.
+func New(opts Options) (*Publisher, error) {
+	switch opts.Mode {
+	case ModeAPI:
+		if opts.API == nil {
+			return nil, errors.New("cloudwatch: mode api needs a CloudWatch client")
+		}
+	case ModeEMF:
+		if opts.EMF == nil {
+			return nil, errors.New("cloudwatch: mode emf needs an output")
+		}
+	case ModeOff:
+		return &Publisher{o: opts}, nil
+	default:
+		return nil, fmt.Errorf("cloudwatch: mode %q: must be api, emf or off", opts.Mode)
+	}
+	if opts.ClusterName == "" || opts.ServiceName == "" {
+		return nil, fmt.Errorf("cloudwatch: dimensions ClusterName=%q ServiceName=%q: both must be set (from ECS task metadata)", opts.ClusterName, opts.ServiceName)
+	}
+	if opts.Interval <= 0 {
+		return nil, fmt.Errorf("cloudwatch: interval %s: must be positive", opts.Interval)
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 10000
+	}
+	if opts.Resolution != 1 {
+		opts.Resolution = 60
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "MM2/Connect"
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = defaultRetryBase
+	}
+	if opts.MaxPutAttempts <= 0 {
+		opts.MaxPutAttempts = defaultMaxPutAttempts
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{o: opts}, nil
+}
+
+// SetLeaderValues hands over the cluster-wide datums the leader's sidecar
+// publishes. They are published while fresh (two intervals), so a sidecar
+// that stops being leader stops publishing them without being told.
+func (p *Publisher) SetLeaderValues(totalBacklogRecords float64, groupsNotReady int) {
+	p.mu.Lock()
+	p.leader = leaderValues{totalBacklog: totalBacklogRecords, groupsNotReady: groupsNotReady, at: time.Now()}
+	p.mu.Unlock()
+}
+
+// ClearLeaderValues stops publishing the leader-only datums at once.
+func (p *Publisher) ClearLeaderValues() {
+	p.mu.Lock()
+	p.leader = leaderValues{}
+	p.mu.Unlock()
+}
+
+// Run publishes every interval until ctx ends. In mode off it returns at once.
+func (p *Publisher) Run(ctx context.Context) {
+	if p.o.Mode == ModeOff {
+		return
+	}
+	t := time.NewTicker(p.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			p.Publish(ctx, now)
+		}
+	}
+}
+
+// Publish collects the datums of one interval at now and sends them (api)
+// or prints them (emf), with whatever earlier intervals left buffered.
+func (p *Publisher) Publish(ctx context.Context, now time.Time) {
+	datums := p.Collect(now)
+	switch p.o.Mode {
+	case ModeEMF:
+		if len(datums) == 0 {
+			return
+		}
+		if err := writeEMF(p.o.EMF, p.o.Namespace, p.dimensions(), p.o.Resolution, now, datums); err != nil {
+			p.o.Log.Warn("write embedded metric format", "err", err)
+		}
+	case ModeAPI:
+		p.enqueue(datums)
+		p.send(ctx)
+	}
+}
+
+// Collect returns this interval's datums. A value that cannot be known (JMX
+// down, no MM2 task has reported a number, task state not read yet) is left
+// out rather than published as 0, which would read as "no backlog".
+func (p *Publisher) Collect(now time.Time) []Datum {
+	var out []Datum
+	add := func(name string, unit types.StandardUnit, v float64) {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out = append(out, Datum{Name: name, Unit: unit, Value: v, Time: now})
+		}
+	}
+	if p.o.JMX != nil {
+		if s := p.o.JMX.Snapshot(); s.Up && now.Sub(s.At) <= 2*p.o.Interval {
+			add(MetricBacklog, types.StandardUnitCount, s.BacklogRecords)
+			add(MetricMaxRecordAge, types.StandardUnitMilliseconds, s.MaxRecordAgeMs)
+			add(MetricMaxLatency, types.StandardUnitMilliseconds, s.MaxReplicationLatencyMs)
+		}
+	}
+	if p.o.Tasks != nil {
+		if running, failed, ok := p.o.Tasks.LocalTaskCounts(); ok {
+			add(MetricRunningTasks, types.StandardUnitCount, float64(running))
+			add(MetricFailedTasks, types.StandardUnitCount, float64(failed))
+		}
+	}
+	p.mu.Lock()
+	l := p.leader
+	p.mu.Unlock()
+	if p.o.Leader != nil {
+		if total, notReady, ok := p.o.Leader(); ok {
+			l = leaderValues{totalBacklog: total, groupsNotReady: notReady, at: now}
+		}
+	}
+	if !l.at.IsZero() && now.Sub(l.at) <= 2*p.o.Interval {
+		add(MetricTotalBacklog, types.StandardUnitCount, l.totalBacklog)
+		add(MetricGroupsNotReady, types.StandardUnitCount, float64(l.groupsNotReady))
+	}
+	return out
+}
+
+func (p *Publisher) dimensions() []types.Dimension {
+	return []types.Dimension{
+		{Name: aws.String(DimensionClusterName), Value: aws.String(p.o.ClusterName)},
+		{Name: aws.String(DimensionServiceName), Value: aws.String(p.o.ServiceName)},
+	}
+}
+
+// enqueue appends datums, dropping the oldest beyond the buffer's bound.
+func (p *Publisher) enqueue(datums []Datum) {
+	dims := p.dimensions()
+	res := int32(p.o.Resolution)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range datums {
+		p.buf = append(p.buf, types.MetricDatum{
+			MetricName:        aws.String(d.Name),
+			Dimensions:        dims,
+			Unit:              d.Unit,
+			Value:             aws.Float64(d.Value),
+			Timestamp:         aws.Time(d.Time),
+			StorageResolution: aws.Int32(res),
+		})
+	}
+	if over := len(p.buf) - p.o.Buffer; over > 0 {
+		p.buf = append(p.buf[:0], p.buf[over:]...)
+		p.drop(over)
+	}
+}
+
+func (p *Publisher) drop(n int) {
+	if p.o.Recorder != nil {
+		p.o.Recorder.CountCloudWatchDropped(n)
+	}
+}
+
+func (p *Publisher) countPut(outcome string) {
+	if p.o.Recorder != nil {
+		p.o.Recorder.CountCloudWatchPut(outcome)
+	}
+}
+
+// Buffered returns how many datums wait for CloudWatch.
+func (p *Publisher) Buffered() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.buf)
+}
+
+// nextBatch returns the longest prefix of the buffer one request can carry.
+func (p *Publisher) nextBatch() []types.MetricDatum {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	size := requestOverheadBytes + len(p.o.Namespace)
+	n := 0
+	for n < len(p.buf) && n < maxDatumsPerRequest {
+		s := datumSize(p.buf[n])
+		if n > 0 && size+s > maxBytesPerRequest {
+			break
+		}
+		size += s
+		n++
+	}
+	return append([]types.MetricDatum(nil), p.buf[:n]...)
+}
+
+// datumSize is an upper bound of a datum's encoded size.
+func datumSize(d types.MetricDatum) int {
+	s := datumOverheadBytes + len(aws.ToString(d.MetricName)) + len(d.Unit)
+	for _, dim := range d.Dimensions {
+		s += 16 + len(aws.ToString(dim.Name)) + len(aws.ToString(dim.Value))
+	}
+	return s
+}
+
+// sent removes the first n datums, which CloudWatch has accepted or rejected.
+func (p *Publisher) sent(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n = min(n, len(p.buf))
+	p.buf = append(p.buf[:0], p.buf[n:]...)
+}
+
+// send drains the buffer in as few requests as the limits allow. Throttling
+// and transient failures are retried with exponential backoff and jitter;
+// when attempts run out the datums stay buffered for the next interval.
+func (p *Publisher) send(ctx context.Context) {
+	for {
+		batch := p.nextBatch()
+		if len(batch) == 0 {
+			return
+		}
+		err := p.put(ctx, batch)
+		switch {
+		case err == nil:
+			p.countPut("ok")
+			p.sent(len(batch))
+		case isPermanent(err):
+			// CloudWatch will never take this batch; keeping it would block
+			// every later datum.
+			p.countPut("rejected")
+			p.o.Log.Error("cloudwatch rejected metric data", "datums", len(batch), "err", err)
+			p.sent(len(batch))
+			p.drop(len(batch))
+		default:
+			p.o.Log.Warn("cloudwatch unreachable; datums stay buffered", "buffered", p.Buffered(), "err", err)
+			return
+		}
+	}
+}
+
+func (p *Publisher) put(ctx context.Context, batch []types.MetricDatum) error {
+	in := &cw.PutMetricDataInput{Namespace: aws.String(p.o.Namespace), MetricData: batch}
+	backoff := p.o.RetryBase
+	var err error
+	for attempt := 1; ; attempt++ {
+		_, err = p.o.API.PutMetricData(ctx, in)
+		if err == nil || isPermanent(err) {
+			return err
+		}
+		throttled := retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+		if throttled {
+			p.countPut("throttled")
+		} else {
+			p.countPut("error")
+		}
+		if attempt >= p.o.MaxPutAttempts || ctx.Err() != nil {
+			return err
+		}
+		// Full jitter: spread the sidecars of a service apart.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, p.o.Interval)
+	}
+}
+
+// isPermanent tells an answer CloudWatch would give again (a bad datum)
+// from throttling, server errors and network failures.
+func isPermanent(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		return false
+	}
+	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
+		return false
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		code := re.HTTPStatusCode()
+		return code >= 400 && code < 500 && code != 429 && code != 408
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type promResult struct {
+	Status string `json:"status"`
+	Data   struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func promQuery(base, q string) (promResult, error) {
+	var r promResult
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// TestRealPrometheusScrapesTheSidecar starts Debian's prometheus on
+// loopback, lets it scrape the /metrics handler, and reads values back.
+func TestRealPrometheusScrapesTheSidecar(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus binary not on PATH: install Debian's prometheus package (scripts/test.sh does)")
+	}
+	reg := NewRegistry("test")
+	jmx := NewJMX(JMXOptions{URL: jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL,
+		Timeout: time.Second, Labels: testLabels(), PerTopic: true}, reg)
+	sidecar := httptest.NewServer(Handler(reg, jmx, nil))
+	t.Cleanup(sidecar.Close)
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: connect-sidecar
+    static_configs:
+      - targets: [%q]
+`, strings.TrimPrefix(sidecar.URL, "http://"))
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listen := freePort(t)
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+listen, "--log.level=warn")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+
+	base := "http://" + listen
+	const q = `kafka_connect_mirror_source_connector_record_count{topic="orders"}`
+	deadline := time.Now().Add(60 * time.Second)
+	var res promResult
+	for {
+		res, err = promQuery(base, q)
+		if err == nil && len(res.Data.Result) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus never returned %s (last error %v)\n%s", q, err, logs.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if len(res.Data.Result) != 1 {
+		t.Fatalf("%d series for %s, want one per topic: %+v", len(res.Data.Result), q, res.Data.Result)
+	}
+	s := res.Data.Result[0]
+	v, _ := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+	if v != 3500 {
+		t.Errorf("%s = %v, want 3500", q, v)
+	}
+	for k, want := range map[string]string{"ecs_cluster": "mm2", "ecs_service": "connect",
+		"ecs_task_id": "0123abcd", "availability_zone": "eu-west-1a", "job": "connect-sidecar"} {
+		if s.Metric[k] != want {
+			t.Errorf("label %s = %q, want %q", k, s.Metric[k], want)
+		}
+	}
+	up, err := promQuery(base, `connect_sidecar_jmx_up`)
+	if err != nil || len(up.Data.Result) != 1 || fmt.Sprint(up.Data.Result[0].Value[1]) != "1" {
+		t.Errorf("connect_sidecar_jmx_up: %+v %v", up, err)
+	}
+}

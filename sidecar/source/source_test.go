@@ -1,0 +1,363 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// faults sits in front of gofakes3 and answers the next requests with the
+// queued faults, one per request, before letting requests through.
+type faults struct {
+	mu       sync.Mutex
+	queue    []string
+	requests int
+	next     http.Handler
+}
+
+func (f *faults) push(fs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queue = append(f.queue, fs...)
+}
+
+func (f *faults) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests++
+	fault := ""
+	if len(f.queue) > 0 {
+		fault, f.queue = f.queue[0], f.queue[1:]
+	}
+	f.mu.Unlock()
+	s3Error := func(status int, code, msg string) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(status)
+		w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` +
+			`<Error><Code>` + code + `</Code><Message>` + msg + `</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`))
+	}
+	switch fault {
+	case "500":
+		s3Error(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+	case "503":
+		s3Error(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+	case "403":
+		s3Error(http.StatusForbidden, "AccessDenied", "Access Denied")
+	case "reset":
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	case "hang":
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	default:
+		f.next.ServeHTTP(w, r)
+	}
+}
+
+// s3Server starts gofakes3 over plain HTTP behind a fault injector and
+// points the AWS SDK at it through its own environment variables.
+func s3Server(t *testing.T) (*s3mem.Backend, *faults) {
+	t.Helper()
+	backend := s3mem.New()
+	f := &faults{next: gofakes3.New(backend).Server()}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, v := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	if err := backend.CreateBucket("configs"); err != nil {
+		t.Fatal(err)
+	}
+	return backend, f
+}
+
+func putObject(t *testing.T, b *s3mem.Backend, key string, data []byte) string {
+	t.Helper()
+	res, err := b.PutObject("configs", key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(res.VersionID)
+}
+
+func TestGetS3(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "workers/worker.properties", []byte("group.id=mm2\n"))
+	r := New(Options{MaxBytes: 1 << 10, Deadline: 10 * time.Second})
+	b, obj, err := r.Get(context.Background(), "s3://configs/workers/worker.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "group.id=mm2\n" || obj.Name != "worker.properties" || obj.Size != 13 || obj.Version == "" {
+		t.Errorf("got %q %+v", b, obj)
+	}
+}
+
+func TestGetS3VersionID(t *testing.T) {
+	backend, _ := s3Server(t)
+	if err := backend.SetVersioningConfiguration("configs", gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
+		t.Fatal(err)
+	}
+	v1 := putObject(t, backend, "w.properties", []byte("version=1\n"))
+	putObject(t, backend, "w.properties", []byte("version=2\n"))
+	if v1 == "" {
+		t.Fatal("no version id from a versioned bucket")
+	}
+	r := New(Options{Deadline: 10 * time.Second})
+	b, _, err := r.Get(context.Background(), "s3://configs/w.properties?versionId="+v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "version=1\n" {
+		t.Errorf("got %q, want the first version", b)
+	}
+	b, _, _ = r.Get(context.Background(), "s3://configs/w.properties")
+	if string(b) != "version=2\n" {
+		t.Errorf("latest: got %q", b)
+	}
+	_, _, err = r.Get(context.Background(), "s3://configs/w.properties?versionId=nope")
+	if err == nil {
+		t.Error("unknown version id: no error")
+	}
+}
+
+func TestGetS3RetriesTransientFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults []string
+	}{
+		{"500", []string{"500", "500"}},
+		{"503 SlowDown", []string{"503", "503", "503"}},
+		{"connection reset", []string{"reset", "reset"}},
+		{"mixed", []string{"reset", "503", "500"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend, f := s3Server(t)
+			putObject(t, backend, "k", []byte("payload"))
+			var outcomes []string
+			// Deadline/4 caps each backoff, so three retries fit well inside it.
+			r := New(Options{Deadline: 8 * time.Second, Fetched: func(o string) { outcomes = append(outcomes, o) }})
+			f.push(tt.faults...)
+			b, _, err := r.Get(context.Background(), "s3://configs/k")
+			if err != nil {
+				t.Fatalf("not retried: %v", err)
+			}
+			if string(b) != "payload" {
+				t.Errorf("got %q", b)
+			}
+			if got, want := f.count(), len(tt.faults)+1; got != want {
+				t.Errorf("%d requests, want %d", got, want)
+			}
+			if len(outcomes) != 1 || outcomes[0] != "ok" {
+				t.Errorf("outcomes %v", outcomes)
+			}
+		})
+	}
+}
+
+func TestGetS3DeadlineHolds(t *testing.T) {
+	for _, fault := range []string{"hang", "503"} {
+		t.Run(fault, func(t *testing.T) {
+			_, f := s3Server(t)
+			for i := 0; i < 200; i++ {
+				f.push(fault)
+			}
+			r := New(Options{Deadline: 1500 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, _, err := r.Get(ctx, "s3://configs/k")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			// The deadline ended it, not the test's own context.
+			if ctx.Err() != nil {
+				t.Fatalf("fetch outlived its deadline: %v", err)
+			}
+			if !strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") || !strings.Contains(err.Error(), "s3://configs/k") {
+				t.Errorf("error %q should name the URI and the deadline setting", err)
+			}
+		})
+	}
+}
+
+func TestGetS3PermanentErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		uri     string
+		fault   string
+		want    error
+		wantMsg string
+	}{
+		{"403", "s3://configs/k", "403", ErrAccessDenied, "AccessDenied"},
+		{"NoSuchKey", "s3://configs/missing", "", ErrNotFound, "NoSuchKey"},
+		{"NoSuchBucket", "s3://no-such-bucket/k", "", ErrNotFound, "NoSuchBucket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend, f := s3Server(t)
+			putObject(t, backend, "k", []byte("x"))
+			if tt.fault != "" {
+				f.push(tt.fault)
+			}
+			r := New(Options{Deadline: 20 * time.Second})
+			_, _, err := r.Get(context.Background(), tt.uri)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.uri) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q should name %s and %s", err, tt.uri, tt.wantMsg)
+			}
+			if f.count() != 1 {
+				t.Errorf("%d requests; a permanent error must not be retried", f.count())
+			}
+		})
+	}
+}
+
+func TestGetSizeCap(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "big", bytes.Repeat([]byte("x"), 2048))
+	putObject(t, backend, "exact", bytes.Repeat([]byte("x"), 1024))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("x"), 2048), 0o644)
+	r := New(Options{MaxBytes: 1024, Deadline: 10 * time.Second})
+	for _, uri := range []string{"s3://configs/big", "file://" + filepath.Join(dir, "big")} {
+		if _, _, err := r.Get(context.Background(), uri); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), uri) {
+			t.Errorf("%s: error %v, want ErrTooLarge naming the URI", uri, err)
+		}
+	}
+	if b, _, err := r.Get(context.Background(), "s3://configs/exact"); err != nil || len(b) != 1024 {
+		t.Errorf("object at the cap: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestListS3Prefix(t *testing.T) {
+	backend, _ := s3Server(t)
+	for _, k := range []string{"connectors/msc.json", "connectors/cpc.json", "connectors/sub/hbc.json", "connectors/.hidden.json", "connectors-old/x.json", "other.json"} {
+		putObject(t, backend, k, []byte("{}"))
+	}
+	r := New(Options{Deadline: 10 * time.Second})
+	for _, uri := range []string{"s3://configs/connectors/", "s3://configs/connectors"} {
+		objs, err := r.List(context.Background(), uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.Name)
+		}
+		if got := strings.Join(names, ","); got != "cpc.json,msc.json,sub/hbc.json" {
+			t.Errorf("%s: listed %s", uri, got)
+		}
+		if objs[0].URI != "s3://configs/connectors/cpc.json" || objs[0].Version == "" || objs[0].Size != 2 {
+			t.Errorf("%+v", objs[0])
+		}
+	}
+}
+
+func TestFileURIs(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub", ".git"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a.json"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "b.json"), []byte("b"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", ".git", "c"), []byte("c"), 0o644)
+	r := New(Options{})
+	b, obj, err := r.Get(context.Background(), "file://"+filepath.Join(dir, "a.json"))
+	if err != nil || string(b) != "a" || obj.Name != "a.json" {
+		t.Fatalf("%q %+v %v", b, obj, err)
+	}
+	objs, err := r.List(context.Background(), "file://"+dir)
+	if err != nil || len(objs) != 2 || objs[0].Name != "a.json" || objs[1].Name != "sub/b.json" {
+		t.Fatalf("%+v %v", objs, err)
+	}
+	missing := "file://" + filepath.Join(dir, "nope")
+	if _, _, err := r.Get(context.Background(), missing); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestParseURI(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    URI
+		wantErr string
+	}{
+		{"s3://b/k/x.json", URI{Scheme: "s3", Bucket: "b", Key: "k/x.json"}, ""},
+		{"s3://b/k?versionId=abc", URI{Scheme: "s3", Bucket: "b", Key: "k", VersionID: "abc"}, ""},
+		{"file:///etc/kafka/../x", URI{Scheme: "file", Path: "/etc/x"}, ""},
+		{"file://localhost/x", URI{Scheme: "file", Path: "/x"}, ""},
+		{"s3:///k", URI{}, "no bucket"},
+		{"s3://b/k?foo=1", URI{}, "unknown query parameter"},
+		{"file://host/x", URI{}, "no host"},
+		{"/etc/x", URI{}, "no scheme"},
+		{"http://x/y", URI{}, "unsupported scheme"},
+		{"file:///x?y=1", URI{}, "no query"},
+	}
+	for _, tt := range tests {
+		got, err := ParseURI(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		got.raw = ""
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %+v %v", tt.in, got, err)
+		}
+	}
+}
+
+func FuzzParseURI(f *testing.F) {
+	for _, s := range []string{"s3://b/k?versionId=1", "file:///a/b", "s3://b", "file://x/y", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseURI(s)
+		if err != nil {
+			return
+		}
+		switch u.Scheme {
+		case "s3":
+			if u.Bucket == "" {
+				t.Fatal("s3 URI without bucket")
+			}
+		case "file":
+			if !strings.HasPrefix(u.Path, "/") {
+				t.Fatal("relative file path")
+			}
+		default:
+			t.Fatalf("scheme %q", u.Scheme)
+		}
+	})
+}

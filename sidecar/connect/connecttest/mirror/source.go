@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -429,12 +430,18 @@ func (s *sourceRunner) copyLoop(ctx context.Context) {
 		if len(in) == 0 {
 			continue
 		}
+		// Results arrive in completion order, not in the order given.
+		index := make(map[*kgo.Record]int, len(out))
+		for i, rec := range out {
+			index[rec] = i
+		}
 		results := s.tgtCl.ProduceSync(ctx, out...)
+		sort.Slice(results, func(a, b int) bool { return index[results[a].Record] < index[results[b].Record] })
 		acked := time.Now()
 		rewind := map[tp]int64{}
 		s.mu.Lock()
-		for i, res := range results {
-			src := in[i]
+		for _, res := range results {
+			src := in[index[res.Record]]
 			k := tp{src.Topic, src.Partition}
 			p := s.parts[k]
 			if _, failed := rewind[k]; failed || !s.consuming[k] || src.Offset < p.next {

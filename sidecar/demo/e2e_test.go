@@ -1,0 +1,194 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+)
+
+// statusJSON is the part of `connect-sidecar status --json` the test reads.
+type statusJSON struct {
+	Connectors map[string]struct {
+		Tasks []struct {
+			ID    int    `json:"id"`
+			State string `json:"state"`
+		} `json:"tasks"`
+	} `json:"connectors"`
+	Ready       bool  `json:"migration_ready"`
+	TotalLag    int64 `json:"total_lag"`
+	Measurement struct {
+		Topics []struct {
+			Topic string `json:"topic"`
+			Lag   int64  `json:"lag"`
+		} `json:"topics"`
+		Groups []struct {
+			Group   string `json:"group"`
+			Verdict string `json:"verdict"`
+		} `json:"groups"`
+	} `json:"measurement"`
+}
+
+// eventually polls cond until it holds or the deadline passes; deadlines
+// are generous because the machine may be loaded.
+func eventually(t *testing.T, ctx context.Context, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	last := ""
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%s: not reached within %s; last: %s", what, within, last)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func dumpLogs(t *testing.T, d *Demo) {
+	t.Helper()
+	for _, sc := range d.Sidecars {
+		b, _ := os.ReadFile(sc.LogPath)
+		if len(b) > 6000 {
+			b = b[len(b)-6000:]
+		}
+		t.Logf("sidecar %d log (tail):\n%s", sc.Index+1, b)
+	}
+}
+
+func (d *Demo) status(t *testing.T, ctx context.Context) (statusJSON, []byte, error) {
+	t.Helper()
+	out, err := d.Status(ctx, "--json", "--timeout", "30s")
+	var st statusJSON
+	if err == nil {
+		err = json.Unmarshal(out, &st)
+	}
+	return st, out, err
+}
+
+func TestDemoEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs connect-sidecar with Kafka, S3 and Connect doubles")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d, err := Start(ctx, Options{WorkDir: t.TempDir(), ProduceFor: 8 * time.Second, Backlog: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			dumpLogs(t, d)
+		}
+		if err := d.Close(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	connectors := []string{"mm2-cpc", "mm2-hbc", "mm2-msc"}
+
+	eventually(t, ctx, 60*time.Second, "connectors registered and every task RUNNING", func() (bool, string) {
+		got := d.Connect.Connectors()
+		if strings.Join(got, ",") != strings.Join(connectors, ",") {
+			return false, fmt.Sprintf("connectors %v", got)
+		}
+		for _, task := range d.Connect.Tasks() {
+			if task.State != connecttest.StateRunning {
+				return false, fmt.Sprintf("%s-%d %s", task.Connector, task.ID, task.State)
+			}
+		}
+		return true, ""
+	})
+	for _, c := range connectors {
+		if n := d.Connect.Writes(c); n != 1 {
+			t.Errorf("connector %s: %d config writes, want exactly 1 across the three sidecars", c, n)
+		}
+	}
+
+	var ready statusJSON
+	eventually(t, ctx, 120*time.Second, "backlog zero and every group synced (status --json)", func() (bool, string) {
+		st, out, err := d.status(t, ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		ready = st
+		return st.Ready && st.TotalLag == 0 && len(st.Measurement.Groups) == len(groupTopics), string(out)
+	})
+	for _, g := range ready.Measurement.Groups {
+		if g.Verdict != "synced" {
+			t.Errorf("group %s: verdict %s, want synced", g.Group, g.Verdict)
+		}
+	}
+
+	// A crashed task: the sidecar restarts it without a config write.
+	restarts := d.Connect.Restarts("mm2-msc")
+	if err := d.FailTask("mm2-msc", 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, 60*time.Second, "FAILED task mm2-msc/0 restarted", func() (bool, string) {
+		n := d.Connect.Restarts("mm2-msc")
+		st, _ := d.Connect.ConnectorState("mm2-msc")
+		for _, task := range d.Connect.Tasks() {
+			if task.Connector == "mm2-msc" && task.ID == 0 {
+				return n > restarts && task.State == connecttest.StateRunning, fmt.Sprintf("restarts %d, task %s, connector %s", n, task.State, st)
+			}
+		}
+		return false, "task mm2-msc/0 missing"
+	})
+	if n := d.Connect.Writes("mm2-msc"); n != 1 {
+		t.Errorf("mm2-msc: %d config writes after the restart, want still 1", n)
+	}
+
+	// A changed connector file in S3: applied once.
+	orig, err := os.ReadFile(d.opts.RepoDir + "/connect-image/connectors/plaintext/mm2-hbc.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(orig, []byte(`"tasks.max": "1",`), []byte(`"tasks.max": "1",
+    "emit.heartbeats.interval.seconds": "2",`), 1)
+	if bytes.Equal(orig, changed) {
+		t.Fatal("could not edit mm2-hbc.json: its tasks.max line changed")
+	}
+	if err := d.PutConnectorFile("mm2-hbc.json", changed); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, 60*time.Second, "changed mm2-hbc.json applied", func() (bool, string) {
+		cfg, _ := d.Connect.Config("mm2-hbc")
+		return cfg["emit.heartbeats.interval.seconds"] == "2", fmt.Sprintf("config %v", cfg)
+	})
+
+	// Every sidecar has since had a full cycle: poll once more after two
+	// reconcile intervals' worth of readiness, then count writes.
+	eventually(t, ctx, 60*time.Second, "backlog still zero after the restart (status --json)", func() (bool, string) {
+		st, out, err := d.status(t, ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		ready = st
+		return st.Ready && st.TotalLag == 0, string(out)
+	})
+	if n := d.Connect.Writes("mm2-hbc"); n != 2 {
+		t.Errorf("mm2-hbc: %d config writes, want 2 (create, then the one change)", n)
+	}
+	for _, c := range []string{"mm2-cpc", "mm2-msc"} {
+		if n := d.Connect.Writes(c); n != 1 {
+			t.Errorf("connector %s: %d config writes, want still 1", c, n)
+		}
+	}
+	for _, sc := range d.Sidecars {
+		if done, err := sc.Exited(); done {
+			t.Errorf("sidecar %d exited early: %v", sc.Index+1, err)
+		}
+	}
+}

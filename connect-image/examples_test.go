@@ -16,7 +16,9 @@ import (
 
 	"github.com/magiconair/properties"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bootstrap"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 )
 
 var modes = []string{"plaintext", "scram", "mtls", "iam"}
@@ -69,11 +71,8 @@ func loadWorker(t *testing.T, mode string) *properties.Properties {
 }
 
 func TestWorkerProperties(t *testing.T) {
-	required := []string{
-		"bootstrap.servers", "group.id",
-		"config.storage.topic", "offset.storage.topic", "status.storage.topic",
-		"key.converter", "value.converter",
-	}
+	// What the sidecar's bootstrap refuses to write a worker file without.
+	required := bootstrap.RequiredKeys
 	wantSecurity := map[string]map[string]string{
 		"plaintext": {},
 		"scram":     {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"},
@@ -129,6 +128,10 @@ func loadConnector(t *testing.T, path string) connectorFile {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The sidecar's own parser must take the file as it is.
+	if _, err := desired.Parse(path, raw); err != nil {
+		t.Fatalf("the sidecar rejects %s: %v", path, err)
 	}
 	var c connectorFile
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -202,6 +202,7 @@ func TestEntrypointRendersConfig(t *testing.T) {
 		alerting string
 	}{
 		{"defaults", []string{"SCRAPE_DNS_NAME=connect.mm2.local"}, "connect.mm2.local", 9400, "30s", ""},
+		{"interval below the default scrape timeout", []string{"SCRAPE_DNS_NAME=connect.mm2.local", "SCRAPE_INTERVAL=5s"}, "connect.mm2.local", 9400, "5s", ""},
 		{"all settings", []string{
 			"SCRAPE_DNS_NAME=kafka-connect.migration", "SCRAPE_PORT=9500", "SCRAPE_INTERVAL=15s",
 			"MM2_ENVIRONMENT=prod-eu", "ALERTMANAGER_ADDRESS=alertmanager.migration:9093",

@@ -9,7 +9,7 @@ usage() {
 Usage: scripts/test.sh [--short] [-- GO_TEST_ARGS...]
 
 Runs gofmt, go vet, shellcheck and `go test ./...` for the whole repository.
-Installs prometheus (promtool and the server) and shellcheck with apt-get
+Installs prometheus (promtool and the server), shellcheck and jq with apt-get
 when they are missing.
 
   --short   pass -short to go test (skips the slowest end-to-end tests)
@@ -34,6 +34,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "==> installing ${need[*]}"
   sudo_cmd=()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
@@ -100,22 +100,12 @@ func (c *countingS3) total() int {
 
 func startS3(t *testing.T) (*s3mem.Backend, *countingS3) {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("cfg"); err != nil {
+	cs := &countingS3{gets: map[string]int{}}
+	srv := s3test.New(t, func(h http.Handler) http.Handler { cs.h = h; return cs })
+	if err := srv.Backend.CreateBucket("cfg"); err != nil {
 		t.Fatal(err)
 	}
-	cs := &countingS3{gets: map[string]int{}, h: gofakes3.New(backend).Server()}
-	srv := httptest.NewServer(cs)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_CA_BUNDLE", "")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return backend, cs
+	return srv.Backend, cs
 }
 
 func putObject(t *testing.T, b *s3mem.Backend, key, body string) {

@@ -46,7 +46,7 @@ type Collector struct {
 	lastErr error
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
-	descTS, descAge, descUp                                     *prometheus.Desc
+	descTS, descAge, descUp                                      *prometheus.Desc
 }
 
 // Totals are the leader-only CloudWatch figures.

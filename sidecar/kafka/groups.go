@@ -32,37 +32,39 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		}
 	}
 
-	srcOffsets, err := fetchGroupOffsets(ctx, s.srcAdm, names)
+	out := make([]GroupReadiness, len(names))
+	byName := make(map[string]int, len(names))
+	for i, name := range names {
+		out[i].Group = name
+		byName[name] = i
+	}
+	err = eachGroupOffset(ctx, s.srcCl, names, func(group, topic string, p int32, at int64) {
+		t, ok := selected[topic]
+		if !ok || at < 0 {
+			return
+		}
+		g := &out[byName[group]]
+		g.Partitions = append(g.Partitions, GroupPartition{
+			Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
+			Upstream: -1, Downstream: -1, TargetOffset: -1,
+		})
+	})
 	if err != nil {
 		return nil, clusterErr(s.src, "fetch group offsets", err)
 	}
-	var out []GroupReadiness
-	for _, name := range names {
-		g := GroupReadiness{Group: name}
-		for topic, parts := range srcOffsets[name] {
-			t, ok := selected[topic]
-			if !ok {
-				continue
-			}
-			for p, o := range parts {
-				if o.Err != nil || o.At < 0 {
-					continue
-				}
-				g.Partitions = append(g.Partitions, GroupPartition{
-					Topic: topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: o.At,
-					Upstream: -1, Downstream: -1, TargetOffset: -1,
-				})
-			}
-		}
+	// Only groups with offsets MM2 would checkpoint are covered.
+	kept := out[:0]
+	for _, g := range out {
 		if len(g.Partitions) == 0 {
-			continue // nothing MM2 would checkpoint
+			continue
 		}
 		sort.Slice(g.Partitions, func(i, j int) bool {
 			a, b := g.Partitions[i], g.Partitions[j]
 			return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
 		})
-		out = append(out, g)
+		kept = append(kept, g)
 	}
+	out = kept
 	if len(out) == 0 {
 		return nil, nil
 	}
@@ -71,10 +73,28 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		return nil, clusterErr(s.tgt, "read "+s.cpTopic, err)
 	}
 	groupNames := make([]string, len(out))
+	clear(byName)
 	for i := range out {
 		groupNames[i] = out[i].Group
+		byName[out[i].Group] = i
 	}
-	tgtOffsets, err := fetchGroupOffsets(ctx, s.tgtAdm, groupNames)
+	upstream := make(map[string]string, len(topics))
+	for _, t := range topics {
+		upstream[t.RemoteTopic] = t.Topic
+	}
+	err = eachGroupOffset(ctx, s.tgtCl, groupNames, func(group, remote string, p int32, at int64) {
+		topic, ok := upstream[remote]
+		if !ok || at < 0 {
+			return
+		}
+		parts := out[byName[group]].Partitions
+		i := sort.Search(len(parts), func(i int) bool {
+			return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
+		})
+		if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
+			parts[i].TargetOffset = at
+		}
+	})
 	if err != nil {
 		return nil, clusterErr(s.tgt, "fetch group offsets", err)
 	}
@@ -89,9 +109,6 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
 				p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
 			}
-			if o, ok := tgtOffsets[g.Group][p.RemoteTopic][p.Partition]; ok && o.Err == nil && o.At >= 0 {
-				p.TargetOffset = o.At
-			}
 			p.TargetEnd = max(ends[p.RemoteTopic][p.Partition], 0)
 		}
 		g.judge()
@@ -99,23 +116,44 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	return out, nil
 }
 
-// fetchGroupOffsets fetches many groups' offsets, batched per coordinator.
-// A group the cluster does not know has no offsets.
-func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, groups []string) (map[string]kadm.OffsetResponses, error) {
-	out := make(map[string]kadm.OffsetResponses, len(groups))
+// eachGroupOffset fetches the committed offsets of many groups with one
+// OffsetFetch request that kgo splits per group coordinator, and calls fn
+// for each. A group the cluster does not know has no offsets.
+func eachGroupOffset(ctx context.Context, cl *kgo.Client, groups []string, fn func(group, topic string, partition int32, at int64)) error {
 	if len(groups) == 0 {
-		return out, nil
+		return nil
 	}
-	for name, r := range adm.FetchManyOffsets(ctx, groups...) {
-		if r.Err != nil {
-			if errors.Is(r.Err, kerr.GroupIDNotFound) {
-				continue
-			}
-			return nil, fmt.Errorf("group %s: %w", name, r.Err)
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Groups = make([]kmsg.OffsetFetchRequestGroup, len(groups))
+	for i, g := range groups {
+		req.Groups[i].Default()
+		req.Groups[i].Group = g
+	}
+	for _, shard := range cl.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			return shard.Err
 		}
-		out[name] = r.Fetched
+		resp := shard.Resp.(*kmsg.OffsetFetchResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return err
+		}
+		for _, g := range resp.Groups {
+			if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+				if errors.Is(err, kerr.GroupIDNotFound) {
+					continue
+				}
+				return fmt.Errorf("group %s: %w", g.Group, err)
+			}
+			for _, t := range g.Topics {
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 {
+						fn(g.Group, t.Topic, p.Partition, p.Offset)
+					}
+				}
+			}
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // targetEnds lists the end offsets of the target topics the groups use.
@@ -127,13 +165,12 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 			want[p.RemoteTopic] = max(want[p.RemoteTopic], p.Partition+1)
 		}
 	}
-	mreq := kmsg.NewPtrMetadataRequest()
+	names := make([]string, 0, len(want))
 	for t := range want {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		mreq.Topics = append(mreq.Topics, rt)
+		names = append(names, t)
 	}
-	mresp, err := mreq.RequestWith(ctx, cl)
+	sort.Strings(names)
+	mresp, err := metadata(ctx, cl, names)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
@@ -143,11 +180,9 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 		if t.Topic == nil || t.ErrorCode != 0 {
 			continue
 		}
-		n := min(int32(len(t.Partitions)), want[*t.Topic])
-		tps = append(tps, topicParts{*t.Topic, n})
-		ends[*t.Topic] = make(map[int32]int64, n)
+		tps = append(tps, topicParts{*t.Topic, leadersOf(t, want[*t.Topic])})
+		ends[*t.Topic] = make(map[int32]int64, want[*t.Topic])
 	}
-	sort.Slice(tps, func(i, j int) bool { return tps[i].topic < tps[j].topic })
 	err = listOffsets(ctx, cl, tps, -1, func(t string, p int32, off int64) {
 		if m, ok := ends[t]; ok {
 			m[p] = off
@@ -160,25 +195,20 @@ func targetEnds(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (m
 // measurement stopped up to its current end, keeping the latest checkpoint
 // per group and partition, as MM2's own checkpoint store does.
 func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) error {
-	mreq := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(s.cpTopic)
-	mreq.Topics = append(mreq.Topics, rt)
-	mresp, err := mreq.RequestWith(ctx, s.tgtCl)
+	mresp, err := metadata(ctx, s.tgtCl, []string{s.cpTopic})
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	var n int32
+	var tps []topicParts
 	for _, t := range mresp.Topics {
-		if t.Topic != nil && *t.Topic == s.cpTopic && t.ErrorCode == 0 {
-			n = int32(len(t.Partitions))
+		if t.Topic != nil && *t.Topic == s.cpTopic && t.ErrorCode == 0 && len(t.Partitions) > 0 {
+			tps = append(tps, topicParts{s.cpTopic, leadersOf(t, int32(len(t.Partitions)))})
 		}
 	}
-	if n == 0 {
+	if len(tps) == 0 {
 		return nil // MM2 has not written a checkpoint yet
 	}
 	starts, ends := map[int32]int64{}, map[int32]int64{}
-	tps := []topicParts{{s.cpTopic, n}}
 	if err := listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }); err != nil {
 		return err
 	}
@@ -280,4 +310,20 @@ func (m *Measurer) ApplyResets(ctx context.Context, plan []Reset) error {
 		}
 	}
 	return nil
+}
+
+// leadersOf returns the leaders of a topic's first n partitions (-1 where
+// unknown).
+func leadersOf(t kmsg.MetadataResponseTopic, n int32) []int32 {
+	n = min(n, int32(len(t.Partitions)))
+	ls := make([]int32, n)
+	for i := range ls {
+		ls[i] = -1
+	}
+	for _, p := range t.Partitions {
+		if p.Partition >= 0 && p.Partition < n {
+			ls[p.Partition] = p.Leader
+		}
+	}
+	return ls
 }

@@ -332,12 +332,12 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 // offsets: one metadata request, then one ListOffsets request per
 // partition leader for each of start and end.
 func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	kresp, err := mreq.RequestWith(ctx, s.srcCl)
+	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
 		return nil, clusterErr(s.src, "metadata", err)
 	}
 	var topics []TopicLag
+	var leaders [][]int32
 	for _, t := range kresp.Topics {
 		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 {
 			continue
@@ -347,17 +347,29 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 			continue
 		}
 		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, len(t.Partitions))}
+		ls := make([]int32, len(t.Partitions))
 		for i := range tl.Partitions {
 			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
+			ls[i] = -1
+		}
+		for _, p := range t.Partitions {
+			if p.Partition >= 0 && int(p.Partition) < len(ls) {
+				ls[p.Partition] = p.Leader
+			}
 		}
 		topics = append(topics, tl)
+		leaders = append(leaders, ls)
 	}
-	sort.Slice(topics, func(i, j int) bool { return topics[i].Topic < topics[j].Topic })
-	index := make(map[string]int, len(topics))
+	kresp = nil // release the metadata before the offset requests
 	req := make([]topicParts, len(topics))
 	for i, t := range topics {
+		req[i] = topicParts{t.Topic, leaders[i]}
+	}
+	sort.Sort(byTopic{topics, req})
+	// Indexed after sorting: metadata answers in no particular order.
+	index := make(map[string]int, len(topics))
+	for i, t := range topics {
 		index[t.Topic] = i
-		req[i] = topicParts{t.Topic, int32(len(t.Partitions))}
 	}
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
@@ -381,42 +393,110 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	return topics, nil
 }
 
+// topicParts is a topic and the leader of each of its partitions.
 type topicParts struct {
-	topic      string
-	partitions int32
+	topic   string
+	leaders []int32
 }
 
-// listOffsets sends one ListOffsets request for all partitions; kgo splits
-// it into one request per partition leader. timestamp -1 asks for end
-// offsets, -2 for log start offsets. Unknown partitions report -1.
-func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
-	if len(tps) == 0 {
-		return nil
+type byTopic struct {
+	t []TopicLag
+	p []topicParts
+}
+
+func (b byTopic) Len() int           { return len(b.t) }
+func (b byTopic) Less(i, j int) bool { return b.t[i].Topic < b.t[j].Topic }
+func (b byTopic) Swap(i, j int) {
+	b.t[i], b.t[j] = b.t[j], b.t[i]
+	b.p[i], b.p[j] = b.p[j], b.p[i]
+}
+
+// metadata asks for the metadata of topics (nil: all) without passing the
+// answer through kgo's metadata cache, which for 100,000 partitions would
+// keep a second copy alive between measurements. A no-topic request
+// through the client first keeps kgo's broker list current.
+func metadata(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.MetadataResponse, error) {
+	brokersOnly := kmsg.NewPtrMetadataRequest()
+	brokersOnly.Topics = []kmsg.MetadataRequestTopic{}
+	if _, err := brokersOnly.RequestWith(ctx, cl); err != nil {
+		return nil, err
 	}
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	req.Topics = make([]kmsg.ListOffsetsRequestTopic, len(tps))
-	for i, tp := range tps {
-		rt := &req.Topics[i]
-		rt.Default()
-		rt.Topic = tp.topic
-		rt.Partitions = make([]kmsg.ListOffsetsRequestTopicPartition, tp.partitions)
-		for p := range rt.Partitions {
-			rp := &rt.Partitions[p]
-			rp.Default()
-			rp.Partition = int32(p)
-			rp.Timestamp = timestamp
+	req := kmsg.NewPtrMetadataRequest()
+	if topics != nil {
+		req.Topics = make([]kmsg.MetadataRequestTopic, len(topics))
+		for i, t := range topics {
+			req.Topics[i].Default()
+			req.Topics[i].Topic = kmsg.StringPtr(t)
 		}
 	}
+	var lastErr error
+	for _, b := range cl.DiscoveredBrokers() {
+		resp, err := b.RetriableRequest(ctx, req)
+		if err == nil {
+			return resp.(*kmsg.MetadataResponse), nil
+		}
+		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no broker known")
+	}
+	return nil, lastErr
+}
+
+// listOffsets sends one ListOffsets request to each partition leader, all
+// at once. timestamp -1 asks for end offsets, -2 for log start offsets.
+// Unknown partitions report -1; a partition without a leader or another
+// partition error fails the call.
+func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
+	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
+	for _, tp := range tps {
+		for p, leader := range tp.leaders {
+			if leader < 0 {
+				return fmt.Errorf("%s[%d]: no leader", tp.topic, p)
+			}
+			req := byLeader[leader]
+			if req == nil {
+				req = kmsg.NewPtrListOffsetsRequest()
+				req.ReplicaID = -1
+				byLeader[leader] = req
+			}
+			if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
+				rt := kmsg.NewListOffsetsRequestTopic()
+				rt.Topic = tp.topic
+				req.Topics = append(req.Topics, rt)
+			}
+			rt := &req.Topics[len(req.Topics)-1]
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = int32(p)
+			rp.Timestamp = timestamp
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+	}
+	type answer struct {
+		resp *kmsg.ListOffsetsResponse
+		err  error
+	}
+	answers := make(chan answer, len(byLeader))
+	for leader, req := range byLeader {
+		go func() {
+			resp, err := cl.Broker(int(leader)).RetriableRequest(ctx, req)
+			if err != nil {
+				answers <- answer{err: fmt.Errorf("broker %d: %w", leader, err)}
+				return
+			}
+			answers <- answer{resp: resp.(*kmsg.ListOffsetsResponse)}
+		}()
+	}
 	var firstErr error
-	for _, shard := range cl.RequestSharded(ctx, req) {
-		if shard.Err != nil {
+	for range byLeader {
+		a := <-answers
+		if a.err != nil {
 			if firstErr == nil {
-				firstErr = shard.Err
+				firstErr = a.err
 			}
 			continue
 		}
-		resp := shard.Resp.(*kmsg.ListOffsetsResponse)
+		resp := a.resp
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {

@@ -203,3 +203,33 @@ func TestApplyResetRefusesActiveGroup(t *testing.T) {
 		t.Errorf("offset after refusal = %d, want 10 untouched", o.At)
 	}
 }
+
+func TestMeasureDefaultReplicationPolicy(t *testing.T) {
+	e := newMM2(t, map[string]string{"replication.policy.class": "", "topics": "orders"})
+	e.createTopic(e.srcAdm, "orders", 1)
+	e.createTopic(e.srcAdm, "other", 1)
+	e.produce(e.srcCl, "orders", 0, 3)
+	e.createTopic(e.tgtAdm, "src.orders", 1)
+	e.createTopic(e.tgtAdm, "src.checkpoints.internal", 1)
+	e.produce(e.tgtCl, "src.orders", 0, 3)
+	e.copied("orders", 0, 2)
+	e.commit(e.srcAdm, "app", "orders", 0, 3)
+	e.commit(e.tgtAdm, "app", "src.orders", 0, 3)
+	e.checkpoint(Checkpoint{Group: "app", Topic: "orders", Partition: 0, Upstream: 3, Downstream: 3})
+
+	m := NewMeasurer(e.api, Options{SourceConnector: mscName, CheckpointConnector: cpcName})
+	t.Cleanup(m.Close)
+	snap, err := m.Measure(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Topics) != 1 || snap.Topics[0].RemoteTopic != "src.orders" || snap.Topics[0].Lag != 0 {
+		t.Fatalf("topics = %+v, want orders only, copied to src.orders", snap.Topics)
+	}
+	if len(snap.Groups) != 1 || snap.Groups[0].Verdict != Synced || snap.Groups[0].Partitions[0].TargetOffset != 3 {
+		t.Fatalf("groups = %+v, want app synced through src.orders", snap.Groups)
+	}
+	if !snap.Ready() {
+		t.Error("migration not ready")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
 // faults sits in front of gofakes3 and answers the next requests with the
@@ -74,30 +75,16 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// s3Server starts gofakes3 over plain HTTP behind a fault injector and
-// points the AWS SDK at it through its own environment variables.
+// s3Server starts an S3-protocol server behind a fault injector and points
+// the AWS SDK at it through its own environment variables.
 func s3Server(t *testing.T) (*s3mem.Backend, *faults) {
 	t.Helper()
-	backend := s3mem.New()
-	f := &faults{next: gofakes3.New(backend).Server()}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-
-	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	for _, v := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
-	if err := backend.CreateBucket("configs"); err != nil {
+	f := &faults{}
+	srv := s3test.New(t, func(h http.Handler) http.Handler { f.next = h; return f })
+	if err := srv.Backend.CreateBucket("configs"); err != nil {
 		t.Fatal(err)
 	}
-	return backend, f
+	return srv.Backend, f
 }
 
 func putObject(t *testing.T, b *s3mem.Backend, key string, data []byte) string {

@@ -9,16 +9,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
 const marker = "MARKER-SECRET-b41d0e"
@@ -55,18 +55,11 @@ func testStores(t *testing.T, password string) (keystore, truststore []byte) {
 // truststore, and sets the environment a task definition would.
 func bootstrapEnv(t *testing.T) (backend *s3mem.Backend, out string) {
 	t.Helper()
-	backend = s3mem.New()
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
-	t.Cleanup(srv.Close)
+	srv := s3test.New(t, nil)
+	backend = srv.Backend
 	dir := t.TempDir()
 	out = filepath.Join(dir, "config")
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_S3":             srv.URL,
-		"AWS_REGION":                      "us-east-1",
-		"AWS_ACCESS_KEY_ID":               "AKIDTEST",
-		"AWS_SECRET_ACCESS_KEY":           "test-secret",
-		"AWS_CONFIG_FILE":                 filepath.Join(dir, "aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE":     filepath.Join(dir, "aws-credentials"),
 		"KAFKA_CONNECT_PROPERTIES_S3_URI": "s3://cfg/worker.properties",
 		"KAFKA_CONNECT_KEYSTORE_S3_URI":   "s3://cfg/keystore.p12",
 		"KAFKA_CONNECT_TRUSTSTORE_S3_URI": "s3://cfg/truststore.p12",
@@ -78,10 +71,8 @@ func bootstrapEnv(t *testing.T) (backend *s3mem.Backend, out string) {
 	} {
 		t.Setenv(k, v)
 	}
-	for _, v := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "ECS_CONTAINER_METADATA_URI_V4"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "")
+	os.Unsetenv("ECS_CONTAINER_METADATA_URI_V4")
 	if err := backend.CreateBucket("cfg"); err != nil {
 		t.Fatal(err)
 	}

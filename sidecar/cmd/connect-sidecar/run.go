@@ -2,97 +2,34 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
+	"net/url"
 	"time"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bootstrap"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
-// runner supervises the long-running components of `run`: each gets the
-// same context, the first to fail stops the others, and every component may
-// register handlers on the shared mux served at SIDECAR_METRICS_ADDR.
-type runner struct {
-	mux        *http.ServeMux
-	components []component
-}
-
-type component struct {
-	name string
-	run  func(ctx context.Context) error
-}
-
-func (r *runner) add(name string, run func(ctx context.Context) error) {
-	r.components = append(r.components, component{name, run})
-}
-
-// run starts every component and waits for all of them. A component that
-// returns while ctx is live (with or without an error) stops the others.
-func (r *runner) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	errs := make([]error, len(r.components))
-	for i, c := range r.components {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := c.run(ctx)
-			if err != nil {
-				err = fmt.Errorf("%s: %w", c.name, err)
-				errs[i] = err
-			}
-			if ctx.Err() == nil {
-				if err == nil {
-					err = fmt.Errorf("%s stopped", c.name)
-				}
-				cancel(err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// health is what /healthz and /readyz answer from.
-type health struct {
-	mu        sync.Mutex
-	reachable bool
-	applied   bool
-	detail    string
-}
-
-func (h *health) set(reachable, applied bool, detail string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.reachable, h.applied, h.detail = reachable, applied, detail
-}
-
-func (h *health) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		h.mu.Lock()
-		ok, detail := h.reachable && h.applied, h.detail
-		h.mu.Unlock()
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stdout, "Usage: connect-sidecar run\n\nKeeps Kafka Connect's connectors as the connector files say, serves /metrics,\n/healthz and /readyz, measures lag and publishes CloudWatch metrics.\nConfiguration is read from the environment: see connect-sidecar --help.")
+		if args[0] == "-h" || args[0] == "--help" {
+			return 0
 		}
-		fmt.Fprintln(w, detail)
-	})
-}
-
-func runRun(ctx context.Context, _ []string, _, stderr io.Writer) int {
+		return 2
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		fmt.Fprintf(stderr, "connect-sidecar run: %v\n", err)
@@ -103,32 +40,107 @@ func runRun(ctx context.Context, _ []string, _, stderr io.Writer) int {
 		log.Error("SIDECAR_CONNECTORS_URI is not set: nothing to reconcile")
 		return 2
 	}
-	client, err := connect.New(cfg.Connect, nil)
+	self, err := identify(ctx, cfg, log)
+	if err != nil {
+		log.Error("worker identity", "error", err.Error())
+		return 2
+	}
+	reg := metrics.NewRegistry(version)
+	client, err := connect.New(cfg.Connect, reg.CountRequest)
 	if err != nil {
 		log.Error("connect client", "error", err.Error())
 		return 2
 	}
-	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline})
+	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Fetched: reg.CountS3Fetch})
 	loader, err := desired.NewLoader(reader, cfg.ConnectorsURI)
 	if err != nil {
 		log.Error("connector files", "error", err.Error())
 		return 2
 	}
+
+	var jmx *metrics.JMX
+	var leadership reconcile.Leadership = reconcile.Unknown{}
+	if cfg.JMXURL != "" {
+		jmx = metrics.NewJMX(metrics.JMXOptionsFromConfig(cfg.Metrics, metrics.LabelsFromTask(self.task)), reg)
+		leadership = reconcile.NewLeaderByURL(self.advertisedURL, jmx.LeaderURL)
+	}
+	// While the leader is unknown every sidecar acts, as DESIGN.md allows:
+	// a fact exported twice for a moment beats one not exported at all.
+	acting := func() bool {
+		leader, known := leadership.IsLeader()
+		return leader || !known
+	}
+
 	r := &runner{mux: http.NewServeMux()}
 	h := &health{detail: "starting"}
 	h.register(r.mux)
+	r.mux.Handle("GET /metrics", metrics.Handler(reg, jmx, log))
+	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.MetricsAddr, r.mux, log) })
+
 	rec := reconcile.New(client, reconcile.Options{
 		Prune:       cfg.Prune,
 		AutoRestart: cfg.AutoRestart,
 		MaxRestarts: cfg.MaxRestarts,
 		WriteJitter: cfg.WriteJitter,
-		Leadership:  reconcile.Unknown{},
+		Leadership:  leadership,
+		Metrics:     reg,
 		Logger:      log,
 	})
-	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.MetricsAddr, r.mux, log) })
+	onCycle := func(rep reconcile.Report) {
+		reg.SetLeader(rep.Known && rep.Leader)
+		if rep.Statuses != nil {
+			reg.State().Update(rep.Statuses, self.workerID, acting())
+		}
+	}
 	r.add("reconcile", func(ctx context.Context) error {
-		return reconcileLoop(ctx, cfg.Reconcile, client, loader, rec, h, log)
+		return reconcileLoop(ctx, cfg.Reconcile, client, loader, rec, h, onCycle, log)
 	})
+	if jmx != nil {
+		r.add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
+	}
+
+	var lag *kafka.Collector
+	if cfg.LagInterval > 0 {
+		measurer := kafka.NewMeasurer(client, kafka.Options{
+			SourceConnector:     cfg.SourceConnector,
+			CheckpointConnector: cfg.CheckpointConnector,
+			Logger:              log,
+		})
+		defer measurer.Close()
+		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
+			Interval:        cfg.LagInterval,
+			PartitionDetail: cfg.PartitionDetail == "partition",
+			IsLeader:        acting,
+			Logger:          log,
+		})
+		if err := reg.Register(lag); err != nil {
+			log.Error("register lag metrics", "error", err.Error())
+			return 1
+		}
+		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
+	}
+
+	cwOpts := cloudwatch.Options{EMF: stdout, Tasks: reg.State(), Recorder: reg, Log: log}
+	if jmx != nil { // a nil *JMX in the interface would not read as "no JMX"
+		cwOpts.JMX = jmx
+	}
+	if lag != nil {
+		cwOpts.Leader = func() (float64, int, bool) {
+			t, ok := lag.Totals()
+			return float64(t.BacklogRecords), t.GroupsNotReady, ok
+		}
+	}
+	pub, err := cloudwatch.FromConfig(ctx, cfg.CloudWatch, self.task, cwOpts)
+	if err != nil {
+		log.Error("cloudwatch publisher", "error", err.Error())
+		return 2
+	}
+	if cfg.CloudWatch.Mode() != cloudwatch.ModeOff {
+		r.add("cloudwatch", func(ctx context.Context) error { pub.Run(ctx); return nil })
+	}
+
+	exportCertificates(ctx, cfg.Bootstrap, reg, log)
+
 	if err := r.run(ctx); err != nil {
 		log.Error("stopped", "error", err.Error())
 		return 1
@@ -137,13 +149,77 @@ func runRun(ctx context.Context, _ []string, _, stderr io.Writer) int {
 	return 0
 }
 
+// jmxRefresh is how often the JMX snapshot (leader, backlog) is refreshed
+// when Prometheus does not scrape /metrics more often.
+const jmxRefresh = 15 * time.Second
+
+// worker is who this sidecar's Connect worker is.
+type worker struct {
+	task          ecsmeta.Task // with SIDECAR_CLUSTER_NAME / SIDECAR_SERVICE_NAME applied
+	advertisedURL string       // the worker's REST URL as Connect advertises it
+	workerID      string       // host:port, as Connect's status names workers
+}
+
+func identify(ctx context.Context, cfg config.Config, log *slog.Logger) (worker, error) {
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	task, onECS, err := ecsmeta.FromEnv(mctx, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		// Labels and dimensions degrade; reconciling must not stop for it.
+		log.Warn("ECS task metadata unavailable", "error", err.Error())
+	}
+	w := worker{task: task.Override(cfg.ClusterName, cfg.ServiceName), advertisedURL: cfg.AdvertisedURL}
+	if w.advertisedURL == "" {
+		w.advertisedURL = cfg.ConnectURL
+		if onECS && task.PrivateIPv4 != "" {
+			u, _ := url.Parse(cfg.ConnectURL) // validated by config
+			u.Host = net.JoinHostPort(task.PrivateIPv4, portOf(u))
+			u.Path = "/"
+			w.advertisedURL = u.String()
+		}
+	}
+	u, err := url.Parse(w.advertisedURL)
+	if err != nil {
+		return worker{}, fmt.Errorf("advertised URL %q: %w", w.advertisedURL, err)
+	}
+	w.workerID = net.JoinHostPort(u.Hostname(), portOf(u))
+	log.Info("worker identity", "advertised_url", w.advertisedURL, "worker_id", w.workerID,
+		"cluster", w.task.Cluster, "service", w.task.ServiceName, "task_id", w.task.TaskID)
+	return w, nil
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// exportCertificates publishes the expiry of every certificate in the
+// stores bootstrap wrote, so that an alert fires weeks before a worker
+// can no longer connect.
+func exportCertificates(ctx context.Context, cfg config.Bootstrap, reg *metrics.Registry, log *slog.Logger) {
+	stores, err := bootstrap.Inspect(ctx, cfg)
+	if err != nil {
+		log.Warn("cannot read every store for certificate expiry", "error", err.Error())
+	}
+	for _, s := range stores {
+		for _, c := range s.Certificates {
+			reg.SetCertificateExpiry(s.Role, c.Subject, c.NotAfter)
+		}
+	}
+}
+
 func serveHTTP(ctx context.Context, addr string, mux *http.ServeMux, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s (SIDECAR_METRICS_ADDR): %w", addr, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("serving /healthz and /readyz", "addr", ln.Addr().String())
+	log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -193,7 +269,7 @@ func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logge
 }
 
 func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Client, loader *desired.Loader,
-	rec *reconcile.Reconciler, h *health, log *slog.Logger) error {
+	rec *reconcile.Reconciler, h *health, onCycle func(reconcile.Report), log *slog.Logger) error {
 	if err := waitForConnect(ctx, client, log); err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -220,6 +296,7 @@ func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Cl
 		}
 		if haveSet {
 			rep := rec.Cycle(work, last)
+			onCycle(rep)
 			detail := fmt.Sprintf("connect reachable: %v, applied: %v, connectors: %d, errors: %d",
 				rep.Reached, rep.Applied, len(last.Connectors), len(rep.Errors))
 			h.set(rep.Reached, rep.Applied, detail)

@@ -1,0 +1,477 @@
+package scripts_test
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		msg := name + " is not installed: run scripts/test.sh, which installs it"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return path
+}
+
+// operatorScripts are the scripts this directory and the repository root
+// give operators; each has --help and --dry-run.
+var operatorScripts = []string{
+	"render-taskdefs.sh", "register-taskdefs.sh", "upload-connectors.sh", "apply-scaling.sh", "../build_images.sh",
+}
+
+// TestShellcheck runs shellcheck on every shell script of the repository:
+// *.sh files and build_images.sh.
+func TestShellcheck(t *testing.T) {
+	shellcheck := tool(t, "shellcheck")
+	var files []string
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "out") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(path, ".sh") || d.Name() == "build_images.sh") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"../build_images.sh", "../connect-image/entrypoint.sh", "../prometheus-image/entrypoint.sh", "../grafana/entrypoint.sh", "../scripts/render-taskdefs.sh"} {
+		found := false
+		for _, f := range files {
+			found = found || f == want
+		}
+		if !found {
+			t.Errorf("%s was not found to check", want)
+		}
+	}
+	for _, f := range files {
+		if out, err := exec.Command(shellcheck, "--external-sources", f).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck %s:\n%s", f, out)
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(string(raw), "\n")
+		// The Prometheus and Grafana images have no bash: their entrypoints are POSIX sh.
+		posix := strings.HasSuffix(f, "prometheus-image/entrypoint.sh") || strings.HasSuffix(f, "grafana/entrypoint.sh")
+		switch {
+		case posix && (first != "#!/bin/sh" || !bytes.Contains(raw, []byte("\nset -eu\n"))):
+			t.Errorf("%s: want #!/bin/sh and set -eu", f)
+		case !posix && (first != "#!/usr/bin/env bash" || !bytes.Contains(raw, []byte("\nset -euo pipefail\n"))):
+			t.Errorf("%s: want #!/usr/bin/env bash and set -euo pipefail", f)
+		}
+		if info, err := os.Stat(f); err == nil && info.Mode()&0o111 == 0 && !strings.Contains(f, "entrypoint") {
+			t.Errorf("%s is not executable", f)
+		}
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func run(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{name}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return result{stdout.String(), stderr.String(), err}
+}
+
+func TestHelpAndUnknownArguments(t *testing.T) {
+	for _, s := range operatorScripts {
+		t.Run(filepath.Base(s), func(t *testing.T) {
+			r := run(t, nil, s, "--help")
+			if r.err != nil || !strings.HasPrefix(r.stdout, "Usage:") {
+				t.Errorf("--help: err=%v stdout=%q stderr=%q", r.err, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "--dry-run") && !strings.Contains(s, "render") {
+				t.Error("--help does not mention --dry-run")
+			}
+			r = run(t, nil, s, "--no-such-flag")
+			if r.err == nil || !strings.Contains(r.stderr, "unknown") {
+				t.Errorf("--no-such-flag: err=%v stderr=%q", r.err, r.stderr)
+			}
+		})
+	}
+}
+
+// calls returns the "+ aws ..." lines of a dry run.
+func calls(out string) []string {
+	var cs []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "+ ") {
+			cs = append(cs, strings.TrimPrefix(line, "+ "))
+		}
+	}
+	return cs
+}
+
+func TestRegisterDryRun(t *testing.T) {
+	tool(t, "jq")
+	tests := []struct {
+		mode     string
+		applyIAM bool
+		want     []string
+	}{
+		{"plaintext", false, []string{
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/connect-task.json --query taskDefinition.taskDefinitionArn --output text`,
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/prometheus-task.json --query taskDefinition.taskDefinitionArn --output text`,
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/grafana-task.json --query taskDefinition.taskDefinitionArn --output text`,
+		}},
+		{"iam", true, []string{
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/connect-task.json --query taskDefinition.taskDefinitionArn --output text`,
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/prometheus-task.json --query taskDefinition.taskDefinitionArn --output text`,
+			`aws ecs register-task-definition --region eu-west-1 --cli-input-json file://OUT/grafana-task.json --query taskDefinition.taskDefinitionArn --output text`,
+			`aws iam put-role-policy --role-name mm2-connect-task --policy-name mm2-connect-task --policy-document file://OUT/iam/connect-task-role.json`,
+			`aws iam put-role-policy --role-name mm2-connect-task --policy-name mm2-msk-iam-access --policy-document file://OUT/iam/msk-iam-access.json`,
+			`aws iam put-role-policy --role-name mm2-task-execution --policy-name mm2-task-execution --policy-document file://OUT/iam/execution-role.json`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode, func(t *testing.T) {
+			out := t.TempDir()
+			args := []string{"--env-file", "../taskdefs/deploy.env.example", "--auth-mode", tc.mode, "--out", out, "--dry-run"}
+			if tc.applyIAM {
+				args = append(args, "--apply-iam")
+			}
+			r := run(t, nil, "register-taskdefs.sh", args...)
+			if r.err != nil {
+				t.Fatalf("%v\n%s", r.err, r.stderr)
+			}
+			got := strings.Join(calls(r.stdout), "\n")
+			want := strings.ReplaceAll(strings.Join(tc.want, "\n"), "OUT", out)
+			if got != want {
+				t.Errorf("dry run printed\n%s\nwant\n%s", got, want)
+			}
+			for _, f := range regexp.MustCompile(`file://(\S+)`).FindAllStringSubmatch(got, -1) {
+				if _, err := os.Stat(f[1]); err != nil {
+					t.Errorf("the dry run names %s, which was not rendered", f[1])
+				}
+			}
+		})
+	}
+	r := run(t, nil, "register-taskdefs.sh", "--env-file", "../taskdefs/deploy.env.example", "--auth-mode", "kerberos", "--dry-run")
+	if r.err == nil || !strings.Contains(r.stderr, "must be plaintext, scram, mtls or iam") {
+		t.Errorf("bad mode: err=%v stderr=%q", r.err, r.stderr)
+	}
+}
+
+func TestUploadDryRun(t *testing.T) {
+	tool(t, "jq")
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	store := filepath.Join(t.TempDir(), "keystore.p12")
+	if err := os.WriteFile(store, []byte("not really"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"scram", []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/mm2"}, []string{
+			"aws s3 cp --only-show-errors " + abs("../connect-image/workers/scram.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
+			`aws s3 sync --only-show-errors --exclude \* --include \*.json ` + abs("../connect-image/connectors/scram") + " s3://mm2-config/mm2/connectors/",
+		}},
+		{"mtls with stores, region and prune", []string{"--auth-mode", "mtls", "--s3-uri", "s3://mm2-config/mm2/", "--keystore", store, "--truststore", store, "--region", "eu-west-1", "--prune"}, []string{
+			"aws --region eu-west-1 s3 cp --only-show-errors " + abs("../connect-image/workers/mtls.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
+			`aws --region eu-west-1 s3 sync --only-show-errors --exclude \* --include \*.json --delete ` + abs("../connect-image/connectors/mtls") + " s3://mm2-config/mm2/connectors/",
+			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/keystore.p12",
+			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/truststore.p12",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, "upload-connectors.sh", append(tc.args, "--dry-run")...)
+			if r.err != nil {
+				t.Fatalf("%v\n%s", r.err, r.stderr)
+			}
+			if got, want := strings.Join(calls(r.stdout), "\n"), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("dry run printed\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestUploadRefusesBadInput(t *testing.T) {
+	tool(t, "jq")
+	write := func(t *testing.T, name, content string) string {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	tests := []struct {
+		name string
+		args func(t *testing.T) []string
+		want string
+	}{
+		{"no mode", func(*testing.T) []string { return []string{"--s3-uri", "s3://mm2-config/p/"} }, "--auth-mode is required"},
+		{"bad uri", func(*testing.T) []string { return []string{"--auth-mode", "scram", "--s3-uri", "https://b1/p/"} }, "must be s3://bucket/prefix/"},
+		{"mtls without stores", func(*testing.T) []string { return []string{"--auth-mode", "mtls", "--s3-uri", "s3://mm2-config/p/"} }, "needs --keystore and --truststore"},
+		{"literal password", func(t *testing.T) []string {
+			dir := write(t, "mm2-msc.json", `{"name":"mm2-msc","config":{"connector.class":"x","source.cluster.sasl.jaas.config":"m required username=\"u\" password=\"hunter2\";"}}`)
+			return []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/p/", "--connectors-dir", dir}
+		}, "holds a literal secret in source.cluster.sasl.jaas.config"},
+		{"literal store password", func(t *testing.T) []string {
+			dir := write(t, "mm2-msc.json", `{"name":"mm2-msc","config":{"connector.class":"x","source.cluster.ssl.keystore.password":"changeit"}}`)
+			return []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/p/", "--connectors-dir", dir}
+		}, "holds a literal secret in source.cluster.ssl.keystore.password"},
+		{"name differs from file", func(t *testing.T) []string {
+			dir := write(t, "mm2-msc.json", `{"name":"other","config":{"connector.class":"x"}}`)
+			return []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/p/", "--connectors-dir", dir}
+		}, "is named other but the file is mm2-msc.json"},
+		{"not json", func(t *testing.T) []string {
+			dir := write(t, "mm2-msc.json", `{"name":`)
+			return []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/p/", "--connectors-dir", dir}
+		}, "not valid JSON"},
+		{"empty dir", func(t *testing.T) []string {
+			return []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/p/", "--connectors-dir", t.TempDir()}
+		}, "no *.json connector files"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, "upload-connectors.sh", append(tc.args(t), "--dry-run")...)
+			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("err=%v stderr=%q, want %q", r.err, r.stderr, tc.want)
+			}
+			if len(calls(r.stdout)) > 0 {
+				t.Errorf("AWS calls printed despite the error: %q", r.stdout)
+			}
+		})
+	}
+}
+
+// TestUploadCallsAWS runs the real path with an aws on PATH that records its
+// arguments, and compares them with what the dry run promises.
+func TestUploadCallsAWS(t *testing.T) {
+	tool(t, "jq")
+	bin := t.TempDir()
+	record := filepath.Join(t.TempDir(), "calls")
+	fake := "#!/usr/bin/env bash\nprintf 'aws' >> " + record + "\nprintf ' %q' \"$@\" >> " + record + "\necho >> " + record + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--auth-mode", "iam", "--s3-uri", "s3://mm2-config/mm2/"}
+	dry := run(t, nil, "upload-connectors.sh", append(args, "--dry-run")...)
+	real := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "upload-connectors.sh", args...)
+	if real.err != nil {
+		t.Fatalf("%v\n%s", real.err, real.stderr)
+	}
+	got, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Join(calls(dry.stdout), "\n") + "\n"; string(got) != want {
+		t.Errorf("aws was called with\n%s\nthe dry run promised\n%s", got, want)
+	}
+}
+
+func TestApplyScalingDryRun(t *testing.T) {
+	tool(t, "jq")
+	dir := t.TempDir()
+	tracking := filepath.Join(dir, "tracking.json")
+	full := filepath.Join(dir, "full.json")
+	if err := os.WriteFile(tracking, []byte(`{"TargetValue": 10000, "CustomizedMetricSpecification": {"MetricName": "ReplicationBacklogRecords", "Namespace": "${CLOUDWATCH_NAMESPACE}", "Dimensions": [{"Name": "ClusterName", "Value": "${CLUSTER_NAME}"}, {"Name": "ServiceName", "Value": "${SERVICE_NAME}"}], "Statistic": "Average"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(`{"PolicyName": "${SERVICE_NAME}-backlog", "ServiceNamespace": "ecs", "ResourceId": "service/${CLUSTER_NAME}/${SERVICE_NAME}", "ScalableDimension": "ecs:service:DesiredCount", "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 5000, "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	register := `aws --region eu-west-1 application-autoscaling register-scalable-target --service-namespace ecs --resource-id service/mm2/mm2-connect --scalable-dimension ecs:service:DesiredCount --min-capacity 2 --max-capacity 12`
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"target tracking configuration", []string{"--policy-file", tracking, "--env-file", "../taskdefs/deploy.env.example"}, []string{
+			register,
+			`aws --region eu-west-1 application-autoscaling put-scaling-policy --service-namespace ecs --resource-id service/mm2/mm2-connect --scalable-dimension ecs:service:DesiredCount --policy-name mm2-connect-replication-backlog --policy-type TargetTrackingScaling --target-tracking-scaling-policy-configuration \{\"TargetValue\":10000\,\"CustomizedMetricSpecification\":\{\"MetricName\":\"ReplicationBacklogRecords\"\,\"Namespace\":\"MM2/Connect\"\,\"Dimensions\":\[\{\"Name\":\"ClusterName\"\,\"Value\":\"mm2\"\}\,\{\"Name\":\"ServiceName\"\,\"Value\":\"mm2-connect\"\}\]\,\"Statistic\":\"Average\"\}\}`,
+		}},
+		{"complete put-scaling-policy input", []string{"--policy-file", full, "--region", "eu-west-1"}, []string{
+			register,
+			`aws --region eu-west-1 application-autoscaling put-scaling-policy --cli-input-json \{\"PolicyName\":\"mm2-connect-backlog\"\,\"ServiceNamespace\":\"ecs\"\,\"ResourceId\":\"service/mm2/mm2-connect\"\,\"ScalableDimension\":\"ecs:service:DesiredCount\"\,\"PolicyType\":\"TargetTrackingScaling\"\,\"TargetTrackingScalingPolicyConfiguration\":\{\"TargetValue\":5000\,\"PredefinedMetricSpecification\":\{\"PredefinedMetricType\":\"ECSServiceAverageCPUUtilization\"\}\}\}`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--cluster", "mm2", "--service", "mm2-connect", "--min", "2", "--max", "12", "--dry-run"}, tc.args...)
+			r := run(t, nil, "apply-scaling.sh", args...)
+			if r.err != nil {
+				t.Fatalf("%v\n%s", r.err, r.stderr)
+			}
+			if got, want := strings.Join(calls(r.stdout), "\n"), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("dry run printed\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+
+	t.Run("the repository's policy", func(t *testing.T) {
+		r := run(t, nil, "apply-scaling.sh", "--cluster", "mm2", "--service", "mm2-connect", "--min", "2", "--max", "12", "--region", "eu-west-1", "--dry-run")
+		if r.err != nil {
+			t.Fatalf("%v\n%s", r.err, r.stderr)
+		}
+		cs := calls(r.stdout)
+		if len(cs) != 2 || cs[0] != register || !strings.HasPrefix(cs[1], "aws --region eu-west-1 application-autoscaling put-scaling-policy --cli-input-json ") {
+			t.Fatalf("dry run printed %q", cs)
+		}
+		for _, want := range []string{`\"ResourceId\":\"service/mm2/mm2-connect\"`, `\"Value\":\"mm2-connect\"`, `ReplicationBacklogRecords`} {
+			if !strings.Contains(cs[1], want) {
+				t.Errorf("put-scaling-policy input lacks %s: %s", want, cs[1])
+			}
+		}
+		if strings.Contains(cs[1], "${") {
+			t.Errorf("a placeholder is left: %s", cs[1])
+		}
+	})
+
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unset placeholder", []string{"--min", "1", "--max", "3", "--policy-file", tracking}, "unset: CLOUDWATCH_NAMESPACE"},
+		{"scale to zero", []string{"--min", "0", "--max", "3", "--policy-file", tracking}, "must be at least 1"},
+		{"max below min", []string{"--min", "4", "--max", "3", "--policy-file", tracking}, "is below --min"},
+		{"missing policy", []string{"--min", "1", "--max", "3", "--policy-file", filepath.Join(dir, "nope.json")}, "cannot read the scaling policy"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--cluster", "mm2", "--service", "mm2-connect", "--dry-run"}, tc.args...)
+			r := run(t, nil, "apply-scaling.sh", args...)
+			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("err=%v stderr=%q, want %q", r.err, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestBuildImagesDryRun runs build_images.sh in a scratch git repository
+// holding the four Dockerfiles, so it does not depend on this checkout's state.
+func TestBuildImagesDryRun(t *testing.T) {
+	git := tool(t, "git")
+	repo := t.TempDir()
+	script, err := os.ReadFile("../build_images.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"build_images.sh":             string(script),
+		"sidecar/Dockerfile":          "FROM scratch\n",
+		"connect-image/Dockerfile":    "FROM scratch\n",
+		"prometheus-image/Dockerfile": "FROM scratch\n",
+		"grafana/Dockerfile":          "FROM scratch\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitEnv := []string{"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org"}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "x"}} {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), gitEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	cmd := exec.Command(git, "rev-parse", "--short=12", "HEAD")
+	cmd.Dir = repo
+	sha, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.TrimSpace(string(sha))
+	reg := "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+	r := run(t, nil, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1", "v1.2.0")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	var builds []string
+	for _, c := range calls(r.stdout) {
+		if strings.HasPrefix(c, "docker buildx build") {
+			builds = append(builds, c)
+		}
+	}
+	want := []string{
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect-sidecar:" + commit + " --tag " + reg + "/mm2-connect-sidecar:v1.2.0 --file sidecar/Dockerfile --push .",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect:" + commit + " --tag " + reg + "/mm2-connect:v1.2.0 --file connect-image/Dockerfile --push connect-image",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-prometheus:" + commit + " --tag " + reg + "/mm2-prometheus:v1.2.0 --file prometheus-image/Dockerfile --push prometheus-image",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-grafana:" + commit + " --tag " + reg + "/mm2-grafana:v1.2.0 --file grafana/Dockerfile --push grafana",
+	}
+	if got := strings.Join(builds, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("builds\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, w := range []string{
+		"+ aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin " + reg,
+		"CONNECT_IMAGE=" + reg + "/mm2-connect:" + commit,
+		"SIDECAR_IMAGE=" + reg + "/mm2-connect-sidecar:" + commit,
+		"PROMETHEUS_IMAGE=" + reg + "/mm2-prometheus:" + commit,
+		"GRAFANA_IMAGE=" + reg + "/mm2-grafana:" + commit,
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "aws ecr create-repository"); n != 4 {
+		t.Errorf("%d repositories ensured, want 4", n)
+	}
+
+	// A changed tree is marked in the commit tag.
+	if err := os.WriteFile(filepath.Join(repo, "grafana", "Dockerfile"), []byte("FROM scratch\nUSER 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1")
+	if !strings.Contains(r.stdout, "CONNECT_IMAGE="+reg+"/mm2-connect:"+commit+"-dirty") || strings.Contains(r.stdout, ":v1.2.0") {
+		t.Errorf("dirty tree, no TAG: output\n%s", r.stdout)
+	}
+
+	bad := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dry-run", "12345", "eu-west-1"}, "12-digit AWS account ID"},
+		{[]string{"--dry-run", "123456789012", "Europe"}, "not an AWS region name"},
+		{[]string{"--dry-run", "123456789012", "eu-west-1", "bad tag!"}, "not a valid image tag"},
+		{[]string{"--dry-run", "123456789012"}, "Usage:"},
+	}
+	for _, tc := range bad {
+		r := run(t, nil, filepath.Join(repo, "build_images.sh"), tc.args...)
+		if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: err=%v stderr=%q, want %q", tc.args, r.err, r.stderr, tc.want)
+		}
+	}
+}

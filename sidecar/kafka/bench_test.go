@@ -1,0 +1,291 @@
+package kafka
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+)
+
+// The benchmark's clusters run in a child process (this test binary with
+// MM2_BENCH_FIXTURE set) so that B/op and the heap figures are the
+// sidecar's alone, not kfake's.
+const (
+	benchBrokers       = 3
+	benchGroups        = 200
+	benchTopicsPerGrp  = 5
+	benchCheckpointTop = "src.checkpoints.internal"
+)
+
+// TestBenchFixture is the child process: it builds the clusters, prints
+// the Connect URL and serves until its stdin closes.
+func TestBenchFixture(t *testing.T) {
+	spec := os.Getenv("MM2_BENCH_FIXTURE")
+	if spec == "" {
+		t.Skip("runs only as the benchmark's fixture process")
+	}
+	var topics, parts int
+	if _, err := fmt.Sscanf(spec, "%d,%d", &topics, &parts); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, topics)
+	for i := range names {
+		names[i] = fmt.Sprintf("topic-%04d", i)
+	}
+	newCluster := func(extra ...string) *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(benchBrokers), kfake.SeedTopics(int32(parts), append(extra, names...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	src := newCluster()
+	tgt := newCluster()
+	ctx := context.Background()
+	srcCl := newClient(t, src.ListenAddrs(), kgo.ProducerLinger(0))
+	tgtCl := newClient(t, tgt.ListenAddrs())
+	srcAdm, tgtAdm := kadm.NewClient(srcCl), kadm.NewClient(tgtCl)
+	if _, err := tgtAdm.CreateTopic(ctx, 1, 1, nil, benchCheckpointTop); err != nil {
+		t.Fatal(err)
+	}
+	// Some records in the first topics so that lag is not all zero.
+	var recs []*kgo.Record
+	for i := 0; i < 10 && i < topics; i++ {
+		for p := range parts {
+			recs = append(recs, &kgo.Record{Topic: names[i], Partition: int32(p), Value: []byte("v")})
+		}
+	}
+	if err := srcCl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Each group consumes benchTopicsPerGrp topics, checkpointed and
+	// committed on both sides.
+	var cps []*kgo.Record
+	for g := range benchGroups {
+		group := fmt.Sprintf("group-%03d", g)
+		var os kadm.Offsets
+		for i := range benchTopicsPerGrp {
+			topic := names[(g*benchTopicsPerGrp+i)%topics]
+			for p := range parts {
+				os.Add(kadm.Offset{Topic: topic, Partition: int32(p), At: 0, LeaderEpoch: -1})
+				k, v := EncodeCheckpoint(Checkpoint{Group: group, Topic: topic, Partition: int32(p)})
+				cps = append(cps, &kgo.Record{Topic: benchCheckpointTop, Key: k, Value: v})
+			}
+		}
+		if err := srcAdm.CommitAllOffsets(ctx, group, os); err != nil {
+			t.Fatal(err)
+		}
+		if err := tgtAdm.CommitAllOffsets(ctx, group, os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tgtCl.ProduceSync(ctx, cps...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cc := connecttest.NewCluster(t, 1)
+	msc := map[string]string{
+		"connector.class":                  sourceConnectorClass,
+		"source.cluster.alias":             "src",
+		"target.cluster.alias":             "tgt",
+		"source.cluster.bootstrap.servers": strings.Join(src.ListenAddrs(), ","),
+		"target.cluster.bootstrap.servers": strings.Join(tgt.ListenAddrs(), ","),
+		"replication.policy.class":         identityPolicy,
+	}
+	cpc := map[string]string{}
+	for k, v := range msc {
+		cpc[k] = v
+	}
+	cpc["connector.class"] = checkpointConnectorClass
+	if err := cc.Put(mscName, msc, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Put(cpcName, cpc, ""); err != nil {
+		t.Fatal(err)
+	}
+	offs := make([]connecttest.Offset, 0, topics*parts)
+	for _, topic := range names {
+		for p := range parts {
+			offs = append(offs, connecttest.Offset{
+				Partition: map[string]any{"cluster": "src", "topic": topic, "partition": p},
+				Offset:    map[string]any{"offset": 0},
+			})
+		}
+	}
+	if err := cc.SetOffsets(mscName, offs); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("READY %s\n", cc.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// startFixture runs the fixture process and returns the Connect URL.
+func startFixture(b *testing.B, topics, parts int) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchFixture$", "-test.v=false")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("MM2_BENCH_FIXTURE=%d,%d", topics, parts))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if url, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
+			b.Logf("fixture %d×%d ready in %s", topics, parts, time.Since(start).Round(time.Millisecond))
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return url
+		}
+	}
+	b.Fatalf("fixture process ended without READY: %v", sc.Err())
+	return ""
+}
+
+// requestCounter counts Kafka requests by API key.
+type requestCounter struct{ n [128]atomic.Int64 }
+
+func (c *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, _ error) {
+	if key >= 0 && int(key) < len(c.n) {
+		c.n[key].Add(1)
+	}
+}
+
+func (c *requestCounter) snapshot() (total int64, byKey map[int16]int64) {
+	byKey = map[int16]int64{}
+	for k := range c.n {
+		if v := c.n[k].Load(); v > 0 {
+			byKey[int16(k)] = v
+			total += v
+		}
+	}
+	return total, byKey
+}
+
+// heapPeak samples the live heap until stopped.
+type heapPeak struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	peak atomic.Uint64
+}
+
+func startHeapPeak() *heapPeak {
+	h := &heapPeak{stop: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > h.peak.Load() {
+				h.peak.Store(v)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) done() uint64 { close(h.stop); h.wg.Wait(); return h.peak.Load() }
+
+// BenchmarkCycle measures full measurement cycles: end and start offsets
+// of every source partition, MM2's offsets from Connect, checkpoints, and
+// both clusters' group offsets. "cold" includes reading every checkpoint
+// once; the timed loop is the steady state that only reads new ones.
+func BenchmarkCycle(b *testing.B) {
+	for _, size := range []struct {
+		name          string
+		topics, parts int
+	}{{"partitions=10000", 1000, 10}, {"partitions=100000", 1000, 100}} {
+		b.Run(size.name, func(b *testing.B) {
+			url := startFixture(b, size.topics, size.parts)
+			api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var reqs requestCounter
+			m := NewMeasurer(api, Options{ClientOpts: []kgo.Opt{kgo.WithHooks(&reqs)}})
+			b.Cleanup(m.Close)
+			ctx := context.Background()
+
+			runtime.GC()
+			hp := startHeapPeak()
+			start := time.Now()
+			snap, err := m.Measure(ctx)
+			cold := time.Since(start)
+			coldPeak := hp.done()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := len(snap.Groups); n != benchGroups {
+				b.Fatalf("groups = %d, want %d", n, benchGroups)
+			}
+			coldReqs, _ := reqs.snapshot()
+
+			// A second cycle warms kgo's metadata caches like a running sidecar.
+			if _, err := m.Measure(ctx); err != nil {
+				b.Fatal(err)
+			}
+			before, _ := reqs.snapshot()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			base := ms.HeapAlloc
+			hp = startHeapPeak()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := m.Measure(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			peak := hp.done()
+			after, byKey := reqs.snapshot()
+			b.ReportMetric(float64(after-before)/float64(b.N), "requests/cycle")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(base)/(1<<20), "base-heap-MB")
+			b.ReportMetric(cold.Seconds(), "cold-cycle-s")
+			b.ReportMetric(float64(coldPeak)/(1<<20), "cold-peak-heap-MB")
+			b.ReportMetric(float64(coldReqs), "cold-requests")
+			keys := make([]string, 0, len(byKey))
+			for k, v := range byKey {
+				keys = append(keys, strconv.Itoa(int(k))+":"+strconv.FormatInt(v, 10))
+			}
+			b.Logf("requests by API key over all cycles (key:count): %s", strings.Join(keys, " "))
+		})
+	}
+}

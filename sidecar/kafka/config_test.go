@@ -1,0 +1,207 @@
+package kafka
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestClusterFromConnectorErrors(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"source.cluster.bootstrap.servers": "b1:9092"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	jaas := `org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="topsecret";`
+	tests := []struct {
+		name string
+		conf map[string]string
+		err  string
+	}{
+		{"no bootstrap", map[string]string{}, "source.cluster.bootstrap.servers: not set"},
+		{"bad protocol", base("source.cluster.security.protocol", "TLS"), `source.cluster.security.protocol="TLS": must be`},
+		{"truststore with plaintext", base("source.cluster.ssl.truststore.location", "/x"), "source.cluster.ssl.truststore.location is set but source.cluster.security.protocol is PLAINTEXT"},
+		{"jaas with ssl", base("source.cluster.security.protocol", "SSL", "source.cluster.sasl.jaas.config", jaas), "source.cluster.sasl.jaas.config is set but source.cluster.security.protocol is SSL"},
+		{"gssapi default", base("source.cluster.security.protocol", "SASL_SSL"), "source.cluster.sasl.mechanism: GSSAPI (Kerberos) is not supported"},
+		{"unknown mechanism", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "DIGEST"), `source.cluster.sasl.mechanism="DIGEST": not supported`},
+		{"scram without jaas", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "SCRAM-SHA-512"), "source.cluster.sasl.jaas.config: not set"},
+		{"scram with plain module", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "SCRAM-SHA-512",
+			"source.cluster.sasl.jaas.config", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="topsecret";`), "does not fit sasl.mechanism SCRAM-SHA-512"},
+		{"jaas without password", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "PLAIN",
+			"source.cluster.sasl.jaas.config", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u";`), "username and password options are required"},
+		{"bad jaas", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "PLAIN",
+			"source.cluster.sasl.jaas.config", `PlainLoginModule required password="topsecret`), "source.cluster.sasl.jaas.config: jaas config: unterminated"},
+		{"iam over plaintext", base("source.cluster.security.protocol", "SASL_PLAINTEXT", "source.cluster.sasl.mechanism", "AWS_MSK_IAM"), "AWS_MSK_IAM needs security.protocol SASL_SSL"},
+		{"oauthbearer not msk", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "OAUTHBEARER"), "OAUTHBEARER is supported only for MSK IAM"},
+		{"missing env", base("source.cluster.security.protocol", "SASL_SSL", "source.cluster.sasl.mechanism", "PLAIN",
+			"source.cluster.sasl.jaas.config", `M required username="u" password="${env:NOT_SET_ANYWHERE}";`), "source.cluster.sasl.jaas.config: ${env:NOT_SET_ANYWHERE}: environment variable NOT_SET_ANYWHERE is not set"},
+		{"env with path", base("source.cluster.bootstrap.servers", "${env:p:HOST}"), "the env config provider does not support a path"},
+		{"unknown provider", base("source.cluster.bootstrap.servers", "${vault:secret/x:host}"), `config provider "vault" is not supported`},
+		{"bad store type", base("source.cluster.security.protocol", "SSL", "source.cluster.ssl.truststore.type", "BKS", "source.cluster.ssl.truststore.location", "/x"), `source.cluster.ssl.truststore.type="BKS"`},
+		{"missing store", base("source.cluster.security.protocol", "SSL", "source.cluster.ssl.keystore.location", "/nonexistent/keystore.jks"), "source.cluster.ssl.keystore.location: open /nonexistent/keystore.jks"},
+		{"bad endpoint algorithm", base("source.cluster.security.protocol", "SSL", "source.cluster.ssl.endpoint.identification.algorithm", "ldap"), "must be https or empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Resolver{LookupEnv: func(string) (string, bool) { return "", false }}
+			c, err := ClusterFromConnector(tc.conf, Source, r)
+			if err == nil {
+				_, err = c.ClientOpts(context.Background())
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("error shows a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestClusterFromConnectorDescribes(t *testing.T) {
+	conf := map[string]string{
+		"target.cluster.alias":             "msk",
+		"target.cluster.bootstrap.servers": "b-1.x.kafka.eu-west-1.amazonaws.com:9098, b-2.x.kafka.eu-west-1.amazonaws.com:9098",
+		"target.cluster.security.protocol": "sasl_ssl",
+		"target.cluster.sasl.mechanism":    "AWS_MSK_IAM",
+		"target.cluster.sasl.jaas.config":  "software.amazon.msk.auth.iam.IAMLoginModule required;",
+	}
+	c, err := ClusterFromConnector(conf, Target, Resolver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `target cluster "msk" (b-1.x.kafka.eu-west-1.amazonaws.com:9098,b-2.x.kafka.eu-west-1.amazonaws.com:9098, SASL_SSL/AWS_MSK_IAM)`
+	if c.String() != want {
+		t.Errorf("String() = %s\nwant %s", c, want)
+	}
+	if r := regionFromHost(c.BootstrapServers[0]); r != "eu-west-1" {
+		t.Errorf("region = %q", r)
+	}
+}
+
+func TestResolver(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "secrets.properties")
+	if err := os.WriteFile(props, []byte("pw = from-file\nother=${not.expanded}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := Resolver{LookupEnv: func(k string) (string, bool) {
+		v, ok := map[string]string{"USER": "alice", "PW": "p@ss"}[k]
+		return v, ok
+	}}
+	tests := []struct{ in, want, err string }{
+		{"plain", "plain", ""},
+		{"${env:USER}", "alice", ""},
+		{"${env::USER}", "alice", ""},
+		{`u="${env:USER}" p="${env:PW}";`, `u="alice" p="p@ss";`, ""},
+		{"${file:" + props + ":pw}", "from-file", ""},
+		{"${file:" + props + ":other}", "${not.expanded}", ""},
+		{"${file:" + props + ":missing}", "", "key missing not in file"},
+		{"${file:pw}", "", "a path is required"},
+		{"${env:NOPE}", "", "environment variable NOPE is not set"},
+		{"${unclosed", "${unclosed", ""},
+	}
+	for _, tc := range tests {
+		got, err := r.Resolve("k", tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "k: ") {
+				t.Errorf("Resolve(%q) err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Resolve(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func FuzzResolve(f *testing.F) {
+	f.Add("${env:A}")
+	f.Add("x${env::B}y${env:p:C}")
+	f.Add("${file:/nonexistent:k}${")
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Resolver{
+			LookupEnv: func(k string) (string, bool) { return "<" + k + ">", true },
+			ReadFile:  func(string) ([]byte, error) { return []byte("k=v"), nil },
+		}
+		out, err := r.Resolve("key", s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "key: ") {
+				t.Fatalf("error does not name the key: %v", err)
+			}
+			return
+		}
+		if !strings.Contains(s, "${") && out != s {
+			t.Fatalf("text without references changed: %q -> %q", s, out)
+		}
+	})
+}
+
+func TestFiltersAndPolicy(t *testing.T) {
+	def, err := TopicFilter(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, want := range map[string]bool{"orders": true, "a.internal": false, "a-internal": false, "x.replica": false, "__consumer_offsets": false} {
+		if def.Match(topic) != want {
+			t.Errorf("default topic filter %q = %v", topic, !want)
+		}
+	}
+	f, err := TopicFilter(map[string]string{"topics": "orders.*, payments", "topics.exclude": "orders-tmp.*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, want := range map[string]bool{"orders": true, "orders-eu": true, "orders-tmp1": false, "payments": true, "payments2": false} {
+		if f.Match(topic) != want {
+			t.Errorf("topic filter %q = %v", topic, !want)
+		}
+	}
+	if f, _ := TopicFilter(map[string]string{"topics": ""}); f.Match("orders") {
+		t.Error("an empty topics list matched")
+	}
+	if f, _ := TopicFilter(map[string]string{"topics.blacklist": "orders"}); f.Match("orders") || !f.Match("a.internal") {
+		t.Error("topics.blacklist is not the exclude list")
+	}
+	if _, err := TopicFilter(map[string]string{"topics.exclude": "(?!x).*"}); err == nil || !strings.HasPrefix(err.Error(), "topics.exclude: ") {
+		t.Errorf("java-only regex err = %v", err)
+	}
+	g, _ := GroupFilter(map[string]string{})
+	for group, want := range map[string]bool{"app": true, "console-consumer-1": false, "connect-mm2": false, "__x": false} {
+		if g.Match(group) != want {
+			t.Errorf("default group filter %q = %v", group, !want)
+		}
+	}
+
+	tests := []struct {
+		conf              map[string]string
+		remote, cp        string
+		internalHeartbeat string
+	}{
+		{map[string]string{}, "src.orders", "src.checkpoints.internal", "src.heartbeats"},
+		{map[string]string{"replication.policy.class": identityPolicy}, "orders", "src.checkpoints.internal", "src.heartbeats"},
+		{map[string]string{"replication.policy.separator": "_"}, "src_orders", "src_checkpoints_internal", "src_heartbeats"},
+		{map[string]string{"replication.policy.separator": "_", "replication.policy.internal.topic.separator.enabled": "false"}, "src_orders", "src.checkpoints.internal", "src_heartbeats"},
+	}
+	for _, tc := range tests {
+		p, err := PolicyFromConnector(tc.conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.RemoteTopic("src", "orders"); got != tc.remote {
+			t.Errorf("%v: remote = %q, want %q", tc.conf, got, tc.remote)
+		}
+		if got := p.CheckpointsTopic("src"); got != tc.cp {
+			t.Errorf("%v: checkpoints = %q, want %q", tc.conf, got, tc.cp)
+		}
+		if got := p.RemoteTopic("src", "heartbeats"); got != tc.internalHeartbeat {
+			t.Errorf("%v: heartbeats = %q, want %q", tc.conf, got, tc.internalHeartbeat)
+		}
+	}
+	if _, err := PolicyFromConnector(map[string]string{"replication.policy.class": "com.example.Custom"}); err == nil {
+		t.Error("a custom policy class was accepted")
+	}
+}

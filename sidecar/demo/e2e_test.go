@@ -131,6 +131,23 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 
+	// /metrics and status agree: the same measurement facts, once.
+	eventually(t, ctx, 60*time.Second, "leader's /metrics and status --json agree", func() (bool, string) {
+		sum, err := d.Summary(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		st, _, err := d.status(t, ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		if diff := disagreement(st, sum); diff != "" {
+			return false, diff
+		}
+		return true, ""
+	})
+	assertExportedOnce(t, ctx, d)
+
 	// A crashed task: the sidecar restarts it without a config write.
 	restarts := d.Connect.Restarts("mm2-msc")
 	if err := d.FailTask("mm2-msc", 0); err != nil {
@@ -189,6 +206,75 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, sc := range d.Sidecars {
 		if done, err := sc.Exited(); done {
 			t.Errorf("sidecar %d exited early: %v", sc.Index+1, err)
+		}
+	}
+}
+
+// disagreement describes how status --json and the sidecars' /metrics
+// differ, "" when they agree.
+func disagreement(st statusJSON, sum Summary) string {
+	var diffs []string
+	if !sum.HaveLag {
+		return "the leader's sidecar has no lag measurement yet"
+	}
+	if st.Ready != sum.Ready {
+		diffs = append(diffs, fmt.Sprintf("ready: status %v, /metrics %v", st.Ready, sum.Ready))
+	}
+	if len(st.Measurement.Topics) != len(sum.TopicLag) {
+		diffs = append(diffs, fmt.Sprintf("topics: status %d, /metrics %d", len(st.Measurement.Topics), len(sum.TopicLag)))
+	}
+	for _, tl := range st.Measurement.Topics {
+		if v, ok := sum.TopicLag[tl.Topic]; !ok || int64(v) != tl.Lag {
+			diffs = append(diffs, fmt.Sprintf("topic %s lag: status %d, /metrics %v", tl.Topic, tl.Lag, v))
+		}
+	}
+	if len(st.Measurement.Groups) != len(sum.Groups) {
+		diffs = append(diffs, fmt.Sprintf("groups: status %d, /metrics %d", len(st.Measurement.Groups), len(sum.Groups)))
+	}
+	for _, g := range st.Measurement.Groups {
+		if v := sum.Groups[g.Group]; v != g.Verdict {
+			diffs = append(diffs, fmt.Sprintf("group %s: status %s, /metrics %s", g.Group, g.Verdict, v))
+		}
+	}
+	states := map[string]int{}
+	for _, c := range st.Connectors {
+		for _, task := range c.Tasks {
+			states[task.State]++
+		}
+	}
+	for state, n := range states {
+		if sum.TaskStates[state] != n {
+			diffs = append(diffs, fmt.Sprintf("tasks %s: status %d, /metrics %d", state, n, sum.TaskStates[state]))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// assertExportedOnce checks that exactly one sidecar, the Connect leader's,
+// leads and exports the cluster-wide lag and readiness.
+func assertExportedOnce(t *testing.T, ctx context.Context, d *Demo) {
+	t.Helper()
+	leaderURL, _ := d.Connect.Leader()
+	for _, sc := range d.Sidecars {
+		mfs, err := Scrape(ctx, sc.MetricsURL)
+		if err != nil {
+			t.Errorf("sidecar %d: %v", sc.Index+1, err)
+			continue
+		}
+		isLeader := sc.WorkerURL+"/" == leaderURL
+		if got := value(mfs, "connect_sidecar_is_leader", nil); got != map[bool]float64{true: 1, false: 0}[isLeader] {
+			t.Errorf("sidecar %d: connect_sidecar_is_leader %v, worker leads: %v", sc.Index+1, got, isLeader)
+		}
+		for _, name := range []string{"connect_sidecar_topic_lag_records", "connect_sidecar_migration_ready"} {
+			if has := len(metrics(mfs, name)) > 0; has != isLeader {
+				t.Errorf("sidecar %d: exports %s: %v, want only on the leader's sidecar", sc.Index+1, name, has)
+			}
+		}
+		if value(mfs, "connect_sidecar_jmx_up", nil) != 1 {
+			t.Errorf("sidecar %d: connect_sidecar_jmx_up is not 1", sc.Index+1)
+		}
+		if len(sc.LastEMF()) == 0 {
+			t.Errorf("sidecar %d: printed no CloudWatch EMF line", sc.Index+1)
 		}
 	}
 }

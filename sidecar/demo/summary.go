@@ -22,7 +22,7 @@ type Summary struct {
 	TopicLag   map[string]float64 // connect_sidecar_topic_lag_records
 	Groups     map[string]string  // connect_sidecar_group_verdict (value 1)
 	Ready      bool               // connect_sidecar_migration_ready
-	TaskStates map[string]int     // tasks per state, from connect_sidecar_task_state
+	TaskStates map[string]int     // tasks per state, connect_sidecar_task_state over all sidecars
 	Restarts   float64            // connect_sidecar_connector_restarts_total over all sidecars
 	Backlog    []float64          // per worker, the EMF ReplicationBacklogRecords last printed (-1: none yet)
 }
@@ -70,6 +70,12 @@ func (d *Demo) Summary(ctx context.Context) (Summary, error) {
 			s.Restarts += m.GetCounter().GetValue()
 		}
 		s.Backlog = append(s.Backlog, emfValue(sc.LastEMF(), "ReplicationBacklogRecords"))
+		// Each sidecar exports the states of its own worker's tasks.
+		for _, m := range metrics(mfs, "connect_sidecar_task_state") {
+			if m.GetGauge().GetValue() == 1 {
+				s.TaskStates[label(m, "state")]++
+			}
+		}
 	}
 	if s.Leader < 0 {
 		return s, firstErr
@@ -85,11 +91,6 @@ func (d *Demo) Summary(ctx context.Context) (Summary, error) {
 		}
 	}
 	s.Ready = value(mfs, "connect_sidecar_migration_ready", nil) == 1
-	for _, m := range metrics(mfs, "connect_sidecar_task_state") {
-		if m.GetGauge().GetValue() == 1 {
-			s.TaskStates[label(m, "state")]++
-		}
-	}
 	return s, nil
 }
 

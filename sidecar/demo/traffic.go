@@ -54,8 +54,10 @@ func startTraffic(ctx context.Context, brokers []string, backlog int, produceFor
 		}
 	}
 	for _, topic := range topics {
-		recs := make([]*kgo.Record, 0, backlog)
-		for i := range backlog {
+		// Backlogs differ per topic, so the summary shows them drain apart.
+		n := backlog * int(sourceTopics[topic]) / 3
+		recs := make([]*kgo.Record, 0, n)
+		for i := range n {
 			recs = append(recs, record(topic, i))
 		}
 		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -67,7 +69,7 @@ func startTraffic(ctx context.Context, brokers []string, backlog int, produceFor
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.produce(ctx, prod, topics, backlog, produceFor, log)
+			t.produce(ctx, prod, topics, 2*backlog, produceFor, log)
 		}()
 	}
 	groups := make([]string, 0, len(groupTopics))

@@ -398,6 +398,9 @@ func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, j
 	sc.cmd.Env = sc.Env
 	sc.cmd.Stdout = sc.emf
 	sc.cmd.Stderr = logf
+	// Its own process group: Ctrl-C reaches the demo only, which then
+	// stops each sidecar with SIGTERM as ECS does.
+	sc.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sc.cmd.Start(); err != nil {
 		logf.Close()
 		emff.Close()

@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 )
@@ -130,6 +135,8 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("group %s: verdict %s, want synced", g.Group, g.Verdict)
 		}
 	}
+
+	assertTargetHoldsSource(t, ctx, d)
 
 	// /metrics and status agree: the same measurement facts, once.
 	eventually(t, ctx, 60*time.Second, "leader's /metrics and status --json agree", func() (bool, string) {
@@ -276,5 +283,33 @@ func assertExportedOnce(t *testing.T, ctx context.Context, d *Demo) {
 		if len(sc.LastEMF()) == 0 {
 			t.Errorf("sidecar %d: printed no CloudWatch EMF line", sc.Index+1)
 		}
+	}
+}
+
+// assertTargetHoldsSource checks that every source partition's records are
+// on the target, once: with the identity policy and no failure yet, the end
+// offsets are equal.
+func assertTargetHoldsSource(t *testing.T, ctx context.Context, d *Demo) {
+	t.Helper()
+	ends := func(brokers []string) map[string]int64 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		topics := slices.Sorted(maps.Keys(sourceTopics))
+		listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		listed.Each(func(o kadm.ListedOffset) {
+			out[fmt.Sprintf("%s/%d", o.Topic, o.Partition)] = o.Offset
+		})
+		return out
+	}
+	src, tgt := ends(d.Source.ListenAddrs()), ends(d.Target.ListenAddrs())
+	if !maps.Equal(src, tgt) {
+		t.Errorf("end offsets differ: source %v, target %v", src, tgt)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -366,5 +367,59 @@ func TestHandlerServesWorkerView(t *testing.T) {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("no %s in the workers' expositions:\n%s", want, all.String())
 		}
+	}
+}
+
+func TestPausedAndStoppedConnectorsStopCopying(t *testing.T) {
+	for _, action := range []string{"pause", "stop"} {
+		t.Run(action, func(t *testing.T) {
+			e := newEnv(t, map[string]int32{"a": 1, "b": 1})
+			for name, topic := range map[string]string{"msc-a": "a", "msc-b": "b"} {
+				if err := e.c.Put(name, mm2Config(sourceClass, map[string]string{"topics": topic}), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.produce(t, "a", 0, 3)
+			waitFor(t, "a copied", func() (bool, string) {
+				got := committed(e.c, "msc-a")
+				return got["src/a/0"] == 2, fmt.Sprint(got)
+			})
+			req, _ := http.NewRequest(http.MethodPut, e.c.URL()+"/connectors/msc-a/"+action, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			waitFor(t, "msc-a no longer consuming", func() (bool, string) {
+				e.r.mu.Lock()
+				s := e.r.sources["msc-a"]
+				e.r.mu.Unlock()
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return len(s.consuming) == 0, fmt.Sprint(s.consuming)
+			})
+			e.produce(t, "a", 0, 3)
+			e.produce(t, "b", 0, 3)
+			// msc-b copying proves the replicator kept running meanwhile.
+			waitFor(t, "b copied", func() (bool, string) {
+				got := committed(e.c, "msc-b")
+				return got["src/b/0"] == 2, fmt.Sprint(got)
+			})
+			if got := e.r.Copied("msc-a")["a"][0]; got != 2 {
+				t.Errorf("%sd connector copied up to %d, want still 2", action, got)
+			}
+			if got := e.r.Copied("msc-b")["a"]; got != nil {
+				t.Errorf("msc-b (topics=b) copied topic a: %v", got)
+			}
+			req, _ = http.NewRequest(http.MethodPut, e.c.URL()+"/connectors/msc-a/resume", nil)
+			if resp, err = http.DefaultClient.Do(req); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			waitFor(t, "resumed connector catches up", func() (bool, string) {
+				got := committed(e.c, "msc-a")
+				return got["src/a/0"] == 5, fmt.Sprint(got)
+			})
+		})
 	}
 }

@@ -1,3 +1,6 @@
+// Package connectimage_test checks the Connect image without building it: the
+// JMX exporter rules against a fixture exposition, and the worker and MM2
+// connector examples against what the sidecar and Connect accept.
 package connectimage_test
 
 import (

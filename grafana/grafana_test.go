@@ -1,3 +1,6 @@
+// Package grafana_test checks the dashboards and provisioning files: valid
+// JSON, the data source they use, and an image that never starts with a
+// default admin password.
 package grafana_test
 
 import (

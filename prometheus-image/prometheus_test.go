@@ -1,3 +1,5 @@
+// Package prometheusimage_test checks the Prometheus image with promtool: the
+// rendered scrape config, the recording and alert rules, and their unit tests.
 package prometheusimage_test
 
 import (

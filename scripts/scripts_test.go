@@ -1,3 +1,5 @@
+// Package scripts_test checks the operator scripts: shellcheck, --help, and
+// dry runs whose printed AWS calls match what a real run makes.
 package scripts_test
 
 import (

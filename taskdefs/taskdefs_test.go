@@ -1,3 +1,6 @@
+// Package taskdefs_test checks the ECS task definitions and IAM policies:
+// rendered and decoded into the ECS API types with unknown fields rejected,
+// cross-checked against the sidecar's settings and subcommands.
 package taskdefs_test
 
 import (

@@ -130,12 +130,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return float64(t.BacklogRecords), t.GroupsNotReady, ok
 		}
 	}
-	pub, err := cloudwatch.FromConfig(ctx, cfg.CloudWatch, self.task, cwOpts)
-	if err != nil {
-		log.Error("cloudwatch publisher", "error", err.Error())
-		return 2
-	}
-	if cfg.CloudWatch.Mode() != cloudwatch.ModeOff {
+	// A publisher that cannot start leaves the scaling metric missing, which
+	// the policy's alarms report as INSUFFICIENT_DATA; stopping the sidecar
+	// would also stop connector management, which is worse.
+	switch pub, err := cloudwatch.FromConfig(ctx, cfg.CloudWatch, self.task, cwOpts); {
+	case err != nil:
+		log.Error("CloudWatch metrics are off", "error", err.Error())
+	case cfg.CloudWatch.Mode() != cloudwatch.ModeOff:
 		r.add("cloudwatch", func(ctx context.Context) error { pub.Run(ctx); return nil })
 	}
 

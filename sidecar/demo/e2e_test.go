@@ -87,7 +87,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and runs connect-sidecar with Kafka, S3 and Connect doubles")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	d, err := Start(ctx, Options{WorkDir: t.TempDir(), ProduceFor: 8 * time.Second, Backlog: 1000})
 	if err != nil {

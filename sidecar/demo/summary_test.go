@@ -51,7 +51,7 @@ func TestEMFValue(t *testing.T) {
 func TestShellQuote(t *testing.T) {
 	tests := map[string]string{
 		"127.0.0.1:9092,127.0.0.1:9093": "127.0.0.1:9092,127.0.0.1:9093",
-		"/tmp/a b/connect-sidecar":      "'/tmp/a b/connect-sidecar'",
+		"/opt/a b/connect-sidecar":      "'/opt/a b/connect-sidecar'",
 		"it's":                          `'it'\''s'`,
 		"":                              "''",
 	}

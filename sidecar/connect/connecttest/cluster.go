@@ -166,6 +166,21 @@ func WithVersion(v string) Option { return func(c *Cluster) { c.version = v } }
 // servers close when the test ends.
 func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	c, err := start(t, n, opts...)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Start starts n workers (at least one) outside a test, for a demo that
+// runs the same cluster as the tests; the caller calls Close.
+func Start(n int, opts ...Option) (*Cluster, error) {
+	return start(nil, n, opts...)
+}
+
+func start(t testing.TB, n int, opts ...Option) (*Cluster, error) {
 	if n < 1 {
 		n = 1
 	}
@@ -184,23 +199,27 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	for i := range n {
 		w := &Worker{c: c, idx: i}
-		w.start(t, "127.0.0.1:0")
+		if err := w.start("127.0.0.1:0"); err != nil {
+			c.Close()
+			return nil, err
+		}
 		c.workers = append(c.workers, w)
 	}
-	t.Cleanup(func() {
-		for _, w := range c.Workers() {
-			w.Down()
-		}
-		c.fwd.CloseIdleConnections()
-	})
-	return c
+	return c, nil
 }
 
-func (w *Worker) start(t testing.TB, addr string) {
-	t.Helper()
+// Close stops every worker.
+func (c *Cluster) Close() {
+	for _, w := range c.Workers() {
+		w.Down()
+	}
+	c.fwd.CloseIdleConnections()
+}
+
+func (w *Worker) start(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("connecttest: listen %s: %v", addr, err)
+		return fmt.Errorf("connecttest: listen %s: %w", addr, err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(w.serve))
 	srv.Listener.Close()
@@ -209,6 +228,7 @@ func (w *Worker) start(t testing.TB, addr string) {
 	w.c.mu.Lock()
 	w.srv, w.addr, w.up = srv, l.Addr().String(), true
 	w.c.mu.Unlock()
+	return nil
 }
 
 // Down closes the worker's listener: connections are refused until Up.
@@ -228,8 +248,11 @@ func (w *Worker) Up() {
 	w.c.mu.Lock()
 	up := w.up
 	w.c.mu.Unlock()
-	if !up {
-		w.start(w.c.t, w.addr)
+	if up {
+		return
+	}
+	if err := w.start(w.addr); err != nil && w.c.t != nil {
+		w.c.t.Errorf("%v", err)
 	}
 }
 

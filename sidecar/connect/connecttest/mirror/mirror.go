@@ -1,0 +1,323 @@
+// Package mirror is a test double for Kafka Connect running MirrorMaker 2:
+// it carries out, on real Kafka clusters (kfake in tests and the demo), the
+// visible effects of the MM2 connectors registered in a connecttest
+// cluster. RUNNING MirrorSourceConnector tasks copy records source → target
+// and commit source offsets into connecttest as MM2 does; the
+// MirrorCheckpointConnector writes checkpoints in MM2's binary format and
+// syncs group offsets; the MirrorHeartbeatConnector writes heartbeats. Each
+// worker gets a handler serving the JMX exporter's view of its tasks. It
+// shares no code with Apache Kafka and implements only what the sidecar
+// observes; production always runs Apache Kafka Connect with MM2.
+package mirror
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+)
+
+// MM2 connector classes the replicator acts for.
+const (
+	sourceClass     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+	checkpointClass = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
+	heartbeatClass  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
+)
+
+// Options tune a Replicator.
+type Options struct {
+	// LookupEnv resolves ${env:VAR} in connector configs, as the workers'
+	// EnvVarConfigProvider would; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+	// OffsetFlushInterval is the workers' offset.flush.interval.ms: how
+	// often copied source offsets are committed to Connect (10s if zero).
+	OffsetFlushInterval time.Duration
+	// Interval is how often task states are read from the cluster
+	// (250ms if zero).
+	Interval time.Duration
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Replicator acts for the MM2 connectors of one connecttest cluster.
+type Replicator struct {
+	c     *connecttest.Cluster
+	opts  Options
+	log   *slog.Logger
+	syncs *syncStore
+
+	mu          sync.Mutex
+	sources     map[string]*sourceRunner
+	checkpoints map[string]*checkpointRunner
+	heartbeats  map[string]*heartbeatRunner
+}
+
+// New returns a Replicator for c; Run starts it.
+func New(c *connecttest.Cluster, opts Options) *Replicator {
+	if opts.OffsetFlushInterval <= 0 {
+		opts.OffsetFlushInterval = 10 * time.Second
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 250 * time.Millisecond
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Replicator{
+		c: c, opts: opts, log: log, syncs: newSyncStore(),
+		sources:     map[string]*sourceRunner{},
+		checkpoints: map[string]*checkpointRunner{},
+		heartbeats:  map[string]*heartbeatRunner{},
+	}
+}
+
+// Run follows the cluster's tasks until ctx ends, then stops every task
+// and closes its Kafka clients.
+func (r *Replicator) Run(ctx context.Context) error {
+	tick := time.NewTicker(r.opts.Interval)
+	defer tick.Stop()
+	defer r.closeAll()
+	for {
+		r.step(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Replicator) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n, s := range r.sources {
+		s.close(true)
+		delete(r.sources, n)
+	}
+	for n, k := range r.checkpoints {
+		k.close()
+		delete(r.checkpoints, n)
+	}
+	for n, h := range r.heartbeats {
+		h.close()
+		delete(r.heartbeats, n)
+	}
+}
+
+// step starts, updates and stops runners to match the cluster's
+// connectors, then lets each do its periodic work.
+func (r *Replicator) step(ctx context.Context) {
+	byConn := map[string][]connecttest.Task{}
+	for _, t := range r.c.Tasks() {
+		byConn[t.Connector] = append(byConn[t.Connector], t)
+	}
+	seen := map[string]bool{}
+	for _, name := range r.c.Connectors() {
+		cfg, ok := r.c.Config(name)
+		if !ok {
+			continue
+		}
+		seen[name] = true
+		tasks := byConn[name]
+		switch cls := cfg["connector.class"]; {
+		case isClass(cls, sourceClass):
+			r.stepSource(ctx, name, cfg, tasks)
+		case isClass(cls, checkpointClass):
+			r.stepCheckpoint(ctx, name, cfg, tasks)
+		case isClass(cls, heartbeatClass):
+			r.stepHeartbeat(ctx, name, cfg, tasks)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n, s := range r.sources {
+		if !seen[n] {
+			s.close(false)
+			delete(r.sources, n)
+		}
+	}
+	for n, k := range r.checkpoints {
+		if !seen[n] {
+			k.close()
+			delete(r.checkpoints, n)
+		}
+	}
+	for n, h := range r.heartbeats {
+		if !seen[n] {
+			h.close()
+			delete(r.heartbeats, n)
+		}
+	}
+}
+
+func (r *Replicator) stepSource(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
+	fp := fingerprint(cfg)
+	r.mu.Lock()
+	s := r.sources[name]
+	if s != nil && s.fp != fp {
+		// A config write restarts the connector and its tasks; a graceful
+		// stop commits what was copied.
+		s.close(true)
+		s = nil
+	}
+	r.mu.Unlock()
+	if s == nil {
+		var err error
+		if s, err = newSourceRunner(ctx, r, name, cfg, fp); err != nil {
+			r.log.Warn("mirror: source connector not started", "connector", name, "error", err.Error())
+			return
+		}
+		r.mu.Lock()
+		r.sources[name] = s
+		r.mu.Unlock()
+	}
+	s.update(ctx, tasks)
+}
+
+func (r *Replicator) stepCheckpoint(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
+	fp := fingerprint(cfg)
+	r.mu.Lock()
+	k := r.checkpoints[name]
+	if k != nil && k.fp != fp {
+		k.close()
+		k = nil
+	}
+	r.mu.Unlock()
+	if k == nil {
+		var err error
+		if k, err = newCheckpointRunner(ctx, r, name, cfg, fp); err != nil {
+			r.log.Warn("mirror: checkpoint connector not started", "connector", name, "error", err.Error())
+			return
+		}
+		r.mu.Lock()
+		r.checkpoints[name] = k
+		r.mu.Unlock()
+	}
+	k.update(ctx, tasks)
+}
+
+func (r *Replicator) stepHeartbeat(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
+	fp := fingerprint(cfg)
+	r.mu.Lock()
+	h := r.heartbeats[name]
+	if h != nil && h.fp != fp {
+		h.close()
+		h = nil
+	}
+	r.mu.Unlock()
+	if h == nil {
+		var err error
+		if h, err = newHeartbeatRunner(ctx, r, name, cfg, fp); err != nil {
+			r.log.Warn("mirror: heartbeat connector not started", "connector", name, "error", err.Error())
+			return
+		}
+		r.mu.Lock()
+		r.heartbeats[name] = h
+		r.mu.Unlock()
+	}
+	h.update(ctx, tasks)
+}
+
+// Copied returns, for a source connector, the last offset copied per
+// source topic partition, committed or not.
+func (r *Replicator) Copied(connector string) map[string]map[int32]int64 {
+	r.mu.Lock()
+	s := r.sources[connector]
+	r.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.copied()
+}
+
+// Handler serves the JMX exporter's exposition for one worker (by its
+// Connect worker id, host:port): the worker's rebalance leader, its tasks'
+// states, and the consumer, producer and MM2 metrics of the tasks it runs,
+// named as the Connect image's exporter rules name them.
+func (r *Replicator) Handler(workerID string) http.Handler {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(&workerCollector{r: r, worker: workerID})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+func (r *Replicator) resolver() kafka.Resolver {
+	return kafka.Resolver{LookupEnv: r.opts.LookupEnv}
+}
+
+// isClass matches connector.class as Connect resolves it: full name,
+// simple name, or simple name without "Connector".
+func isClass(cls, full string) bool {
+	simple := full[strings.LastIndex(full, ".")+1:]
+	return cls == full || cls == simple || cls+"Connector" == simple
+}
+
+func fingerprint(cfg map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		fmt.Fprintf(h, "%q=%q\n", k, cfg[k])
+	}
+	return string(h.Sum(nil))
+}
+
+// intSetting reads an integer setting, def when absent or unparsable
+// (Connect would have refused the config; the double stays lenient).
+func intSetting(cfg map[string]string, key string, def int64) int64 {
+	if v, err := strconv.ParseInt(strings.TrimSpace(cfg[key]), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func secondsSetting(cfg map[string]string, key string, def time.Duration) time.Duration {
+	if v := intSetting(cfg, key, -1); v >= 0 {
+		return time.Duration(v) * time.Second
+	}
+	return def
+}
+
+// taskStates maps task id to state.
+func taskStates(tasks []connecttest.Task) map[int]string {
+	out := make(map[int]string, len(tasks))
+	for _, t := range tasks {
+		out[t.ID] = t.State
+	}
+	return out
+}
+
+// roundRobin assigns sorted items to n tasks as MM2's connectors do.
+func roundRobin[T any](items []T, n int) map[int][]T {
+	out := map[int][]T{}
+	if n < 1 {
+		return out
+	}
+	for i, it := range items {
+		out[i%n] = append(out[i%n], it)
+	}
+	return out
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+func sortTPs(s []tp) {
+	sort.Slice(s, func(i, j int) bool {
+		return s[i].topic < s[j].topic || s[i].topic == s[j].topic && s[i].partition < s[j].partition
+	})
+}

@@ -1,0 +1,576 @@
+// Package demo owns the assembly behind the mm2-demo command and its
+// end-to-end test: two in-process Kafka clusters (kfake) with producers
+// and consumer groups, an S3-protocol server (gofakes3) holding the
+// repository's plaintext worker properties and MM2 connector files, a
+// three-worker Connect cluster double with the MirrorMaker 2 replication
+// double, and the real connect-sidecar binary run per worker with the
+// environment a task definition sets. Everything listens on loopback only.
+// It is not part of the production sidecar.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/magiconair/properties"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest/mirror"
+)
+
+// Names the demo uses in S3 and for the ECS labels.
+const (
+	Bucket        = "mm2-demo"
+	workerKey     = "workers/plaintext.properties"
+	connectorsDir = "connectors/"
+	clusterName   = "mm2-demo"
+	serviceName   = "mm2-connect"
+	modulePath    = "github.com/mm2-fargate/mm2-ecs"
+)
+
+// Topics and groups on the source cluster.
+var (
+	sourceTopics = map[string]int32{"orders": 3, "payments": 2, "inventory": 4}
+	groupTopics  = map[string][]string{
+		"billing":   {"orders", "payments"},
+		"shipping":  {"orders"},
+		"analytics": {"inventory", "payments"},
+	}
+)
+
+// Options configure a demo run.
+type Options struct {
+	// RepoDir is the repository root; found from the working directory
+	// when empty.
+	RepoDir string
+	// WorkDir holds the binary, each worker's config directory and the
+	// sidecars' logs; a new temporary directory when empty (removed by
+	// Close).
+	WorkDir string
+	// Binary is a connect-sidecar binary to run; built from RepoDir when
+	// empty.
+	Binary string
+	// Workers is the number of Connect workers (3 when zero).
+	Workers int
+	// ProduceFor is how long the source producers keep writing after the
+	// initial backlog (20s when zero; negative: no live production).
+	ProduceFor time.Duration
+	// Backlog is the number of records per topic written before MM2
+	// starts (2000 when zero).
+	Backlog int
+	// Logger for the demo's own components; discards when nil.
+	Logger *slog.Logger
+}
+
+// Demo is a running assembly.
+type Demo struct {
+	opts    Options
+	log     *slog.Logger
+	ownWork bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	Source, Target *kfake.Cluster
+	S3             *s3mem.Backend
+	S3URL          string
+	Connect        *connecttest.Cluster
+	Mirror         *mirror.Replicator
+	Binary         string
+	Sidecars       []*Sidecar
+
+	s3srv   *http.Server
+	jmxSrvs []*http.Server
+	traffic *traffic
+}
+
+// Sidecar is one worker's connect-sidecar process.
+type Sidecar struct {
+	Index      int
+	WorkerURL  string
+	JMXURL     string
+	MetricsURL string // base URL of /metrics, /healthz and /readyz
+	Env        []string
+	LogPath    string
+	EMFPath    string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+	emf  *emfTail
+}
+
+// Start brings every part up: Kafka, S3, Connect and MM2 doubles, then
+// bootstrap and run of the sidecar per worker. On error everything
+// started is stopped again.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 3
+	}
+	if opts.ProduceFor == 0 {
+		opts.ProduceFor = 20 * time.Second
+	}
+	if opts.Backlog <= 0 {
+		opts.Backlog = 2000
+	}
+	d := &Demo{opts: opts, log: opts.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	ctx, d.cancel = context.WithCancel(ctx)
+	if err := d.start(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) start(ctx context.Context) error {
+	var err error
+	if d.opts.RepoDir == "" {
+		if d.opts.RepoDir, err = FindRepo(); err != nil {
+			return err
+		}
+	}
+	if d.opts.WorkDir == "" {
+		if d.opts.WorkDir, err = os.MkdirTemp("", "mm2-demo-"); err != nil {
+			return fmt.Errorf("work dir: %w", err)
+		}
+		d.ownWork = true
+	}
+	if d.Source, err = kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("source")); err != nil {
+		return fmt.Errorf("source cluster: %w", err)
+	}
+	if d.Target, err = kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("target")); err != nil {
+		return fmt.Errorf("target cluster: %w", err)
+	}
+	if d.traffic, err = startTraffic(ctx, d.Source.ListenAddrs(), d.opts.Backlog, d.opts.ProduceFor, d.log); err != nil {
+		return err
+	}
+	workerProps, err := d.startS3()
+	if err != nil {
+		return err
+	}
+	if d.Connect, err = connecttest.Start(d.opts.Workers); err != nil {
+		return err
+	}
+	flush := 10 * time.Second
+	if ms := workerProps.GetInt64("offset.flush.interval.ms", 0); ms > 0 {
+		flush = time.Duration(ms) * time.Millisecond
+	}
+	env := d.clusterEnv()
+	d.Mirror = mirror.New(d.Connect, mirror.Options{
+		LookupEnv:           func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		OffsetFlushInterval: flush,
+		Logger:              d.log,
+	})
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		_ = d.Mirror.Run(ctx)
+	}()
+	jmxURLs, err := d.startJMX()
+	if err != nil {
+		return err
+	}
+	if d.Binary = d.opts.Binary; d.Binary == "" {
+		if d.Binary, err = Build(ctx, d.opts.RepoDir, d.opts.WorkDir); err != nil {
+			return err
+		}
+	}
+	for i, w := range d.Connect.Workers() {
+		sc, err := d.startSidecar(ctx, i, w, jmxURLs[i])
+		if err != nil {
+			return err
+		}
+		d.Sidecars = append(d.Sidecars, sc)
+	}
+	return nil
+}
+
+// FindRepo walks up from the working directory to the module's root.
+func FindRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module "+modulePath+"\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("repository root (go.mod of %s) not found above the working directory", modulePath)
+		}
+		dir = parent
+	}
+}
+
+// Build compiles connect-sidecar into dir, so the demo runs the real binary.
+func Build(ctx context.Context, repo, dir string) (string, error) {
+	out := filepath.Join(dir, "connect-sidecar")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./sidecar/cmd/connect-sidecar")
+	cmd.Dir = repo
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./sidecar/cmd/connect-sidecar: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
+func (d *Demo) clusterEnv() map[string]string {
+	return map[string]string{
+		"SOURCE_BOOTSTRAP_SERVERS": strings.Join(d.Source.ListenAddrs(), ","),
+		"TARGET_BOOTSTRAP_SERVERS": strings.Join(d.Target.ListenAddrs(), ","),
+	}
+}
+
+// startS3 serves the repository's plaintext worker properties and MM2
+// connector files, unchanged, from an S3-protocol server on loopback.
+func (d *Demo) startS3() (*properties.Properties, error) {
+	d.S3 = s3mem.New()
+	if err := d.S3.CreateBucket(Bucket); err != nil {
+		return nil, fmt.Errorf("s3 bucket: %w", err)
+	}
+	props, err := os.ReadFile(filepath.Join(d.opts.RepoDir, "connect-image", "workers", "plaintext.properties"))
+	if err != nil {
+		return nil, fmt.Errorf("worker properties: %w", err)
+	}
+	parsed, err := properties.Load(props, properties.UTF8)
+	if err != nil {
+		return nil, fmt.Errorf("connect-image/workers/plaintext.properties: %w", err)
+	}
+	if err := d.PutObject(workerKey, props); err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(d.opts.RepoDir, "connect-image", "connectors", "plaintext", "*.json"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no connector files in connect-image/connectors/plaintext")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("connector file: %w", err)
+		}
+		if err := d.PutObject(connectorsDir+filepath.Base(f), b); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("s3 listen: %w", err)
+	}
+	d.S3URL = "http://" + ln.Addr().String()
+	d.s3srv = &http.Server{Handler: gofakes3.New(d.S3).Server(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = d.s3srv.Serve(ln) }()
+	return parsed, nil
+}
+
+// PutObject writes an object into the demo bucket.
+func (d *Demo) PutObject(key string, body []byte) error {
+	if _, err := d.S3.PutObject(Bucket, key, map[string]string{}, bytes.NewReader(body), int64(len(body)), nil); err != nil {
+		return fmt.Errorf("s3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutConnectorFile replaces a connector file under the connectors prefix.
+func (d *Demo) PutConnectorFile(name string, body []byte) error {
+	return d.PutObject(connectorsDir+name, body)
+}
+
+// startJMX serves each worker's JMX exporter view on its own port.
+func (d *Demo) startJMX() ([]string, error) {
+	var urls []string
+	for _, w := range d.Connect.Workers() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("jmx listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", d.Mirror.Handler(w.ID()))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		d.jmxSrvs = append(d.jmxSrvs, srv)
+		urls = append(urls, "http://"+ln.Addr().String()+"/metrics")
+	}
+	return urls, nil
+}
+
+// taskEnv is what a task definition sets for both sidecar containers.
+func (d *Demo) taskEnv(configDir string) []string {
+	env := []string{
+		"AWS_REGION=us-east-1",
+		"AWS_ENDPOINT_URL_S3=" + d.S3URL,
+		"AWS_ACCESS_KEY_ID=demo",
+		"AWS_SECRET_ACCESS_KEY=demo-secret-key",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"SIDECAR_CONFIG_DIR=" + configDir,
+		"SIDECAR_LOG_FORMAT=text",
+	}
+	for k, v := range d.clusterEnv() {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// freePort reserves a loopback port for a sidecar's metrics listener.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, jmxURL string) (*Sidecar, error) {
+	dir := filepath.Join(d.opts.WorkDir, fmt.Sprintf("worker-%d", i+1))
+	configDir := filepath.Join(dir, "config")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(w.ID())
+	bootEnv := append(d.taskEnv(configDir),
+		"KAFKA_CONNECT_PROPERTIES_S3_URI=s3://"+Bucket+"/"+workerKey,
+		"CONNECT_BOOTSTRAP_SERVERS="+strings.Join(d.Target.ListenAddrs(), ","),
+		"CONNECT_LISTENERS=http://"+w.ID(),
+		"CONNECT_REST_ADVERTISED_HOST_NAME="+host,
+		"CONNECT_REST_ADVERTISED_PORT="+port,
+	)
+	boot := exec.CommandContext(ctx, d.Binary, "bootstrap")
+	boot.Env = bootEnv
+	if out, err := boot.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("worker %d: connect-sidecar bootstrap: %w\n%s", i+1, err, out)
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sc := &Sidecar{
+		Index: i, WorkerURL: w.URL(), JMXURL: jmxURL, MetricsURL: "http://" + addr,
+		LogPath: filepath.Join(dir, "sidecar.log"), EMFPath: filepath.Join(dir, "emf.log"),
+		done: make(chan struct{}),
+	}
+	sc.Env = append(d.taskEnv(configDir),
+		"SIDECAR_CONNECTORS_URI=s3://"+Bucket+"/"+connectorsDir,
+		"SIDECAR_CONNECT_URL="+w.URL(),
+		"SIDECAR_ADVERTISED_URL="+w.URL()+"/",
+		"SIDECAR_JMX_URL="+jmxURL,
+		"SIDECAR_METRICS_ADDR="+addr,
+		"SIDECAR_CLOUDWATCH_MODE=emf",
+		"SIDECAR_CLOUDWATCH_INTERVAL=10s",
+		"SIDECAR_CLUSTER_NAME="+clusterName,
+		"SIDECAR_SERVICE_NAME="+serviceName,
+		// Faster than the production defaults, so the demo converges in
+		// well under a minute; a task definition may set them the same way.
+		"SIDECAR_LAG_INTERVAL=5s",
+		"SIDECAR_POLL_INTERVAL=3s",
+		"SIDECAR_RECONCILE_INTERVAL=10s",
+		"SIDECAR_WRITE_JITTER=2s",
+	)
+	logf, err := os.Create(sc.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	emff, err := os.Create(sc.EMFPath)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	sc.emf = &emfTail{w: emff}
+	sc.cmd = exec.Command(d.Binary, "run")
+	sc.cmd.Env = sc.Env
+	sc.cmd.Stdout = sc.emf
+	sc.cmd.Stderr = logf
+	// Its own process group: Ctrl-C reaches the demo only, which then
+	// stops each sidecar with SIGTERM as ECS does.
+	sc.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := sc.cmd.Start(); err != nil {
+		logf.Close()
+		emff.Close()
+		return nil, fmt.Errorf("worker %d: connect-sidecar run: %w", i+1, err)
+	}
+	go func() {
+		sc.err = sc.cmd.Wait()
+		logf.Close()
+		emff.Close()
+		close(sc.done)
+	}()
+	return sc, nil
+}
+
+// Exited reports whether the sidecar process has ended, and how.
+func (s *Sidecar) Exited() (bool, error) {
+	select {
+	case <-s.done:
+		return true, s.err
+	default:
+		return false, nil
+	}
+}
+
+// LastEMF returns the latest EMF line the sidecar printed, if any.
+func (s *Sidecar) LastEMF() []byte { return s.emf.last() }
+
+// stop sends SIGTERM and waits; a process that outlives grace is killed.
+func (s *Sidecar) stop(grace time.Duration) error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(grace):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return fmt.Errorf("worker %d: sidecar did not stop within %s after SIGTERM", s.Index+1, grace)
+	}
+	var exit *exec.ExitError
+	if errors.As(s.err, &exit) {
+		return fmt.Errorf("worker %d: sidecar exited with %w", s.Index+1, s.err)
+	}
+	return s.err
+}
+
+// FailTask marks a task FAILED as a crashing task would be.
+func (d *Demo) FailTask(connector string, id int) error {
+	return d.Connect.SetTaskState(connector, id, connecttest.StateFailed,
+		"org.apache.kafka.connect.errors.ConnectException: injected by mm2-demo\n\tat org.apache.kafka.connect.mirror.MirrorSourceTask.poll(MirrorSourceTask.java:0)")
+}
+
+// StatusCommand is the shell command line that runs `status` against the
+// demo as an operator would, with the leader's environment.
+func (d *Demo) StatusCommand() string {
+	var b strings.Builder
+	for _, kv := range d.statusEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "%s=%s ", k, shellQuote(v))
+	}
+	b.WriteString(shellQuote(d.Binary) + " status")
+	return b.String()
+}
+
+func (d *Demo) statusEnv() []string {
+	return []string{
+		"SIDECAR_CONNECT_URL=" + d.Connect.URL(),
+		"SOURCE_BOOTSTRAP_SERVERS=" + strings.Join(d.Source.ListenAddrs(), ","),
+		"TARGET_BOOTSTRAP_SERVERS=" + strings.Join(d.Target.ListenAddrs(), ","),
+	}
+}
+
+// Status runs the real binary's `status` with args and returns its stdout.
+func (d *Demo) Status(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, d.Binary, append([]string{"status"}, args...)...)
+	cmd.Env = d.statusEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("connect-sidecar status: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == ':' || r == ',' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Close stops the sidecars (SIGTERM), then every in-process part. It
+// returns the sidecars' exit problems, if any.
+func (d *Demo) Close() error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range d.Sidecars {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.stop(15 * time.Second); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	if d.traffic != nil {
+		d.traffic.close()
+	}
+	for _, srv := range d.jmxSrvs {
+		_ = srv.Close()
+	}
+	if d.Connect != nil {
+		d.Connect.Close()
+	}
+	if d.s3srv != nil {
+		_ = d.s3srv.Close()
+	}
+	for _, c := range []*kfake.Cluster{d.Source, d.Target} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if d.ownWork {
+		_ = os.RemoveAll(d.opts.WorkDir)
+	}
+	return errors.Join(errs...)
+}
+
+// WorkDir is where the binary, config directories and logs live.
+func (d *Demo) WorkDir() string { return d.opts.WorkDir }
+
+// emfTail writes a sidecar's stdout to a file and keeps its last EMF line.
+type emfTail struct {
+	w       io.Writer
+	mu      sync.Mutex
+	partial []byte
+	lastEMF []byte
+}
+
+func (e *emfTail) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	e.partial = append(e.partial, p...)
+	for {
+		i := bytes.IndexByte(e.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := e.partial[:i]
+		if bytes.Contains(line, []byte(`"_aws"`)) {
+			e.lastEMF = append(e.lastEMF[:0], line...)
+		}
+		e.partial = e.partial[i+1:]
+	}
+	e.mu.Unlock()
+	return e.w.Write(p)
+}
+
+func (e *emfTail) last() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return bytes.Clone(e.lastEMF)
+}

@@ -1,0 +1,206 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Summary is the migration as the sidecars' /metrics show it.
+type Summary struct {
+	Leader     int                // index of the sidecar reporting is_leader 1; -1 unknown
+	HaveLag    bool               // the leader exported a lag measurement
+	TopicLag   map[string]float64 // connect_sidecar_topic_lag_records
+	Groups     map[string]string  // connect_sidecar_group_verdict (value 1)
+	Ready      bool               // connect_sidecar_migration_ready
+	TaskStates map[string]int     // tasks per state, connect_sidecar_task_state over all sidecars
+	Restarts   float64            // connect_sidecar_connector_restarts_total over all sidecars
+	Backlog    []float64          // per worker, the EMF ReplicationBacklogRecords last printed (-1: none yet)
+}
+
+// Scrape reads one sidecar's /metrics.
+func Scrape(ctx context.Context, metricsURL string) (map[string]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: HTTP %d", metricsURL, resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+// Summary scrapes every sidecar and reads the cluster-wide facts from the
+// leader's sidecar, where they are exported once.
+func (d *Demo) Summary(ctx context.Context) (Summary, error) {
+	s := Summary{Leader: -1, TopicLag: map[string]float64{}, Groups: map[string]string{}, TaskStates: map[string]int{}}
+	scrapes := make([]map[string]*dto.MetricFamily, len(d.Sidecars))
+	var firstErr error
+	for i, sc := range d.Sidecars {
+		mfs, err := Scrape(ctx, sc.MetricsURL)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		scrapes[i] = mfs
+		if value(mfs, "connect_sidecar_is_leader", nil) == 1 {
+			s.Leader = i
+		}
+		for _, m := range metrics(mfs, "connect_sidecar_connector_restarts_total") {
+			s.Restarts += m.GetCounter().GetValue()
+		}
+		s.Backlog = append(s.Backlog, emfValue(sc.LastEMF(), "ReplicationBacklogRecords"))
+		// Each sidecar exports the states of its own worker's tasks.
+		for _, m := range metrics(mfs, "connect_sidecar_task_state") {
+			if m.GetGauge().GetValue() == 1 {
+				s.TaskStates[label(m, "state")]++
+			}
+		}
+	}
+	if s.Leader < 0 {
+		return s, firstErr
+	}
+	mfs := scrapes[s.Leader]
+	for _, m := range metrics(mfs, "connect_sidecar_topic_lag_records") {
+		s.TopicLag[label(m, "topic")] = m.GetGauge().GetValue()
+		s.HaveLag = true
+	}
+	for _, m := range metrics(mfs, "connect_sidecar_group_verdict") {
+		if m.GetGauge().GetValue() == 1 {
+			s.Groups[label(m, "group")] = label(m, "verdict")
+		}
+	}
+	s.Ready = value(mfs, "connect_sidecar_migration_ready", nil) == 1
+	return s, nil
+}
+
+func metrics(mfs map[string]*dto.MetricFamily, name string) []*dto.Metric {
+	if mf, ok := mfs[name]; ok {
+		return mf.GetMetric()
+	}
+	return nil
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// value returns the first sample's value whose labels include want, -1
+// when there is none.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	for _, m := range metrics(mfs, name) {
+		ok := true
+		for k, v := range want {
+			ok = ok && label(m, k) == v
+		}
+		if !ok {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue()
+		}
+	}
+	return -1
+}
+
+// emfValue reads a top-level metric value from an EMF line, -1 if absent.
+func emfValue(line []byte, name string) float64 {
+	if len(line) == 0 {
+		return -1
+	}
+	var doc map[string]any
+	if json.Unmarshal(line, &doc) != nil {
+		return -1
+	}
+	if v, ok := doc[name].(float64); ok {
+		return v
+	}
+	return -1
+}
+
+// Write prints the summary as one line.
+func (s Summary) Write(w io.Writer, elapsed time.Duration) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%4ds] ", int(elapsed.Seconds()))
+	if s.Leader < 0 {
+		b.WriteString("waiting for the leader's sidecar to report")
+		fmt.Fprintln(w, b.String())
+		return
+	}
+	fmt.Fprintf(&b, "leader sidecar %d | backlog", s.Leader+1)
+	if !s.HaveLag {
+		b.WriteString(" (not measured yet)")
+	}
+	var total float64
+	for _, t := range sortedKeys(s.TopicLag) {
+		fmt.Fprintf(&b, " %s=%d", t, int64(s.TopicLag[t]))
+		total += s.TopicLag[t]
+	}
+	if s.HaveLag {
+		fmt.Fprintf(&b, " (total %d)", int64(total))
+	}
+	b.WriteString(" | groups")
+	if len(s.Groups) == 0 {
+		b.WriteString(" (none judged yet)")
+	}
+	for _, g := range sortedKeys(s.Groups) {
+		fmt.Fprintf(&b, " %s=%s", g, s.Groups[g])
+	}
+	b.WriteString(" | tasks")
+	for _, st := range sortedKeys(s.TaskStates) {
+		fmt.Fprintf(&b, " %d %s", s.TaskStates[st], strings.ToLower(st))
+	}
+	fmt.Fprintf(&b, " | restarts %d | cloudwatch backlog/worker", int64(s.Restarts))
+	for _, v := range s.Backlog {
+		if v < 0 {
+			b.WriteString(" -")
+		} else {
+			fmt.Fprintf(&b, " %d", int64(v))
+		}
+	}
+	if s.Ready {
+		b.WriteString(" | READY for cutover")
+	} else {
+		b.WriteString(" | not ready")
+	}
+	fmt.Fprintln(w, b.String())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,6 +1,6 @@
 // Package demo owns the assembly behind the mm2-demo command and its
 // end-to-end test: two in-process Kafka clusters (kfake) with producers
-// and consumer groups, an S3-protocol server (gofakes3) holding the
+// and consumer groups, an S3-protocol server (s3test) holding the
 // repository's plaintext worker properties and MM2 connector files, a
 // three-worker Connect cluster double with the MirrorMaker 2 replication
 // double, and the real connect-sidecar binary run per worker with the
@@ -25,13 +25,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/magiconair/properties"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest/mirror"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
 // Names the demo uses in S3 and for the ECS labels.
@@ -87,14 +86,12 @@ type Demo struct {
 	wg      sync.WaitGroup
 
 	Source, Target *kfake.Cluster
-	S3             *s3mem.Backend
-	S3URL          string
+	S3             *s3test.Server
 	Connect        *connecttest.Cluster
 	Mirror         *mirror.Replicator
 	Binary         string
 	Sidecars       []*Sidecar
 
-	s3srv   *http.Server
 	jmxSrvs []*http.Server
 	traffic *traffic
 }
@@ -243,10 +240,11 @@ func (d *Demo) clusterEnv() map[string]string {
 // startS3 serves the repository's plaintext worker properties and MM2
 // connector files, unchanged, from an S3-protocol server on loopback.
 func (d *Demo) startS3() (*properties.Properties, error) {
-	d.S3 = s3mem.New()
-	if err := d.S3.CreateBucket(Bucket); err != nil {
-		return nil, fmt.Errorf("s3 bucket: %w", err)
+	srv, err := s3test.Start(nil)
+	if err != nil {
+		return nil, err
 	}
+	d.S3 = srv
 	props, err := os.ReadFile(filepath.Join(d.opts.RepoDir, "connect-image", "workers", "plaintext.properties"))
 	if err != nil {
 		return nil, fmt.Errorf("worker properties: %w", err)
@@ -271,22 +269,13 @@ func (d *Demo) startS3() (*properties.Properties, error) {
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("s3 listen: %w", err)
-	}
-	d.S3URL = "http://" + ln.Addr().String()
-	d.s3srv = &http.Server{Handler: gofakes3.New(d.S3).Server(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = d.s3srv.Serve(ln) }()
 	return parsed, nil
 }
 
 // PutObject writes an object into the demo bucket.
 func (d *Demo) PutObject(key string, body []byte) error {
-	if _, err := d.S3.PutObject(Bucket, key, map[string]string{}, bytes.NewReader(body), int64(len(body)), nil); err != nil {
-		return fmt.Errorf("s3 put %s: %w", key, err)
-	}
-	return nil
+	_, err := d.S3.Put(Bucket, key, body)
+	return err
 }
 
 // PutConnectorFile replaces a connector file under the connectors prefix.
@@ -316,7 +305,7 @@ func (d *Demo) startJMX() ([]string, error) {
 func (d *Demo) taskEnv(configDir string) []string {
 	env := []string{
 		"AWS_REGION=us-east-1",
-		"AWS_ENDPOINT_URL_S3=" + d.S3URL,
+		"AWS_ENDPOINT_URL_S3=" + d.S3.URL,
 		"AWS_ACCESS_KEY_ID=demo",
 		"AWS_SECRET_ACCESS_KEY=demo-secret-key",
 		"AWS_EC2_METADATA_DISABLED=true",
@@ -526,8 +515,8 @@ func (d *Demo) Close() error {
 	if d.Connect != nil {
 		d.Connect.Close()
 	}
-	if d.s3srv != nil {
-		_ = d.s3srv.Close()
+	if d.S3 != nil {
+		d.S3.Close()
 	}
 	for _, c := range []*kfake.Cluster{d.Source, d.Target} {
 		if c != nil {

@@ -81,7 +81,7 @@ func (d *Demo) printBanner(out io.Writer) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSource Kafka  %s   (topics orders, payments, inventory; groups billing, shipping, analytics)\n", strings.Join(d.Source.ListenAddrs(), ","))
 	fmt.Fprintf(&b, "Target Kafka  %s   (empty at start)\n", strings.Join(d.Target.ListenAddrs(), ","))
-	fmt.Fprintf(&b, "S3            %s   s3://%s/%s and s3://%s/%s*.json (from connect-image/)\n", d.S3URL, Bucket, workerKey, Bucket, connectorsDir)
+	fmt.Fprintf(&b, "S3            %s   s3://%s/%s and s3://%s/%s*.json (from connect-image/)\n", d.S3.URL, Bucket, workerKey, Bucket, connectorsDir)
 	b.WriteString("\nWorker  Connect REST              sidecar /metrics                        logs\n")
 	for _, sc := range d.Sidecars {
 		fmt.Fprintf(&b, "%d       %-25s %-39s %s\n", sc.Index+1, sc.WorkerURL, sc.MetricsURL+"/metrics", sc.LogPath)

@@ -28,7 +28,7 @@ type Server struct {
 
 // Start serves an empty store on 127.0.0.1. wrap, when not nil, sits in
 // front of the S3 handler (fault injection, request counting).
-func Start(wrap func(http.Handler) http.Handler) *Server {
+func Start(wrap func(http.Handler) http.Handler) (*Server, error) {
 	backend := s3mem.New()
 	var h http.Handler = gofakes3.New(backend).Server()
 	if wrap != nil {
@@ -38,11 +38,11 @@ func Start(wrap func(http.Handler) http.Handler) *Server {
 	srv.Listener.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic(fmt.Sprintf("s3test: listen: %v", err))
+		return nil, fmt.Errorf("s3 server: listen: %w", err)
 	}
 	srv.Listener = ln
 	srv.Start()
-	return &Server{URL: srv.URL, Backend: backend, srv: srv}
+	return &Server{URL: srv.URL, Backend: backend, srv: srv}, nil
 }
 
 // Close stops the server.
@@ -89,7 +89,10 @@ var unsetForTests = []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN"
 // stops it when the test ends.
 func New(t testing.TB, wrap func(http.Handler) http.Handler) *Server {
 	t.Helper()
-	s := Start(wrap)
+	s, err := Start(wrap)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Close)
 	for k, v := range s.Env(t.TempDir()) {
 		t.Setenv(k, v)

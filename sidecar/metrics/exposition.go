@@ -13,10 +13,9 @@ import (
 // Names the processor recognises while streaming. They follow the JMX
 // exporter rules the Connect image ships (see the metric-name contract).
 const (
-	// leaderInfoMetric is the contract's name; the JMX exporter 1.x agent
-	// strips a rule's "_info" suffix, so the shipped rules produce
-	// leaderMetric. Both are recognised.
-	leaderInfoMetric = "kafka_connect_worker_rebalance_leader_info"
+	// leaderMetric carries Connect's leader-name as a label. It has no
+	// "_info" suffix because the JMX exporter 1.x agent strips that suffix
+	// from every rule's name.
 	leaderMetric     = "kafka_connect_worker_rebalance_leader"
 	recordsLagMetric = "kafka_consumer_fetch_manager_records_lag"
 	mm2SourcePrefix  = "kafka_connect_mirror_source_connector_"
@@ -631,7 +630,7 @@ func (p *Processor) capture(name, line []byte, v float64) {
 		if bytes.HasSuffix(id, []byte(replicationConsumerSuffix)) {
 			p.res.BacklogRecords += v
 		}
-	case string(name) == leaderInfoMetric || string(name) == leaderMetric:
+	case string(name) == leaderMetric:
 		if k := p.labelIndex(line, "leader_name"); k >= 0 {
 			l := p.labels[k]
 			p.res.LeaderURL = unescapeLabel(line[l.vs:l.ve])

@@ -11,10 +11,10 @@ import (
 
 // Series names as the Connect image's JMX exporter rules produce them.
 var (
-	descLeader      = prometheus.NewDesc("kafka_connect_worker_rebalance_leader_info", "Kafka Connect worker rebalance leader (leader-name)", []string{"leader_name"}, nil)
+	descLeader      = prometheus.NewDesc("kafka_connect_worker_rebalance_leader", "Kafka Connect worker rebalance leader (leader-name)", []string{"leader_name"}, nil)
 	descRebalancing = prometheus.NewDesc("kafka_connect_worker_rebalance_rebalancing", "Whether the worker is rebalancing (1) or not (0)", nil, nil)
 	descTaskCount   = prometheus.NewDesc("kafka_connect_worker_task_count", "Tasks run by the worker", nil, nil)
-	descTaskStatus  = prometheus.NewDesc("kafka_connect_connector_task_status_info", "Connector task status", []string{"connector", "task", "status"}, nil)
+	descTaskStatus  = prometheus.NewDesc("kafka_connect_connector_task_status", "Connector task status", []string{"connector", "task", "status"}, nil)
 	descPoll        = prometheus.NewDesc("kafka_connect_source_task_source_record_poll_total", "Records polled by the source task", []string{"connector", "task"}, nil)
 	descWrite       = prometheus.NewDesc("kafka_connect_source_task_source_record_write_total", "Records written by the source task", []string{"connector", "task"}, nil)
 	descLag         = prometheus.NewDesc("kafka_consumer_fetch_manager_records_lag", "The latest lag of the partition", []string{"client_id", "topic", "partition"}, nil)

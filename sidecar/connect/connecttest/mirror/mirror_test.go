@@ -352,8 +352,8 @@ func TestHandlerServesWorkerView(t *testing.T) {
 		resp.Body.Close()
 		srv.Close()
 		body := string(b)
-		if !strings.Contains(body, `kafka_connect_worker_rebalance_leader_info{leader_name="`+leader+`"} 1`) {
-			t.Errorf("worker %s: no leader_info naming %s:\n%s", w.ID(), leader, body)
+		if !strings.Contains(body, `kafka_connect_worker_rebalance_leader{leader_name="`+leader+`"} 1`) {
+			t.Errorf("worker %s: no rebalance leader metric naming %s:\n%s", w.ID(), leader, body)
 		}
 		all.WriteString(body)
 	}
@@ -361,7 +361,7 @@ func TestHandlerServesWorkerView(t *testing.T) {
 		`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="0",topic="t"} 0`,
 		`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="1",topic="t"} 0`,
 		`kafka_connect_mirror_source_connector_record_count{partition="0",source="src",target="dst",topic="t"} 10`,
-		`kafka_connect_connector_task_status_info{connector="msc",status="running",task="0"} 1`,
+		`kafka_connect_connector_task_status{connector="msc",status="running",task="0"} 1`,
 		`kafka_connect_mirror_source_connector_replication_latency_ms_max{`,
 	} {
 		if !strings.Contains(all.String(), want) {

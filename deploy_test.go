@@ -19,27 +19,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
+
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	promparser "github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
-
-// tool finds an external checker. Outside CI a missing tool skips the test
-// with the way to get it; in CI (CI set) it fails, so nothing passes unchecked.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed: run scripts/test.sh, which installs it"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // ---- Dockerfiles ----
 
@@ -707,7 +694,7 @@ func TestQueriedMetricsExist(t *testing.T) {
 // TestPromtoolParsesQueries hands every expression to promtool as well, so
 // the server version the image runs agrees with the parser above.
 func TestPromtoolParsesQueries(t *testing.T) {
-	promtool := tool(t, "promtool")
+	promtool := externaltool.Path(t, "promtool")
 	rules, _ := ruleQueries(t)
 	qs := append(rules, dashboardQueries(t)...)
 	type rule struct {

@@ -353,7 +353,7 @@ func TestRuleNamesAreExposedAsWritten(t *testing.T) {
 }
 
 // TestMetricNameContract lists the JMX series the dashboards, alert rules
-// and the sidecar rely on (CONTRACTS.md) and checks the fixture has each.
+// and the sidecar rely on, a public interface, and checks the fixture has each.
 // The three state series carry no _info suffix: the 1.x agent cannot
 // expose one from a rule.
 func TestMetricNameContract(t *testing.T) {

@@ -9,27 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
+
 	"go.yaml.in/yaml/v3"
 )
 
-// tool finds an external checker. Outside CI a missing tool skips the test
-// with the way to get it; in CI (CI set) it fails, so nothing passes unchecked.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed: run scripts/test.sh, which installs it"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(tool(t, name), args...).CombinedOutput()
+	out, err := exec.Command(externaltool.Path(t, name), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}

@@ -11,20 +11,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed: run scripts/test.sh, which installs it"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
+)
 
 // operatorScripts are the scripts this directory and the repository root
 // give operators; each has --help and --dry-run.
@@ -35,7 +24,7 @@ var operatorScripts = []string{
 // TestShellcheck runs shellcheck on every shell script of the repository:
 // *.sh files and build_images.sh.
 func TestShellcheck(t *testing.T) {
-	shellcheck := tool(t, "shellcheck")
+	shellcheck := externaltool.Path(t, "shellcheck")
 	var files []string
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -129,7 +118,7 @@ func calls(out string) []string {
 }
 
 func TestRegisterDryRun(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	tests := []struct {
 		mode     string
 		applyIAM bool
@@ -179,7 +168,7 @@ func TestRegisterDryRun(t *testing.T) {
 }
 
 func TestUploadDryRun(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
@@ -221,7 +210,7 @@ func TestUploadDryRun(t *testing.T) {
 }
 
 func TestUploadRefusesBadInput(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	write := func(t *testing.T, name, content string) string {
 		t.Helper()
 		dir := t.TempDir()
@@ -274,7 +263,7 @@ func TestUploadRefusesBadInput(t *testing.T) {
 // TestUploadCallsAWS runs the real path with an aws on PATH that records its
 // arguments, and compares them with what the dry run promises.
 func TestUploadCallsAWS(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	bin := t.TempDir()
 	record := filepath.Join(t.TempDir(), "calls")
 	fake := "#!/usr/bin/env bash\nprintf 'aws' >> " + record + "\nprintf ' %q' \"$@\" >> " + record + "\necho >> " + record + "\n"
@@ -297,7 +286,7 @@ func TestUploadCallsAWS(t *testing.T) {
 }
 
 func TestApplyScalingDryRun(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	dir := t.TempDir()
 	tracking := filepath.Join(dir, "tracking.json")
 	full := filepath.Join(dir, "full.json")
@@ -378,7 +367,7 @@ func TestApplyScalingDryRun(t *testing.T) {
 // TestBuildImagesDryRun runs build_images.sh in a scratch git repository
 // holding the four Dockerfiles, so it does not depend on this checkout's state.
 func TestBuildImagesDryRun(t *testing.T) {
-	git := tool(t, "git")
+	git := externaltool.Path(t, "git")
 	repo := t.TempDir()
 	script, err := os.ReadFile("../build_images.sh")
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
+
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/magiconair/properties"
@@ -27,26 +29,13 @@ import (
 
 var modes = []string{"plaintext", "scram", "mtls", "iam"}
 
-// subcommands are connect-sidecar's commands (CONTRACTS.md).
+// subcommands are connect-sidecar's commands.
 var subcommands = []string{"bootstrap", "run", "status", "healthcheck", "version"}
-
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed: run scripts/test.sh, which installs it"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // render runs the real render script on the example settings.
 func render(t *testing.T, mode string) string {
 	t.Helper()
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	out := t.TempDir()
 	cmd := exec.Command("bash", "../scripts/render-taskdefs.sh", "--env-file", "deploy.env.example", "--auth-mode", mode, "--out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -648,7 +637,7 @@ func TestPlaceholdersDocumented(t *testing.T) {
 }
 
 func TestRenderRefusesMissingSettings(t *testing.T) {
-	tool(t, "jq")
+	externaltool.Path(t, "jq")
 	envFile := filepath.Join(t.TempDir(), "deploy.env")
 	if err := os.WriteFile(envFile, []byte("NAME_PREFIX=mm2\nREGION=eu-west-1\n"), 0o600); err != nil {
 		t.Fatal(err)

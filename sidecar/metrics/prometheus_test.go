@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
 )
 
 func freePort(t *testing.T) string {
@@ -52,10 +54,7 @@ func promQuery(base, q string) (promResult, error) {
 // TestRealPrometheusScrapesTheSidecar starts Debian's prometheus on
 // loopback, lets it scrape the /metrics handler, and reads values back.
 func TestRealPrometheusScrapesTheSidecar(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus binary not on PATH: install Debian's prometheus package (scripts/test.sh does)")
-	}
+	bin := externaltool.Path(t, "prometheus")
 	reg := NewRegistry("test")
 	jmx := NewJMX(JMXOptions{URL: jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL,
 		Timeout: time.Second, Labels: testLabels(), PerTopic: true}, reg)
@@ -92,6 +91,7 @@ scrape_configs:
 	const q = `kafka_connect_mirror_source_connector_record_count{topic="orders"}`
 	deadline := time.Now().Add(60 * time.Second)
 	var res promResult
+	var err error
 	for {
 		res, err = promQuery(base, q)
 		if err == nil && len(res.Data.Result) > 0 {

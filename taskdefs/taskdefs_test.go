@@ -311,8 +311,8 @@ func TestConnectTask(t *testing.T) {
 					t.Errorf("%s command %v is not one connect-sidecar subcommand", name, c.Command)
 				}
 				if hc := c.HealthCheck; hc != nil {
-					if len(hc.Command) != 3 || hc.Command[0] != "CMD" || !slices.Contains(sidecarBins, hc.Command[1]) || !slices.Contains(subcommands, hc.Command[2]) {
-						t.Errorf("%s health check %v: want [CMD <one of %v> <subcommand>]", name, hc.Command, sidecarBins)
+					if len(hc.Command) < 3 || hc.Command[0] != "CMD" || !slices.Contains(sidecarBins, hc.Command[1]) || !slices.Contains(subcommands, hc.Command[2]) {
+						t.Errorf("%s health check %v: want [CMD <one of %v> <subcommand> [flags]]", name, hc.Command, sidecarBins)
 					}
 				}
 			}

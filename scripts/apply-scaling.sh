@@ -6,18 +6,25 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/apply-scaling.sh --cluster NAME --service NAME --min N --max N [options]
+Usage: scripts/apply-scaling.sh --min N --max N [--env-file FILE] [--cluster NAME --service NAME] [options]
 
 Registers the ECS service as a scalable target (ecs:service:DesiredCount)
 and puts the scaling policy of the policy file on it. ${NAME} placeholders
 in the policy file are filled from CLUSTER_NAME, SERVICE_NAME and REGION,
 the env file, and --var.
 
+The sidecars publish the scaling metric with the dimensions ClusterName and
+ServiceName set from the env file's ECS_CLUSTER and CONNECT_SERVICE; the
+cluster and service default to those, and a --cluster or --service that
+differs from them is refused, since the policy would then track a metric
+no task publishes.
+
 A policy file with a top-level "PolicyName" is a complete
 put-scaling-policy input; any other is a target-tracking configuration.
 
-  --cluster NAME       ECS cluster (required)
-  --service NAME       ECS service of the Connect tasks (required)
+  --cluster NAME       ECS cluster (default: ECS_CLUSTER of the env file)
+  --service NAME       ECS service of the Connect tasks (default:
+                       CONNECT_SERVICE of the env file)
   --min N, --max N     task count bounds (required; min >= 1: a Connect
                        cluster scaled to zero replicates nothing)
   --region REGION      AWS region (default: REGION of the env file, else the CLI's)
@@ -63,8 +70,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-[[ -n "$cluster" ]] || die "--cluster is required"
-[[ -n "$service" ]] || die "--service is required"
 [[ "$min" =~ ^[0-9]+$ && "$max" =~ ^[0-9]+$ ]] || die "--min and --max must be whole numbers"
 (( min >= 1 )) || die "--min ${min}: must be at least 1"
 (( max >= min )) || die "--max ${max} is below --min ${min}"
@@ -80,9 +85,26 @@ trap 'rm -f "$settings" "$rendered"' EXIT
 if [[ -n "$env_file" ]]; then
   grep -E '^[A-Z][A-Z0-9_]*=.' "$env_file" > "$settings" || true
 fi
+setting() {
+  grep -E "^$1=" "$settings" | tail -n 1 | cut -d= -f2- || true
+}
 if [[ -z "$region" ]]; then
-  region="$(grep -E '^REGION=' "$settings" | tail -n 1 | cut -d= -f2-)" || true
+  region="$(setting REGION)"
 fi
+# The scaling metric's dimensions are what the task definitions gave the
+# sidecars (SIDECAR_CLUSTER_NAME, SIDECAR_SERVICE_NAME).
+env_cluster="$(setting ECS_CLUSTER)"
+env_service="$(setting CONNECT_SERVICE)"
+if [[ -n "$env_cluster" && -n "$cluster" && "$cluster" != "$env_cluster" ]]; then
+  die "--cluster ${cluster} differs from ECS_CLUSTER=${env_cluster} in ${env_file}: the sidecars publish ClusterName=${env_cluster}"
+fi
+if [[ -n "$env_service" && -n "$service" && "$service" != "$env_service" ]]; then
+  die "--service ${service} differs from CONNECT_SERVICE=${env_service} in ${env_file}: the sidecars publish ServiceName=${env_service}"
+fi
+cluster="${cluster:-$env_cluster}"
+service="${service:-$env_service}"
+[[ -n "$cluster" ]] || die "--cluster is required (or ECS_CLUSTER in --env-file)"
+[[ -n "$service" ]] || die "--service is required (or CONNECT_SERVICE in --env-file)"
 {
   printf 'CLUSTER_NAME=%s\nSERVICE_NAME=%s\n' "$cluster" "$service"
   [[ -z "$region" ]] || printf 'REGION=%s\n' "$region"

@@ -343,6 +343,51 @@ func TestApplyScalingDryRun(t *testing.T) {
 		}
 	})
 
+	t.Run("cluster and service from the env file", func(t *testing.T) {
+		r := run(t, nil, "apply-scaling.sh", "--min", "2", "--max", "12", "--env-file", "../taskdefs/deploy.env.example", "--dry-run")
+		if r.err != nil {
+			t.Fatalf("%v\n%s", r.err, r.stderr)
+		}
+		cs := calls(r.stdout)
+		if len(cs) != 2 || cs[0] != register {
+			t.Fatalf("dry run printed %q, want first %q", cs, register)
+		}
+		for _, want := range []string{`\"Value\":\"mm2\"`, `\"Value\":\"mm2-connect\"`} {
+			if !strings.Contains(cs[1], want) {
+				t.Errorf("put-scaling-policy input lacks %s: %s", want, cs[1])
+			}
+		}
+	})
+
+	// A policy on other dimensions than the sidecars publish tracks a
+	// metric that does not exist, and the service never scales.
+	mismatch := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"cluster differs from ECS_CLUSTER", []string{"--cluster", "prod", "--service", "mm2-connect"}, "--cluster prod differs from ECS_CLUSTER=mm2"},
+		{"service differs from CONNECT_SERVICE", []string{"--cluster", "mm2", "--service", "connect"}, "--service connect differs from CONNECT_SERVICE=mm2-connect"},
+	}
+	for _, tc := range mismatch {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--min", "1", "--max", "3", "--env-file", "../taskdefs/deploy.env.example", "--dry-run"}, tc.args...)
+			r := run(t, nil, "apply-scaling.sh", args...)
+			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("err=%v stderr=%q, want %q", r.err, r.stderr, tc.want)
+			}
+			if len(calls(r.stdout)) > 0 {
+				t.Errorf("AWS calls printed despite the error: %q", r.stdout)
+			}
+		})
+	}
+	t.Run("no cluster anywhere", func(t *testing.T) {
+		r := run(t, nil, "apply-scaling.sh", "--service", "mm2-connect", "--min", "1", "--max", "3", "--policy-file", tracking, "--dry-run")
+		if r.err == nil || !strings.Contains(r.stderr, "--cluster is required") {
+			t.Errorf("err=%v stderr=%q", r.err, r.stderr)
+		}
+	})
+
 	bad := []struct {
 		name string
 		args []string

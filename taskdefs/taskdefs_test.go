@@ -344,6 +344,16 @@ func TestConnectTask(t *testing.T) {
 			}
 			sc := cs["connect-sidecar"]
 			se := env(sc)
+			// The CloudWatch dimensions and namespace the scaling policy tracks.
+			for k, want := range map[string]string{
+				"SIDECAR_CLUSTER_NAME":         example["ECS_CLUSTER"],
+				"SIDECAR_SERVICE_NAME":         example["CONNECT_SERVICE"],
+				"SIDECAR_CLOUDWATCH_NAMESPACE": example["CLOUDWATCH_NAMESPACE"],
+			} {
+				if want == "" || se[k] != want {
+					t.Errorf("connect-sidecar %s=%q, want %q from deploy.env.example", k, se[k], want)
+				}
+			}
 			if p := port(t, se["SIDECAR_CONNECT_URL"]); p != restPort {
 				t.Errorf("SIDECAR_CONNECT_URL port %s, worker listens on %s", p, restPort)
 			}
@@ -387,6 +397,15 @@ func TestConnectTask(t *testing.T) {
 
 			// One uid across the containers sharing /config, the image's.
 			imageUser := dockerfileLine(t, "../connect-image/Dockerfile", "USER ")
+			// The sidecar image runs as that uid too, and owns the /config it
+			// ships, which Fargate copies into the empty volume for the
+			// non-root bootstrap to write.
+			if u := dockerfileLine(t, "../sidecar/Dockerfile", "USER "); u != imageUser {
+				t.Errorf("sidecar/Dockerfile runs as %q, the Connect image as %q: the worker could not read the 0600 files the bootstrap writes", u, imageUser)
+			}
+			if !regexp.MustCompile(`(?m)^COPY .*--chown=` + regexp.QuoteMeta(imageUser) + ` .* /config$`).Match(mustRead(t, "../sidecar/Dockerfile")) {
+				t.Errorf("sidecar/Dockerfile does not ship /config owned by %s", imageUser)
+			}
 			for _, name := range []string{"config-init", "kafka-connect", "connect-sidecar"} {
 				if u := cs[name].User; u == nil || *u != imageUser {
 					t.Errorf("%s runs as %v, want %s (the Connect image's USER) so /config files are readable", name, u, imageUser)

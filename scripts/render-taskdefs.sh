@@ -9,9 +9,9 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/render-taskdefs.sh --env-file FILE --auth-mode MODE [--out DIR]
 
-Renders taskdefs/*.json and taskdefs/iam/*.json into DIR (default
-out/taskdefs), filling ${NAME} placeholders from FILE (KEY=VALUE lines,
-see taskdefs/deploy.env.example).
+Renders the task definitions and IAM role policies of taskdefs/ into DIR
+(default out/taskdefs), filling ${NAME} placeholders from FILE (KEY=VALUE
+lines, see taskdefs/deploy.env.example).
 
   --env-file FILE   settings (required)
   --auth-mode MODE  plaintext, scram, mtls or iam (required): adds the

@@ -675,3 +675,34 @@ func TestRenderRefusesMissingSettings(t *testing.T) {
 		t.Errorf("render wrote %s despite the error", out)
 	}
 }
+
+// TestTrustPolicy checks the trust policy the README creates both roles
+// with: ECS tasks, and nothing else, may assume them.
+func TestTrustPolicy(t *testing.T) {
+	var p struct {
+		Version   string `json:"Version"`
+		Statement []struct {
+			Sid       string         `json:"Sid"`
+			Effect    string         `json:"Effect"`
+			Principal map[string]any `json:"Principal"`
+			Action    any            `json:"Action"`
+			Condition map[string]any `json:"Condition"`
+		} `json:"Statement"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(mustRead(t, "iam/ecs-tasks-trust.json")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("iam/ecs-tasks-trust.json: %v", err)
+	}
+	if p.Version != "2012-10-17" || len(p.Statement) == 0 {
+		t.Fatalf("iam/ecs-tasks-trust.json: version %q, %d statements", p.Version, len(p.Statement))
+	}
+	for _, s := range p.Statement {
+		if s.Effect != "Allow" || !slices.Equal(strs(s.Action), []string{"sts:AssumeRole"}) {
+			t.Errorf("%s: %s %v, want Allow sts:AssumeRole", s.Sid, s.Effect, s.Action)
+		}
+		if len(s.Principal) != 1 || fmt.Sprint(s.Principal["Service"]) != "ecs-tasks.amazonaws.com" {
+			t.Errorf("%s: principal %v, want only the service ecs-tasks.amazonaws.com", s.Sid, s.Principal)
+		}
+	}
+}

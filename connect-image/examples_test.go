@@ -375,19 +375,27 @@ func TestEntrypointUsage(t *testing.T) {
 	}
 }
 
-// TestBasePropertiesMatchSidecarDefault checks that the image puts a worker
-// file where the sidecar's SIDECAR_BASE_PROPERTIES default looks for one.
+// TestBasePropertiesMatchSidecarDefault checks that the image's sample
+// worker file lies where the sidecar's SIDECAR_BASE_PROPERTIES default
+// looks, the base a bootstrap uses when no properties URI is set.
 func TestBasePropertiesMatchSidecarDefault(t *testing.T) {
 	raw, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := regexp.MustCompile(`(?m)^COPY workers/plaintext\.properties /opt/kafka/config/connect-distributed\.properties$`)
-	if !want.Match(raw) {
-		t.Error("Dockerfile does not copy workers/plaintext.properties to /opt/kafka/config/connect-distributed.properties")
+	m := regexp.MustCompile(`(?m)^COPY workers/plaintext\.properties (\S+)$`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("Dockerfile does not copy workers/plaintext.properties into the image")
 	}
-	for _, k := range config.Keys() {
-		if k == "SIDECAR_BASE_PROPERTIES" {
+	var usage bytes.Buffer
+	if err := config.Usage(&usage); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(usage.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "SIDECAR_BASE_PROPERTIES" {
+			if f[1] != string(m[1]) {
+				t.Errorf("the image holds the sample at %s, SIDECAR_BASE_PROPERTIES defaults to %s", m[1], f[1])
+			}
 			return
 		}
 	}

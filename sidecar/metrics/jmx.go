@@ -6,8 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -26,28 +24,6 @@ type JMXSnapshot struct {
 	MaxReplicationLatencyMs float64
 	At                      time.Time
 	Up                      bool
-}
-
-// LeaderIs reports whether the snapshot names advertisedURL (this worker's
-// REST URL as Connect advertises it) as the group leader. known is false
-// while the leader cannot be told: JMX down or no leader-name yet.
-func (s JMXSnapshot) LeaderIs(advertisedURL string) (leader, known bool) {
-	if !s.Up || s.LeaderURL == "" {
-		return false, false
-	}
-	return sameURL(s.LeaderURL, advertisedURL), true
-}
-
-// sameURL compares two REST URLs ignoring case of scheme and host and a
-// trailing slash: Connect reports "http://10.0.1.5:8083/".
-func sameURL(a, b string) bool {
-	ua, errA := url.Parse(strings.TrimSpace(a))
-	ub, errB := url.Parse(strings.TrimSpace(b))
-	if errA != nil || errB != nil {
-		return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
-	}
-	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
-		strings.TrimRight(ua.Path, "/") == strings.TrimRight(ub.Path, "/")
 }
 
 // JMXStatusError is returned when the JMX exporter answers with a non-200 status.

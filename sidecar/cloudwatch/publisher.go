@@ -98,7 +98,7 @@ type Options struct {
 	Log      *slog.Logger
 	// Leader, when set, is asked at every interval for the leader-only
 	// datums; ok is false when this sidecar is not the leader or has no
-	// measurement. SetLeaderValues is the alternative for pushing them.
+	// fresh measurement, and then they are left out.
 	Leader func() (totalBacklogRecords float64, groupsNotReady int, ok bool)
 
 	// RetryBase is the first backoff after throttling; it doubles per attempt.
@@ -108,20 +108,13 @@ type Options struct {
 	MaxPutAttempts int
 }
 
-type leaderValues struct {
-	totalBacklog   float64
-	groupsNotReady int
-	at             time.Time
-}
-
 // Publisher publishes the scaling datums every interval. Its methods never
 // block on CloudWatch: only Run talks to it.
 type Publisher struct {
 	o Options
 
-	mu     sync.Mutex
-	leader leaderValues
-	buf    []types.MetricDatum // oldest first, at most o.Buffer
+	mu  sync.Mutex
+	buf []types.MetricDatum // oldest first, at most o.Buffer
 }
 
 // New validates opts and returns a publisher; Run starts it.
@@ -165,22 +158,6 @@ func New(opts Options) (*Publisher, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Publisher{o: opts}, nil
-}
-
-// SetLeaderValues hands over the cluster-wide datums the leader's sidecar
-// publishes. They are published while fresh (two intervals), so a sidecar
-// that stops being leader stops publishing them without being told.
-func (p *Publisher) SetLeaderValues(totalBacklogRecords float64, groupsNotReady int) {
-	p.mu.Lock()
-	p.leader = leaderValues{totalBacklog: totalBacklogRecords, groupsNotReady: groupsNotReady, at: time.Now()}
-	p.mu.Unlock()
-}
-
-// ClearLeaderValues stops publishing the leader-only datums at once.
-func (p *Publisher) ClearLeaderValues() {
-	p.mu.Lock()
-	p.leader = leaderValues{}
-	p.mu.Unlock()
 }
 
 // Run publishes every interval until ctx ends. In mode off it returns at once.
@@ -241,17 +218,11 @@ func (p *Publisher) Collect(now time.Time) []Datum {
 			add(MetricFailedTasks, types.StandardUnitCount, float64(failed))
 		}
 	}
-	p.mu.Lock()
-	l := p.leader
-	p.mu.Unlock()
 	if p.o.Leader != nil {
 		if total, notReady, ok := p.o.Leader(); ok {
-			l = leaderValues{totalBacklog: total, groupsNotReady: notReady, at: now}
+			add(MetricTotalBacklog, types.StandardUnitCount, total)
+			add(MetricGroupsNotReady, types.StandardUnitCount, float64(notReady))
 		}
-	}
-	if !l.at.IsZero() && now.Sub(l.at) <= 2*p.o.Interval {
-		add(MetricTotalBacklog, types.StandardUnitCount, l.totalBacklog)
-		add(MetricGroupsNotReady, types.StandardUnitCount, float64(l.groupsNotReady))
 	}
 	return out
 }
@@ -384,7 +355,8 @@ func (p *Publisher) put(ctx context.Context, batch []types.MetricDatum) error {
 		if attempt >= p.o.MaxPutAttempts || ctx.Err() != nil {
 			return err
 		}
-		// Full jitter: spread the sidecars of a service apart.
+		// Half the backoff plus a random half: the sidecars of a service
+		// throttled together do not retry together.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():

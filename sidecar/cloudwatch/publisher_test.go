@@ -253,6 +253,11 @@ func (r *recorder) CountCloudWatchPut(outcome string) {
 	r.mu.Unlock()
 }
 
+// leaderValues stands for the leader's lag collector with a fresh measurement.
+func leaderValues(totalBacklog float64, groupsNotReady int) func() (float64, int, bool) {
+	return func() (float64, int, bool) { return totalBacklog, groupsNotReady, true }
+}
+
 func testPublisher(t *testing.T, o Options) *Publisher {
 	t.Helper()
 	if o.Mode == "" {
@@ -283,8 +288,7 @@ func TestAPIOneIntervalOneRequest(t *testing.T) {
 	rec := &recorder{}
 	now := time.Now()
 	p := testPublisher(t, Options{API: newAPI(t, srv), JMX: &fakeJMX{upSnapshot(now)},
-		Tasks: fakeTasks{running: 3, failed: 1, ok: true}, Recorder: rec})
-	p.SetLeaderValues(12345, 2)
+		Tasks: fakeTasks{running: 3, failed: 1, ok: true}, Recorder: rec, Leader: leaderValues(12345, 2)})
 	p.Publish(context.Background(), now)
 
 	reqs := f.requests()
@@ -466,7 +470,7 @@ func TestPublishNeverBlocksCallers(t *testing.T) {
 	go func() { p.Run(ctx); close(done) }()
 	time.Sleep(50 * time.Millisecond) // Run is now stuck inside PutMetricData
 	returned := make(chan struct{})
-	go func() { p.SetLeaderValues(1, 0); p.ClearLeaderValues(); _ = p.Buffered(); close(returned) }()
+	go func() { _ = p.Buffered(); _ = p.Collect(time.Now()); close(returned) }()
 	select {
 	case <-returned:
 	case <-time.After(5 * time.Second):
@@ -479,21 +483,18 @@ func TestPublishNeverBlocksCallers(t *testing.T) {
 func TestCollectLeavesOutUnknownValues(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
-		name   string
-		jmx    metrics.JMXSnapshot
-		tasks  fakeTasks
-		leader *[2]float64
-		age    time.Duration // of the leader values
-		want   []string
+		name  string
+		jmx   metrics.JMXSnapshot
+		tasks fakeTasks
+		want  []string
 	}{
-		{"jmx down", metrics.JMXSnapshot{Up: false, At: t0}, fakeTasks{1, 0, true}, nil, 0,
+		{"jmx down", metrics.JMXSnapshot{Up: false, At: t0}, fakeTasks{1, 0, true},
 			[]string{"RunningTasks", "FailedTasks"}},
-		{"jmx stale", upSnapshot(t0.Add(-10 * time.Minute)), fakeTasks{}, nil, 0, nil},
-		{"no mm2 numbers yet", metrics.JMXSnapshot{Up: true, At: t0, MaxRecordAgeMs: nan, MaxReplicationLatencyMs: nan}, fakeTasks{}, nil, 0,
+		{"jmx stale", upSnapshot(t0.Add(-10 * time.Minute)), fakeTasks{}, nil},
+		{"no mm2 numbers yet", metrics.JMXSnapshot{Up: true, At: t0, MaxRecordAgeMs: nan, MaxReplicationLatencyMs: nan}, fakeTasks{},
 			[]string{"ReplicationBacklogRecords"}},
-		{"leader values fresh", metrics.JMXSnapshot{}, fakeTasks{}, &[2]float64{5, 1}, 0,
-			[]string{"TotalBacklogRecords", "GroupsNotReady"}},
-		{"leader values stale", metrics.JMXSnapshot{}, fakeTasks{}, &[2]float64{5, 1}, 3 * time.Minute, nil},
+		{"task state not read yet", upSnapshot(t0), fakeTasks{running: 2, ok: false},
+			[]string{"ReplicationBacklogRecords", "MaxRecordAge", "MaxReplicationLatency"}},
 	}
 	t.Run("leader values pulled", func(t *testing.T) {
 		leader := true
@@ -510,13 +511,8 @@ func TestCollectLeavesOutUnknownValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPublisher(t, Options{Mode: ModeOff, JMX: &fakeJMX{tt.jmx}, Tasks: tt.tasks})
 			p.o.Interval = time.Minute
-			now := t0
-			if tt.leader != nil {
-				p.SetLeaderValues(tt.leader[0], int(tt.leader[1]))
-				now = p.leader.at.Add(tt.age)
-			}
 			var got []string
-			for _, d := range p.Collect(now) {
+			for _, d := range p.Collect(t0) {
 				got = append(got, d.Name)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -531,8 +527,7 @@ func TestCollectLeavesOutUnknownValues(t *testing.T) {
 func TestEMFFollowsTheSpecification(t *testing.T) {
 	var out bytes.Buffer
 	p := testPublisher(t, Options{Mode: ModeEMF, EMF: &out, JMX: &fakeJMX{upSnapshot(t0)},
-		Tasks: fakeTasks{running: 4, failed: 0, ok: true}})
-	p.SetLeaderValues(777, 3)
+		Tasks: fakeTasks{running: 4, failed: 0, ok: true}, Leader: leaderValues(777, 3)})
 	p.Publish(context.Background(), t0)
 	p.Publish(context.Background(), t0.Add(time.Minute))
 

@@ -281,6 +281,7 @@ func captureSASL(t *testing.T, opts ...kfake.Opt) (string, *saslCapture) {
 }
 
 func staticAWS(t *testing.T) {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSIDECARTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key-never-sent")
 	t.Setenv("AWS_SESSION_TOKEN", "test-session-token")

@@ -33,7 +33,9 @@ type CollectorOptions struct {
 
 // Collector measures in the background and exports the latest result, so
 // that a scrape never waits for Kafka. The age of the measurement keeps
-// growing while a cluster is unreachable, and lag_up says which one.
+// growing while a cluster is unreachable, and lag_up says which one; the
+// ready gauge and the CloudWatch totals are given only for a fresh
+// measurement, so that an old "ready" never passes for a current one.
 type Collector struct {
 	m    Snapshotter
 	opts CollectorOptions
@@ -53,7 +55,6 @@ type Collector struct {
 type Totals struct {
 	BacklogRecords int64
 	GroupsNotReady int
-	MeasuredAt     time.Time
 }
 
 // NewCollector returns a Collector; call Run to start measuring.
@@ -76,7 +77,7 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 		descPartition: d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
 		descVerdict:   d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
 		descBehind:    d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
-		descReady:     d("migration_ready", "1 when nothing is left to copy and every covered consumer group is synced."),
+		descReady:     d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
 		descTS:        d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
 		descAge:       d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
 		descUp:        d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
@@ -102,10 +103,19 @@ func (c *Collector) Run(ctx context.Context) {
 	}
 }
 
+// timeout bounds one measurement: the interval, at least 10s.
+func (c *Collector) timeout() time.Duration { return max(c.opts.Interval, 10*time.Second) }
+
+// fresh reports whether the latest measurement stands for now: the latest
+// attempt succeeded, no longer ago than two measurements may take.
+// The caller holds c.mu.
+func (c *Collector) fresh(now time.Time) bool {
+	return c.last != nil && c.lastErr == nil && now.Sub(c.last.Time) <= 2*c.timeout()
+}
+
 // Once runs one measurement now, bounded by the interval (at least 10s).
 func (c *Collector) Once(ctx context.Context) {
-	timeout := max(c.opts.Interval, 10*time.Second)
-	mctx, cancel := context.WithTimeout(ctx, timeout)
+	mctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	snap, err := c.m.Measure(mctx)
 	c.mu.Lock()
@@ -132,17 +142,17 @@ func (c *Collector) LastError() error {
 
 // Totals returns the figures for CloudWatch's TotalBacklogRecords and
 // GroupsNotReady; ok is false when this sidecar is not the leader or has
-// no measurement yet.
+// no fresh measurement (none yet, the latest attempt failed, or it is old).
 func (c *Collector) Totals() (t Totals, ok bool) {
 	if !c.opts.IsLeader() {
 		return Totals{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.last == nil {
+	if !c.fresh(c.opts.Now()) {
 		return Totals{}, false
 	}
-	return Totals{BacklogRecords: c.last.TotalLag(), GroupsNotReady: c.last.GroupsNotReady(), MeasuredAt: c.last.Time}, true
+	return Totals{BacklogRecords: c.last.TotalLag(), GroupsNotReady: c.last.GroupsNotReady()}, true
 }
 
 // Describe sends the descriptors of every metric.
@@ -170,7 +180,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.last
 	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.Time).Seconds())
-	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(s.Ready()))
+	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.Ready()))
 	for _, t := range s.Topics {
 		ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.Lag), t.Topic)
 		if c.opts.PartitionDetail {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ connect_sidecar_group_records_behind{group="g-behind"} 2
 connect_sidecar_group_records_behind{group="g-neg"} 0
 connect_sidecar_group_records_behind{group="g-nocp"} 0
 connect_sidecar_group_records_behind{group="g-synced"} 0
-# HELP connect_sidecar_migration_ready 1 when nothing is left to copy and every covered consumer group is synced.
+# HELP connect_sidecar_migration_ready 1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced.
 # TYPE connect_sidecar_migration_ready gauge
 connect_sidecar_migration_ready 0
 # HELP connect_sidecar_lag_up 1 when the latest lag measurement reached the cluster.
@@ -148,5 +149,63 @@ func TestCollectorNeverWaitsForKafka(t *testing.T) {
 	<-done
 	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}); got != 0 {
 		t.Errorf("lag_up{tgt} = %v, want 0", got)
+	}
+}
+
+// scriptedMeasure answers each Measure with the next result of a script.
+type scriptedMeasure struct {
+	clock   *fakeClock
+	results []error // nil: a successful, ready measurement
+}
+
+func (s *scriptedMeasure) Measure(context.Context) (*Snapshot, error) {
+	err := s.results[0]
+	s.results = s.results[1:]
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Time: s.clock.t, SourceAlias: "src", TargetAlias: "tgt",
+		Topics: []TopicLag{{Topic: "orders", Lag: 0}}}, nil
+}
+
+// TestCollectorStaleMeasurementIsNotReady: a "ready" measured before a
+// cluster went away, or too long ago, must not stay on /metrics or in
+// CloudWatch as if it were current; the age says how old it is.
+func TestCollectorStaleMeasurementIsNotReady(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	down := &ClusterError{Role: Source, Alias: "src", Err: errors.New("connection refused")}
+	m := &scriptedMeasure{clock: clock, results: []error{nil, down, nil}}
+	c := NewCollector(m, CollectorOptions{Interval: 30 * time.Second, Now: clock.now})
+	steps := []struct {
+		name    string
+		advance time.Duration
+		measure bool
+		ready   float64
+		totals  bool
+		age     float64
+	}{
+		{"measured", 0, true, 1, true, 0},
+		{"source down", 30 * time.Second, true, 0, false, 30},
+		{"source back", 30 * time.Second, true, 1, true, 0},
+		{"no measurement since", 59 * time.Second, false, 1, true, 59},
+		{"older than two intervals", 2 * time.Second, false, 0, false, 61},
+	}
+	for _, st := range steps {
+		clock.t = clock.t.Add(st.advance)
+		if st.measure {
+			c.Once(context.Background())
+		}
+		if got := gaugeValue(t, c, "connect_sidecar_migration_ready", nil); got != st.ready {
+			t.Errorf("%s: migration_ready = %v, want %v", st.name, got, st.ready)
+		}
+		if _, ok := c.Totals(); ok != st.totals {
+			t.Errorf("%s: CloudWatch totals given = %v, want %v", st.name, ok, st.totals)
+		}
+		if got := gaugeValue(t, c, "connect_sidecar_lag_measurement_age_seconds", nil); got != st.age {
+			t.Errorf("%s: age = %v, want %v", st.name, got, st.age)
+		}
+		if got := gaugeValue(t, c, "connect_sidecar_topic_lag_records", map[string]string{"topic": "orders"}); got != 0 {
+			t.Errorf("%s: the last topic lag is no longer exported", st.name)
+		}
 	}
 }

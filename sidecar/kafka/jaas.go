@@ -63,7 +63,9 @@ func ParseJAAS(s string) ([]JAASEntry, error) {
 				return nil, err
 			}
 			if eq.kind != tokEquals {
-				return nil, fmt.Errorf("jaas config: value not specified for key %q", key.text)
+				// Not named: a word without "=" is as likely the rest of an
+				// unquoted password as an option name.
+				return nil, fmt.Errorf("jaas config: \"=\" expected after the option name at offset %d", key.pos)
 			}
 			val, err := lx.next()
 			if err != nil {

@@ -62,6 +62,7 @@ func TestParseJAASErrorsHideValues(t *testing.T) {
 		`M required password="hunter2" user`,
 		`M required password="hunter2" 12;`,
 		`M required password="hunter2"`,
+		`M required username=alice password=correct hunter2;`, // unquoted value with a space
 	} {
 		_, err := ParseJAAS(in)
 		if err == nil {

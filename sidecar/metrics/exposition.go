@@ -64,9 +64,9 @@ func (t TaskLabels) pairs() [][2]string {
 	return out
 }
 
-// Result is what one pass over an exposition saw, including the values the
-// sidecar captures for CloudWatch and the leader check.
-type Result struct {
+// ProcessResult is what one pass over an exposition saw, including the
+// values the sidecar captures for CloudWatch and the leader check.
+type ProcessResult struct {
 	Samples   int // well-formed sample lines read
 	Written   int // samples written, after any per-topic reduction
 	Malformed int // lines skipped because they are not valid text exposition
@@ -116,7 +116,7 @@ type Processor struct {
 	keyBuf     []byte
 	numBuf     []byte
 	agg        aggregator
-	res        Result
+	res        ProcessResult
 }
 
 // NewProcessor returns a processor adding labels to every sample. With
@@ -147,14 +147,14 @@ func NewProcessor(labels TaskLabels, perTopic bool) *Processor {
 // Process reads the exposition from r and writes the rewritten exposition
 // to w. Only complete, valid lines are written; a read error ends the pass
 // after the last complete line and is returned wrapped.
-func (p *Processor) Process(r io.Reader, w io.Writer) (Result, error) {
+func (p *Processor) Process(r io.Reader, w io.Writer) (ProcessResult, error) {
 	p.in.Reset(r)
 	p.out.Reset(w)
 	clear(p.seen)
 	p.family = p.family[:0]
 	p.familyType = p.familyType[:0]
 	p.agg.reset()
-	p.res = Result{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
+	p.res = ProcessResult{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
 	defer func() {
 		p.in.Reset(nil)
 		p.out.Reset(nil)

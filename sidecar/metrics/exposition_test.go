@@ -73,7 +73,7 @@ func seriesKey(name string, labels []*dto.LabelPair) string {
 	return name + "{" + strings.Join(parts, ",") + "}"
 }
 
-func process(t *testing.T, in []byte, labels TaskLabels, perTopic bool) ([]byte, Result) {
+func process(t *testing.T, in []byte, labels TaskLabels, perTopic bool) ([]byte, ProcessResult) {
 	t.Helper()
 	var out bytes.Buffer
 	res, err := NewProcessor(labels, perTopic).Process(bytes.NewReader(in), &out)

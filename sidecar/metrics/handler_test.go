@@ -238,26 +238,6 @@ func TestStateExportedOnceAcrossWorkers(t *testing.T) {
 	check("tasks", taskSeries, wantTasks)
 }
 
-func TestLeaderIs(t *testing.T) {
-	tests := []struct {
-		snap        JMXSnapshot
-		me          string
-		leader, kno bool
-	}{
-		{JMXSnapshot{Up: true, LeaderURL: "http://10.0.1.5:8083/"}, "http://10.0.1.5:8083", true, true},
-		{JMXSnapshot{Up: true, LeaderURL: "HTTP://10.0.1.5:8083/"}, "http://10.0.1.5:8083/", true, true},
-		{JMXSnapshot{Up: true, LeaderURL: "http://10.0.1.6:8083/"}, "http://10.0.1.5:8083", false, true},
-		{JMXSnapshot{Up: true}, "http://10.0.1.5:8083", false, false},
-		{JMXSnapshot{Up: false, LeaderURL: "http://10.0.1.5:8083/"}, "http://10.0.1.5:8083", false, false},
-	}
-	for _, tt := range tests {
-		leader, known := tt.snap.LeaderIs(tt.me)
-		if leader != tt.leader || known != tt.kno {
-			t.Errorf("%+v LeaderIs(%q) = %v,%v; want %v,%v", tt.snap, tt.me, leader, known, tt.leader, tt.kno)
-		}
-	}
-}
-
 func TestRunRefreshesSnapshotWithoutScrapes(t *testing.T) {
 	srv := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0)
 	jmx := NewJMX(JMXOptions{URL: srv.URL, Timeout: time.Second}, nil)

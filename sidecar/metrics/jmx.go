@@ -6,8 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -26,28 +24,6 @@ type JMXSnapshot struct {
 	MaxReplicationLatencyMs float64
 	At                      time.Time
 	Up                      bool
-}
-
-// LeaderIs reports whether the snapshot names advertisedURL (this worker's
-// REST URL as Connect advertises it) as the group leader. known is false
-// while the leader cannot be told: JMX down or no leader-name yet.
-func (s JMXSnapshot) LeaderIs(advertisedURL string) (leader, known bool) {
-	if !s.Up || s.LeaderURL == "" {
-		return false, false
-	}
-	return sameURL(s.LeaderURL, advertisedURL), true
-}
-
-// sameURL compares two REST URLs ignoring case of scheme and host and a
-// trailing slash: Connect reports "http://10.0.1.5:8083/".
-func sameURL(a, b string) bool {
-	ua, errA := url.Parse(strings.TrimSpace(a))
-	ub, errB := url.Parse(strings.TrimSpace(b))
-	if errA != nil || errB != nil {
-		return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
-	}
-	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
-		strings.TrimRight(ua.Path, "/") == strings.TrimRight(ub.Path, "/")
 }
 
 // JMXStatusError is returned when the JMX exporter answers with a non-200 status.
@@ -122,7 +98,7 @@ func (j *JMX) LeaderURL() (string, bool) {
 // Scrape fetches the exposition once, writes the rewritten series to w and
 // refreshes the snapshot. Whatever fails, the snapshot and jmx_up record it;
 // the error says what failed.
-func (j *JMX) Scrape(ctx context.Context, w io.Writer) (Result, error) {
+func (j *JMX) Scrape(ctx context.Context, w io.Writer) (ProcessResult, error) {
 	start := time.Now()
 	res, err := j.scrape(ctx, w)
 	snap := JMXSnapshot{At: time.Now(), Up: err == nil,
@@ -142,9 +118,9 @@ func (j *JMX) Scrape(ctx context.Context, w io.Writer) (Result, error) {
 	return res, err
 }
 
-func (j *JMX) scrape(ctx context.Context, w io.Writer) (Result, error) {
+func (j *JMX) scrape(ctx context.Context, w io.Writer) (ProcessResult, error) {
 	if j.url == "" {
-		return Result{}, fmt.Errorf("jmx exporter: no SIDECAR_JMX_URL")
+		return ProcessResult{}, fmt.Errorf("jmx exporter: no SIDECAR_JMX_URL")
 	}
 	if j.timeout > 0 {
 		var cancel context.CancelFunc
@@ -153,18 +129,18 @@ func (j *JMX) scrape(ctx context.Context, w io.Writer) (Result, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
-		return Result{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
+		return ProcessResult{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
 	}
 	// The classic text format: the processor does not read OpenMetrics.
 	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
 	resp, err := j.client.Do(req)
 	if err != nil {
-		return Result{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
+		return ProcessResult{}, fmt.Errorf("jmx exporter %s: %w", j.url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return Result{}, &JMXStatusError{URL: j.url, Status: resp.StatusCode}
+		return ProcessResult{}, &JMXStatusError{URL: j.url, Status: resp.StatusCode}
 	}
 	p := j.procs.Get().(*Processor)
 	defer j.procs.Put(p)

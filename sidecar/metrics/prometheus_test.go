@@ -31,7 +31,7 @@ func freePort(t *testing.T) string {
 type promResult struct {
 	Status string `json:"status"`
 	Data   struct {
-		Result []struct {
+		ProcessResult []struct {
 			Metric map[string]string `json:"metric"`
 			Value  [2]any            `json:"value"`
 		} `json:"result"`
@@ -94,7 +94,7 @@ scrape_configs:
 	var err error
 	for {
 		res, err = promQuery(base, q)
-		if err == nil && len(res.Data.Result) > 0 {
+		if err == nil && len(res.Data.ProcessResult) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -102,10 +102,10 @@ scrape_configs:
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if len(res.Data.Result) != 1 {
-		t.Fatalf("%d series for %s, want one per topic: %+v", len(res.Data.Result), q, res.Data.Result)
+	if len(res.Data.ProcessResult) != 1 {
+		t.Fatalf("%d series for %s, want one per topic: %+v", len(res.Data.ProcessResult), q, res.Data.ProcessResult)
 	}
-	s := res.Data.Result[0]
+	s := res.Data.ProcessResult[0]
 	v, _ := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
 	if v != 3500 {
 		t.Errorf("%s = %v, want 3500", q, v)
@@ -117,7 +117,7 @@ scrape_configs:
 		}
 	}
 	up, err := promQuery(base, `connect_sidecar_jmx_up`)
-	if err != nil || len(up.Data.Result) != 1 || fmt.Sprint(up.Data.Result[0].Value[1]) != "1" {
+	if err != nil || len(up.Data.ProcessResult) != 1 || fmt.Sprint(up.Data.ProcessResult[0].Value[1]) != "1" {
 		t.Errorf("connect_sidecar_jmx_up: %+v %v", up, err)
 	}
 }

@@ -43,16 +43,6 @@ func NewStateCollector() *StateCollector {
 	}
 }
 
-// UpdateExpanded is Update for the answer of connect.Client.ExpandedAll,
-// which the reconcile loop already fetches.
-func (s *StateCollector) UpdateExpanded(all map[string]connect.Expanded, workerID string, leader bool) {
-	statuses := make(map[string]connect.ConnectorStatus, len(all))
-	for name, e := range all {
-		statuses[name] = e.Status
-	}
-	s.Update(statuses, workerID, leader)
-}
-
 // Update replaces the snapshot. workerID is this worker's id as Connect
 // reports it (host:port); leader says whether this worker leads the group.
 // The map is not modified and may be reused by the caller after Update.

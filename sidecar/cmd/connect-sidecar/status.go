@@ -31,15 +31,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
 		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")
 		fmt.Fprintln(stderr, "read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.")
+		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover, 2 bad usage or a failed measurement.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	groups, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	groups := fs.Args()
 	if *cutover && len(groups) == 0 {
 		fmt.Fprintln(stderr, "status: --cutover needs at least one GROUP")
 		return 2
@@ -70,6 +71,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer m.Close()
 	snap, err := m.Measure(ctx)
 	if err != nil {
+		// Connector and task state still helps when a cluster is down.
+		if !*asJSON {
+			printConnectors(stdout, statuses)
+		}
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
 		return 2
 	}
@@ -113,7 +118,27 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset, showPlan, applying bool) {
+// parseInterspersed parses flags wherever they stand among the GROUP
+// arguments, so that "--cutover billing --json" does not take "--json" for
+// a group. Everything after "--" is a GROUP.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var groups []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return groups, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(groups, rest...), nil
+		}
+		groups, args = append(groups, rest[0]), rest[1:]
+	}
+}
+
+func printConnectors(w io.Writer, statuses map[string]connect.ConnectorStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	names := make([]string, 0, len(statuses))
 	for n := range statuses {
@@ -129,7 +154,11 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 		}
 	}
 	tw.Flush()
+}
 
+func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset, showPlan, applying bool) {
+	printConnectors(w, statuses)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nLAG %s -> %s (measured %s in %s)\n", snap.SourceAlias, snap.TargetAlias, snap.Time.UTC().Format(time.RFC3339), snap.Duration.Round(time.Millisecond))
 	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
 	for _, t := range snap.Topics {

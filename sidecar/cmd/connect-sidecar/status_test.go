@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +17,17 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
+// statusEnv is what a test may change after statusFixture.
+type statusEnv struct {
+	src, tgt *kfake.Cluster
+	tgtAdm   *kadm.Client
+	commit   func(a *kadm.Client, g string, p int32, at int64)
+	cp       func(cps ...kafka.Checkpoint)
+}
+
 // statusFixture is a migration with one copied topic, a synced group
 // ("ready") and a group behind its checkpoint ("late").
-func statusFixture(t *testing.T) {
+func statusFixture(t *testing.T) *statusEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -69,19 +78,22 @@ func statusFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	checkpoint := func(cps ...kafka.Checkpoint) {
+		var recs []*kgo.Record
+		for _, cp := range cps {
+			k, v := kafka.EncodeCheckpoint(cp)
+			recs = append(recs, &kgo.Record{Topic: "src.checkpoints.internal", Key: k, Value: v})
+		}
+		if err := tgtCl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	commit(srcAdm, "ready", 0, 5)
 	commit(srcAdm, "late", 1, 5)
-	var cps []*kgo.Record
-	for _, cp := range []kafka.Checkpoint{
-		{Group: "ready", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5},
-		{Group: "late", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
-	} {
-		k, v := kafka.EncodeCheckpoint(cp)
-		cps = append(cps, &kgo.Record{Topic: "src.checkpoints.internal", Key: k, Value: v})
-	}
-	if err := tgtCl.ProduceSync(ctx, cps...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	checkpoint(
+		kafka.Checkpoint{Group: "ready", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5},
+		kafka.Checkpoint{Group: "late", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
+	)
 
 	cc := connecttest.NewCluster(t, 1)
 	msc := map[string]string{
@@ -118,6 +130,7 @@ func statusFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SIDECAR_CONNECT_URL", cc.URL())
+	return &statusEnv{src: src, tgt: tgt, tgtAdm: tgtAdm, commit: commit, cp: checkpoint}
 }
 
 func TestStatus(t *testing.T) {
@@ -134,6 +147,9 @@ func TestStatus(t *testing.T) {
 		{"cutover ready", []string{"--cutover", "ready"}, 0, []string{"ready for cutover: ready"}, nil},
 		{"cutover late", []string{"--cutover", "ready", "late"}, 1, nil, []string{"group late: behind (3 records would be consumed twice)"}},
 		{"cutover unknown", []string{"--cutover", "nobody"}, 1, nil, []string{"group nobody: not found"}},
+		{"flags after the groups", []string{"--cutover", "ready", "--json"}, 0, []string{`"migration_ready": false`, "ready for cutover: ready"}, nil},
+		{"flag after a group not ready", []string{"late", "--cutover"}, 1, nil, []string{"group late: behind"}},
+		{"group after --", []string{"--cutover", "--", "--json"}, 1, nil, []string{"group --json: not found"}},
 		{"cutover without group", []string{"--cutover"}, 2, nil, []string{"--cutover needs at least one GROUP"}},
 		{"apply without plan", []string{"--apply", "late"}, 2, nil, []string{"--apply needs --reset-plan"}},
 		{"reset plan", []string{"--reset-plan"}, 0, []string{"RESET PLAN (dry run", "nothing to reset"}, nil},
@@ -155,7 +171,7 @@ func TestStatus(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", s, errb.String())
 				}
 			}
-			if strings.Contains(out.String(), "Foo.java") {
+			if !strings.HasPrefix(out.String(), "{") && strings.Contains(out.String(), "Foo.java") {
 				t.Error("the table shows more than the first line of a trace")
 			}
 		})
@@ -182,4 +198,106 @@ func TestStatus(t *testing.T) {
 	if doc.Ready || doc.TotalLag != 0 || len(doc.Measurement.Groups) != 2 || doc.Measurement.Groups[0].Verdict != "behind" || len(doc.Connectors) != 2 {
 		t.Errorf("--json = %+v", doc)
 	}
+}
+
+// TestStatusResetPlanNeedsAnEmptyGroup walks the negative-lag fix as an
+// operator would: the dry run shows the plan, --apply is refused while a
+// consumer of the group runs on the target and leaves its offset alone,
+// and once the consumer is gone the plan is committed and the group can
+// cut over.
+func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
+	env := statusFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// "neg" resumes on the target at 9, beyond the end (5) of orders[0].
+	srcAdm := kadm.NewClient(newKgo(t, env.src))
+	env.commit(srcAdm, "neg", 0, 5)
+	env.commit(env.tgtAdm, "neg", 0, 9)
+	env.cp(kafka.Checkpoint{Group: "neg", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5})
+	targetOffset := func() int64 {
+		t.Helper()
+		off, err := env.tgtAdm.FetchOffsets(ctx, "neg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := off.Lookup("orders", 0)
+		return o.At
+	}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := runStatus(context.Background(), args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	code, out, errs := run("--reset-plan", "neg")
+	if code != 0 || !strings.Contains(out, "dry run") || !regexp.MustCompile(`neg\s+orders\s+0\s+9\s+5`).MatchString(out) {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := run("--cutover", "neg"); code != 1 {
+		t.Errorf("--cutover of a negative-lag group: exit %d, want 1", code)
+	}
+
+	consumer := newKgo(t, env.tgt, kgo.ConsumerGroup("neg"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())
+	for {
+		d, err := env.tgtAdm.DescribeGroups(ctx, "neg")
+		if err == nil && len(d["neg"].Members) > 0 {
+			break
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		consumer.PollRecords(pctx, 1)
+		pcancel()
+		if ctx.Err() != nil {
+			t.Fatal("the consumer never joined neg on the target")
+		}
+	}
+	code, out, errs = run("--reset-plan", "--apply", "neg")
+	if code != 2 || !strings.Contains(errs, "group neg is Stable") || strings.Contains(out, "applied") {
+		t.Fatalf("apply with a live consumer: exit %d, want 2 and a refusal\n%s%s", code, out, errs)
+	}
+	if got := targetOffset(); got != 9 {
+		t.Fatalf("target offset after the refusal = %d, want 9 untouched", got)
+	}
+
+	consumer.Close() // leaves the group
+	code, out, errs = run("--reset-plan", "--apply", "neg")
+	if code != 0 || !strings.Contains(out, "applied 1 offset resets") {
+		t.Fatalf("apply on an empty group: exit %d\n%s%s", code, out, errs)
+	}
+	if got := targetOffset(); got != 5 {
+		t.Errorf("target offset after the reset = %d, want 5 (the end of orders[0])", got)
+	}
+	if code, out, errs := run("--cutover", "neg"); code != 0 {
+		t.Errorf("--cutover after the reset: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestStatusClusterDown: a cluster that cannot be reached fails the
+// command with its alias named, and the connector table still prints.
+func TestStatusClusterDown(t *testing.T) {
+	env := statusFixture(t)
+	env.tgt.Close()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := runStatus(ctx, []string{"--cutover", "ready", "--timeout", "5s"}, &out, &errb)
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), `target cluster "tgt"`) {
+		t.Errorf("stderr does not name the target cluster:\n%s", errb.String())
+	}
+	if !strings.Contains(out.String(), "msc") || strings.Contains(out.String(), "ready for cutover") {
+		t.Errorf("stdout:\n%s\nwant the connector table and no verdict", out.String())
+	}
+}
+
+func newKgo(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

@@ -120,7 +120,7 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 				continue
 			}
 			objs = append(objs, Object{
-				URI:     "s3://" + u.Bucket + "/" + key,
+				URI:     s3URI(u.Bucket, key),
 				Name:    name,
 				Version: strings.Trim(aws.ToString(o.ETag), `"`),
 				Size:    aws.ToInt64(o.Size),

@@ -272,6 +272,36 @@ func TestListS3Prefix(t *testing.T) {
 	}
 }
 
+// A listed object's URI must fetch that very object, whatever characters
+// its name holds.
+func TestListedURIsFetchTheirObject(t *testing.T) {
+	names := []string{"a b.json", "100%.json", "what?.json", "n#1.json", "ü.json"}
+	backend, _ := s3Server(t)
+	dir := t.TempDir()
+	for _, n := range names {
+		putObject(t, backend, "c/"+n, []byte(n))
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := New(Options{Deadline: 10 * time.Second})
+	for _, uri := range []string{"s3://configs/c/", "file://" + dir} {
+		objs, err := r.List(context.Background(), uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) != len(names) {
+			t.Fatalf("%s: listed %+v", uri, objs)
+		}
+		for _, o := range objs {
+			b, _, err := r.Get(context.Background(), o.URI)
+			if err != nil || string(b) != o.Name {
+				t.Errorf("%s: Get(%q) = %q, %v; want the object %q", uri, o.URI, b, err, o.Name)
+			}
+		}
+	}
+}
+
 func TestFileURIs(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "sub", ".git"), 0o755)
@@ -309,12 +339,13 @@ func TestParseURI(t *testing.T) {
 		{"/etc/x", URI{}, "no scheme"},
 		{"http://x/y", URI{}, "unsupported scheme"},
 		{"file:///x?y=1", URI{}, "no query"},
+		{"file:///tmp/a%zz", URI{}, `"file:///tmp/a%zz": invalid URL escape "%zz"`},
 	}
 	for _, tt := range tests {
 		got, err := ParseURI(tt.in)
 		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%s: error %v, want %q", tt.in, err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Count(err.Error(), tt.in) != 1 {
+				t.Errorf("%s: error %v, want %q naming the URI once", tt.in, err, tt.wantErr)
 			}
 			continue
 		}
@@ -339,9 +370,16 @@ func FuzzParseURI(f *testing.F) {
 			if u.Bucket == "" {
 				t.Fatal("s3 URI without bucket")
 			}
+			// What List builds for this object must name it again.
+			if back, err := ParseURI(s3URI(u.Bucket, u.Key)); err != nil || back.Bucket != u.Bucket || back.Key != u.Key {
+				t.Fatalf("s3URI(%q, %q) parses back as %+v, %v", u.Bucket, u.Key, back, err)
+			}
 		case "file":
 			if !strings.HasPrefix(u.Path, "/") {
 				t.Fatal("relative file path")
+			}
+			if back, err := ParseURI(fileURI(u.Path)); err != nil || back.Path != u.Path {
+				t.Fatalf("fileURI(%q) parses back as %+v, %v", u.Path, back, err)
 			}
 		default:
 			t.Fatalf("scheme %q", u.Scheme)

@@ -251,3 +251,65 @@ func TestRunExportsMetricsAndEMF(t *testing.T) {
 		return strings.Contains(stdout.String(), `"ReplicationBacklogRecords"`) && strings.Contains(stdout.String(), `"_aws"`)
 	})
 }
+
+// Bad command lines and bad settings give one line per problem on stderr,
+// each naming what is wrong, and a non-zero exit before anything starts.
+func TestRunAndHealthcheckRefuseBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		run   func(stdout, stderr io.Writer) int
+		env   map[string]string
+		code  int
+		lines []string
+	}{
+		{
+			name:  "run: unknown argument",
+			run:   func(o, e io.Writer) int { return runRun(context.Background(), []string{"--once"}, o, e) },
+			code:  2,
+			lines: []string{`connect-sidecar run: unknown argument "--once"`},
+		},
+		{
+			name: "run: two bad settings",
+			run:  func(o, e io.Writer) int { return runRun(context.Background(), nil, o, e) },
+			env:  map[string]string{"SIDECAR_LOG_FORMAT": "xml", "SIDECAR_METRICS_ADDR": "9400"},
+			code: 2,
+			lines: []string{
+				`connect-sidecar run: SIDECAR_LOG_FORMAT="xml"`,
+				`connect-sidecar run: SIDECAR_METRICS_ADDR="9400"`,
+			},
+		},
+		{
+			name: "healthcheck: two bad settings",
+			run:  func(o, e io.Writer) int { return runHealthcheck(context.Background(), nil, o, e) },
+			env:  map[string]string{"SIDECAR_CONNECT_URL": "localhost:8083", "SIDECAR_METRICS_ADDR": "9400"},
+			code: 1,
+			lines: []string{
+				`connect-sidecar healthcheck: SIDECAR_CONNECT_URL="localhost:8083"`,
+				`connect-sidecar healthcheck: SIDECAR_METRICS_ADDR="9400"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := tt.run(&stdout, &stderr); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(got) != len(tt.lines) {
+				t.Fatalf("stderr has %d lines, want %d:\n%s", len(got), len(tt.lines), stderr.String())
+			}
+			for i, want := range tt.lines {
+				if !strings.HasPrefix(got[i], want) {
+					t.Errorf("line %d = %q, want it to start with %q", i+1, got[i], want)
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+		})
+	}
+}

@@ -100,6 +100,10 @@ func TestRun(t *testing.T) {
 	t.Setenv("SIDECAR_RECONCILE_INTERVAL", "300ms")
 	t.Setenv("SIDECAR_WRITE_JITTER", "10ms")
 	t.Setenv("SIDECAR_LOG_FORMAT", "text")
+	// No JMX exporter and no lag measurement: whatever listens on this
+	// machine's default exporter port must not decide leadership here.
+	t.Setenv("SIDECAR_JMX_URL", "")
+	t.Setenv("SIDECAR_LAG_INTERVAL", "0s")
 
 	// Connect comes up after the sidecar: run waits for it.
 	w := c.Workers()[2]
@@ -140,6 +144,36 @@ func TestRun(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	if code := stop(); code != 0 || c.TotalWrites() != 0 || c.TotalRestarts() != 0 {
 		t.Fatalf("second start: exit %d, writes %d, restarts %d; logs:\n%s", code, c.TotalWrites(), c.TotalRestarts(), logs.String())
+	}
+}
+
+// SIGTERM while a Connect request hangs: the request is abandoned after
+// SIDECAR_SHUTDOWN_GRACE and run exits 0, long before the request's own
+// timeout.
+func TestRunAbandonsHungRequestOnShutdown(t *testing.T) {
+	c := connecttest.NewCluster(t, 1)
+	c.InjectFault(connecttest.Fault{Path: "/connectors", Worker: connecttest.AnyWorker, Delay: time.Minute})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"SIDECAR_CONNECT_URL":     c.URL(),
+		"SIDECAR_CONNECTORS_URI":  "file://" + dir,
+		"SIDECAR_METRICS_ADDR":    freeAddr(t),
+		"SIDECAR_CONNECT_TIMEOUT": "2m",
+		"SIDECAR_SHUTDOWN_GRACE":  "200ms",
+		"SIDECAR_JMX_URL":         "",
+		"SIDECAR_LAG_INTERVAL":    "0s",
+		"SIDECAR_LOG_FORMAT":      "text",
+	} {
+		t.Setenv(k, v)
+	}
+	stop, logs := startRun(t)
+	// GET / answered, then the listing GET /connectors hangs.
+	eventually(t, "the listing to be under way", func() bool { return c.Requests()["GET"] >= 2 })
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d; logs:\n%s", code, logs.String())
 	}
 }
 

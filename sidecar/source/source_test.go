@@ -3,7 +3,14 @@ package source
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -169,6 +176,50 @@ func TestGetS3RetriesTransientFaults(t *testing.T) {
 				t.Errorf("outcomes %v", outcomes)
 			}
 		})
+	}
+}
+
+// An attempt that gets no answer is given up after a quarter of the
+// deadline and tried again, so one stuck connection does not spend it all.
+func TestGetS3RetriesAHungAttempt(t *testing.T) {
+	backend, f := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	f.push("hang")
+	r := New(Options{Deadline: 4 * time.Second})
+	b, _, err := r.Get(context.Background(), "s3://configs/k")
+	if err != nil || string(b) != "payload" {
+		t.Fatalf("got %q, %v; want the object after a retry", b, err)
+	}
+	if f.count() != 2 {
+		t.Errorf("%d requests, want 2", f.count())
+	}
+}
+
+// AWS_ENDPOINT_URL (every service) works as AWS_ENDPOINT_URL_S3 does.
+func TestGetS3GlobalEndpoint(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	t.Setenv("AWS_ENDPOINT_URL", os.Getenv("AWS_ENDPOINT_URL_S3"))
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	os.Unsetenv("AWS_ENDPOINT_URL_S3")
+	b, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k")
+	if err != nil || string(b) != "payload" {
+		t.Fatalf("through AWS_ENDPOINT_URL: %q, %v", b, err)
+	}
+}
+
+// The machine's AWS_CA_BUNDLE is read by the SDK's default configuration;
+// the sidecar's own HTTP client must still accept it.
+func TestGetS3WithCABundle(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, testCA(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", ca)
+	if _, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k"); err != nil {
+		t.Fatalf("with AWS_CA_BUNDLE set: %v", err)
 	}
 }
 
@@ -385,4 +436,26 @@ func FuzzParseURI(f *testing.F) {
 			t.Fatalf("scheme %q", u.Scheme)
 		}
 	})
+}
+
+// testCA returns a self-signed CA certificate in PEM.
+func testCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

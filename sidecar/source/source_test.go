@@ -3,14 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -213,8 +206,8 @@ func TestGetS3GlobalEndpoint(t *testing.T) {
 func TestGetS3WithCABundle(t *testing.T) {
 	backend, _ := s3Server(t)
 	putObject(t, backend, "k", []byte("payload"))
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, testCA(t), 0o600); err != nil {
+	ca, err := filepath.Abs("testdata/ca.pem")
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CA_BUNDLE", ca)
@@ -436,26 +429,4 @@ func FuzzParseURI(f *testing.F) {
 			t.Fatalf("scheme %q", u.Scheme)
 		}
 	})
-}
-
-// testCA returns a self-signed CA certificate in PEM.
-func testCA(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

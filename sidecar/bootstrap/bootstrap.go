@@ -87,16 +87,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var problems []error
 	fail := func(err error) { problems = append(problems, err) }
 
-	propsURI := cfg.PropertiesURI
+	propsURI, what := cfg.PropertiesURI, "worker properties"
 	if propsURI == "" {
 		propsURI = (&url.URL{Scheme: "file", Path: cfg.BaseProperties}).String()
+		what = "worker properties from SIDECAR_BASE_PROPERTIES (KAFKA_CONNECT_PROPERTIES_S3_URI is not set)"
 	}
 	props := Properties{}
 	baseOK := false
 	if b, _, err := o.Fetcher.Get(ctx, propsURI); err != nil {
-		fail(fmt.Errorf("worker properties: %w", err))
+		fail(fmt.Errorf("%s: %w", what, err))
 	} else if p, err := ParseProperties(propsURI, b); err != nil {
-		fail(fmt.Errorf("worker properties: %w", err))
+		fail(fmt.Errorf("%s: %w", what, err))
 	} else {
 		props, baseOK = p, true
 		o.Logger.Info("read worker properties", "uri", propsURI, "keys", len(p))

@@ -380,6 +380,15 @@ func TestRunBaseProperties(t *testing.T) {
 	if e.written()["group.id"] != "mm2-connect" {
 		t.Error("base properties not used")
 	}
+
+	// A missing base file says which setting named it and how to read the
+	// properties from elsewhere.
+	e.cfg.BaseProperties = filepath.Join(e.in, "missing.properties")
+	_, err := e.run()
+	if err == nil || !strings.Contains(err.Error(), "SIDECAR_BASE_PROPERTIES") ||
+		!strings.Contains(err.Error(), "KAFKA_CONNECT_PROPERTIES_S3_URI") || !strings.Contains(err.Error(), "missing.properties") {
+		t.Errorf("missing base file: %v", err)
+	}
 }
 
 func TestRunPlainStoreLocationsWhenNoneSet(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -25,6 +26,9 @@ func (b Bootstrap) validate() []error {
 	var errs []error
 	if b.ConfigDir == "" {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONFIG_DIR: must not be empty"))
+	}
+	if !filepath.IsAbs(b.BaseProperties) {
+		errs = append(errs, fmt.Errorf("SIDECAR_BASE_PROPERTIES=%q: must be an absolute path", b.BaseProperties))
 	}
 	if b.FetchDeadline <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_FETCH_DEADLINE=%s: must be positive", b.FetchDeadline))

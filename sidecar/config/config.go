@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -39,6 +40,12 @@ type Logging struct {
 func Load() (Config, error) {
 	var c Config
 	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			// Only typed settings fail to parse, and none of them is a
+			// secret, so the value may be shown.
+			return Config{}, fmt.Errorf("%s=%q: want %s: %w", pe.KeyName, pe.Value, typeHint(pe.TypeName), pe.Err)
+		}
 		return Config{}, fmt.Errorf("read environment: %w", err)
 	}
 	if err := c.Validate(); err != nil {
@@ -69,6 +76,35 @@ func (c Config) Validate() error {
 	errs = append(errs, c.CloudWatch.validate()...)
 	errs = append(errs, c.Lag.validate()...)
 	return errors.Join(errs...)
+}
+
+// typeHint says in words what a setting of an envconfig type looks like.
+func typeHint(typeName string) string {
+	switch typeName {
+	case "time.Duration":
+		return "a duration such as 30s or 2m"
+	case "bool":
+		return "true or false"
+	case "int", "int64":
+		return "a whole number"
+	}
+	return "a " + typeName
+}
+
+// checkHTTPURL reports a setting that is not an http:// or https:// URL,
+// or that carries credentials: they would be printed wherever the URL is
+// (logs, errors), so they come from their own settings instead.
+func checkHTTPURL(key, raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil && strings.Contains(raw, "@"):
+		return fmt.Errorf("%s: must be an http:// or https:// URL (value not shown: it may hold credentials)", key)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%s=%q: must be an http:// or https:// URL", key, raw)
+	case u.User != nil:
+		return fmt.Errorf("%s=%q: credentials in the URL are not allowed (they would be logged); Connect REST credentials go in SIDECAR_CONNECT_USERNAME and SIDECAR_CONNECT_PASSWORD", key, u.Redacted())
+	}
+	return nil
 }
 
 // Logger builds the slog logger the settings ask for, writing to w.

@@ -51,6 +51,9 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		{map[string]string{"SIDECAR_METRICS_PARTITION_DETAIL": "all"}, []string{"SIDECAR_METRICS_PARTITION_DETAIL"}},
 		{map[string]string{"SIDECAR_MAX_RESTARTS": "-1", "SIDECAR_RECONCILE_INTERVAL": "0s"},
 			[]string{"SIDECAR_MAX_RESTARTS=-1", "SIDECAR_RECONCILE_INTERVAL=0s"}},
+		{map[string]string{"SIDECAR_METRICS_ADDR": "9400"}, []string{`SIDECAR_METRICS_ADDR="9400": want host:port`}},
+		{map[string]string{"SIDECAR_BASE_PROPERTIES": "connect.properties"}, []string{`SIDECAR_BASE_PROPERTIES="connect.properties": must be an absolute path`}},
+		{map[string]string{"SIDECAR_ADVERTISED_URL": "10.0.1.5:8083"}, []string{"SIDECAR_ADVERTISED_URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.want, ","), func(t *testing.T) {
@@ -72,11 +75,44 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 }
 
 func TestLoadRejectsUnparsableValues(t *testing.T) {
-	clearEnv(t)
-	t.Setenv("SIDECAR_PRUNE", "maybe")
-	_, err := Load()
-	if err == nil || !strings.Contains(err.Error(), "SIDECAR_PRUNE") {
-		t.Fatalf("Load error = %v, want one naming SIDECAR_PRUNE", err)
+	tests := []struct{ key, val, want string }{
+		{"SIDECAR_PRUNE", "maybe", `SIDECAR_PRUNE="maybe": want true or false`},
+		{"SIDECAR_FETCH_DEADLINE", "abc", `SIDECAR_FETCH_DEADLINE="abc": want a duration such as 30s or 2m`},
+		{"SIDECAR_MAX_OBJECT_BYTES", "10MB", `SIDECAR_MAX_OBJECT_BYTES="10MB": want a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tt.key, tt.val)
+			_, err := Load()
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Load error = %v, want one line starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A password in a URL setting would be printed wherever the URL is; the
+// error names the setting without showing the password.
+func TestURLSettingsRefuseCredentials(t *testing.T) {
+	const secret = "MARKER-SECRET-91c2"
+	tests := []struct{ key, val string }{
+		{"SIDECAR_CONNECT_URL", "http://admin:" + secret + "@localhost:8083"},
+		{"SIDECAR_ADVERTISED_URL", "https://admin:" + secret + "@10.0.1.5:8083/"},
+		{"SIDECAR_CONNECT_URL", "http://admin:" + secret + "@localhost:80%zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tt.key, tt.val)
+			_, err := Load()
+			if err == nil || !strings.Contains(err.Error(), tt.key) {
+				t.Fatalf("Load error = %v, want one naming %s", err, tt.key)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error shows the password: %v", err)
+			}
+		})
 	}
 }
 

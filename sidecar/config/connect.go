@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 )
 
@@ -17,9 +16,8 @@ type Connect struct {
 
 func (c Connect) validate() []error {
 	var errs []error
-	u, err := url.Parse(c.ConnectURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_URL=%q: must be an http:// or https:// URL", c.ConnectURL))
+	if err := checkHTTPURL("SIDECAR_CONNECT_URL", c.ConnectURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ConnectTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_TIMEOUT=%s: must be positive", c.ConnectTimeout))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -16,6 +17,9 @@ type Metrics struct {
 
 func (m Metrics) validate() []error {
 	var errs []error
+	if _, _, err := net.SplitHostPort(m.MetricsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_ADDR=%q: want host:port or :port", m.MetricsAddr))
+	}
 	if m.PartitionDetail != "partition" && m.PartitionDetail != "topic" {
 		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_PARTITION_DETAIL=%q: must be partition or topic", m.PartitionDetail))
 	}

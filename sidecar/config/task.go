@@ -1,10 +1,5 @@
 package config
 
-import (
-	"fmt"
-	"net/url"
-)
-
 // Task names this worker and its service. On ECS the task metadata supplies
 // them; these settings override it, and stand in for it elsewhere.
 type Task struct {
@@ -17,9 +12,8 @@ func (t Task) validate() []error {
 	if t.AdvertisedURL == "" {
 		return nil
 	}
-	u, err := url.Parse(t.AdvertisedURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return []error{fmt.Errorf("SIDECAR_ADVERTISED_URL=%q: must be an http:// or https:// URL", t.AdvertisedURL)}
+	if err := checkHTTPURL("SIDECAR_ADVERTISED_URL", t.AdvertisedURL); err != nil {
+		return []error{err}
 	}
 	return nil
 }

@@ -77,7 +77,13 @@ type Client struct {
 func New(cfg config.Connect, observe Observer) (*Client, error) {
 	base, err := url.Parse(strings.TrimSuffix(cfg.ConnectURL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("SIDECAR_CONNECT_URL %q: %w", cfg.ConnectURL, err)
+		// url.Parse's error repeats the URL, which may hold credentials:
+		// keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("SIDECAR_CONNECT_URL: %w", err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	if cfg.ConnectCAFile != "" {
@@ -103,8 +109,9 @@ func New(cfg config.Connect, observe Observer) (*Client, error) {
 	}, nil
 }
 
-// BaseURL is the Connect REST URL the client talks to.
-func (c *Client) BaseURL() string { return c.base.String() }
+// BaseURL is the Connect REST URL the client talks to, with any password
+// masked so that it can be logged.
+func (c *Client) BaseURL() string { return c.base.Redacted() }
 
 // Ping checks that Connect REST answers GET /.
 func (c *Client) Ping(ctx context.Context) error {

@@ -230,3 +230,21 @@ func TestClientTLSAndBasicAuth(t *testing.T) {
 		t.Fatalf("CA file without PEM = %v", err)
 	}
 }
+
+// Config refuses credentials in SIDECAR_CONNECT_URL; the client still never
+// shows one, whether in BaseURL (which is logged), a parse error or a
+// transport error.
+func TestClientHidesURLPassword(t *testing.T) {
+	const password = "MARKER-SECRET-5e0a"
+	c := newClient(t, config.Connect{ConnectURL: "http://admin:" + password + "@127.0.0.1:1", ConnectTimeout: time.Second}, nil)
+	if strings.Contains(c.BaseURL(), password) {
+		t.Errorf("BaseURL() = %q shows the password", c.BaseURL())
+	}
+	if err := c.Ping(context.Background()); err == nil || strings.Contains(err.Error(), password) {
+		t.Errorf("Ping to a closed port = %v, want an error without the password", err)
+	}
+	_, err := connect.New(config.Connect{ConnectURL: "http://admin:" + password + "@host:80%zz"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "SIDECAR_CONNECT_URL") || strings.Contains(err.Error(), password) {
+		t.Errorf("unparsable URL = %v, want an error naming SIDECAR_CONNECT_URL without the password", err)
+	}
+}

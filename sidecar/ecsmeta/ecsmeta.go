@@ -86,7 +86,11 @@ func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) 
 	if resp.StatusCode != http.StatusOK {
 		return Task{}, fmt.Errorf("task metadata %s: HTTP %d", url, resp.StatusCode)
 	}
-	return Parse(body)
+	t, err := Parse(body)
+	if err != nil {
+		return Task{}, fmt.Errorf("%s: %w", url, err)
+	}
+	return t, nil
 }
 
 // Parse decodes a v4 /task document.

@@ -83,8 +83,8 @@ func TestFetchErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := serveTask(t, tt.status, []byte(tt.body))
 			_, err := Fetch(context.Background(), srv.Client(), srv.URL+"/v4/abc")
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), srv.URL+"/v4/abc/task") {
+				t.Fatalf("error %v, want %q naming the endpoint", err, tt.wantErr)
 			}
 		})
 	}

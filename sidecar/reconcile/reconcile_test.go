@@ -1,16 +1,18 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
-	"os"
 )
 
 func TestThreeSidecarsAreIdempotent(t *testing.T) {
@@ -139,13 +141,27 @@ func TestBadFilesAndRefusedConfigs(t *testing.T) {
 	dir := copyDir(t, "mm2", "bad")
 	set := load(t, dir)
 	clock := newClock()
-	r := New(newClient(t, c.URL(), 0), Options{Sleep: noSleep, Now: clock.Now})
+	m := &recMetrics{}
+	var logs bytes.Buffer
+	r := New(newClient(t, c.URL(), 0), Options{Sleep: noSleep, Now: clock.Now, Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	rep := r.Cycle(context.Background(), set)
 
 	for _, name := range []string{"mm2-msc", "mm2-cpc", "mm2-hbc"} {
 		if _, ok := c.Config(name); !ok {
 			t.Errorf("good connector %s not applied", name)
 		}
+		if m.configError[name] {
+			t.Errorf("good connector %s reported as a config error", name)
+		}
+	}
+	// Connect's refusals reach the metric and the log, for that connector.
+	for _, name := range []string{"bad-tasks", "bad-class"} {
+		if !m.configError[name] {
+			t.Errorf("%s: connect_sidecar_connector_config_error not set", name)
+		}
+	}
+	if !strings.Contains(logs.String(), "connector=bad-tasks") || !strings.Contains(logs.String(), "Invalid value 0 for configuration tasks.max") {
+		t.Errorf("the 400 is not logged with Connect's message:\n%s", logs.String())
 	}
 	wantErrs := map[string]string{
 		"invalid.json":   "invalid JSON",
@@ -274,12 +290,19 @@ func TestPruneAndUnmanaged(t *testing.T) {
 
 type recMetrics struct {
 	NopMetrics
-	unmanaged int
-	restarts  int
+	unmanaged   int
+	restarts    int
+	configError map[string]bool
 }
 
 func (m *recMetrics) SetUnmanaged(n int)  { m.unmanaged = n }
 func (m *recMetrics) CountRestart(string) { m.restarts++ }
+func (m *recMetrics) SetConfigError(connector string, failed bool) {
+	if m.configError == nil {
+		m.configError = map[string]bool{}
+	}
+	m.configError[connector] = failed
+}
 
 func TestAutoRestartSchedule(t *testing.T) {
 	c := connecttest.NewCluster(t, 3)
@@ -287,7 +310,9 @@ func TestAutoRestartSchedule(t *testing.T) {
 	set := load(t, dir)
 	clock := newClock()
 	m := &recMetrics{}
-	r := New(newClient(t, c.URL(), 0), Options{AutoRestart: true, MaxRestarts: 10, Sleep: noSleep, Now: clock.Now, Metrics: m})
+	var logs bytes.Buffer
+	r := New(newClient(t, c.URL(), 0), Options{AutoRestart: true, MaxRestarts: 10, Sleep: noSleep, Now: clock.Now, Metrics: m,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	r.Cycle(context.Background(), set)
 
 	// The task fails again after every restart.
@@ -322,6 +347,19 @@ func TestAutoRestartSchedule(t *testing.T) {
 	}
 	if m.restarts != 10 {
 		t.Fatalf("restart metric %d", m.restarts)
+	}
+	// Each restart is logged with the task and its trace's first line.
+	restartLogs := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "restarted FAILED task 2") {
+			restartLogs++
+			if !strings.Contains(line, "source cluster unreachable") || strings.Contains(line, "at Foo") {
+				t.Errorf("restart log without the trace summary: %s", line)
+			}
+		}
+	}
+	if restartLogs != 10 {
+		t.Errorf("%d restart log lines, want 10:\n%s", restartLogs, logs.String())
 	}
 	// SIDECAR_MAX_RESTARTS=10 reached: no more.
 	clock.Advance(3 * time.Hour)

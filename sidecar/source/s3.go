@@ -22,7 +22,15 @@ const maxAttempts = 20
 
 func (r *Reader) client(ctx context.Context) (*s3.Client, error) {
 	r.once.Do(func() {
+		// An answer that never starts would otherwise hold the one
+		// attempt until the whole deadline is spent; a bound per attempt
+		// lets the retryer try again. A BuildableClient keeps the SDK's
+		// AWS_CA_BUNDLE handling.
+		httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.ResponseHeaderTimeout = r.opts.Deadline / 4
+		})
 		cfg, err := awsconfig.LoadDefaultConfig(ctx,
+			awsconfig.WithHTTPClient(httpClient),
 			awsconfig.WithRetryer(func() aws.Retryer {
 				return retry.NewStandard(func(o *retry.StandardOptions) {
 					o.MaxAttempts = maxAttempts
@@ -120,7 +128,7 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 				continue
 			}
 			objs = append(objs, Object{
-				URI:     "s3://" + u.Bucket + "/" + key,
+				URI:     s3URI(u.Bucket, key),
 				Name:    name,
 				Version: strings.Trim(aws.ToString(o.ETag), `"`),
 				Size:    aws.ToInt64(o.Size),

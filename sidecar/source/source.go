@@ -174,7 +174,7 @@ func (r *Reader) listDir(root string) ([]Object, error) {
 		}
 		rel, _ := filepath.Rel(walkRoot, p)
 		objs = append(objs, Object{
-			URI:     "file://" + filepath.ToSlash(filepath.Join(root, rel)),
+			URI:     fileURI(filepath.ToSlash(filepath.Join(root, rel))),
 			Name:    filepath.ToSlash(rel),
 			Version: fmt.Sprintf("%d-%d", info.Size(), info.ModTime().UnixNano()),
 			Size:    info.Size(),

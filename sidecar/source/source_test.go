@@ -172,6 +172,50 @@ func TestGetS3RetriesTransientFaults(t *testing.T) {
 	}
 }
 
+// An attempt that gets no answer is given up after a quarter of the
+// deadline and tried again, so one stuck connection does not spend it all.
+func TestGetS3RetriesAHungAttempt(t *testing.T) {
+	backend, f := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	f.push("hang")
+	r := New(Options{Deadline: 4 * time.Second})
+	b, _, err := r.Get(context.Background(), "s3://configs/k")
+	if err != nil || string(b) != "payload" {
+		t.Fatalf("got %q, %v; want the object after a retry", b, err)
+	}
+	if f.count() != 2 {
+		t.Errorf("%d requests, want 2", f.count())
+	}
+}
+
+// AWS_ENDPOINT_URL (every service) works as AWS_ENDPOINT_URL_S3 does.
+func TestGetS3GlobalEndpoint(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	t.Setenv("AWS_ENDPOINT_URL", os.Getenv("AWS_ENDPOINT_URL_S3"))
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	os.Unsetenv("AWS_ENDPOINT_URL_S3")
+	b, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k")
+	if err != nil || string(b) != "payload" {
+		t.Fatalf("through AWS_ENDPOINT_URL: %q, %v", b, err)
+	}
+}
+
+// The machine's AWS_CA_BUNDLE is read by the SDK's default configuration;
+// the sidecar's own HTTP client must still accept it.
+func TestGetS3WithCABundle(t *testing.T) {
+	backend, _ := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	ca, err := filepath.Abs("testdata/ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", ca)
+	if _, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k"); err != nil {
+		t.Fatalf("with AWS_CA_BUNDLE set: %v", err)
+	}
+}
+
 func TestGetS3DeadlineHolds(t *testing.T) {
 	for _, fault := range []string{"hang", "503"} {
 		t.Run(fault, func(t *testing.T) {
@@ -272,6 +316,36 @@ func TestListS3Prefix(t *testing.T) {
 	}
 }
 
+// A listed object's URI must fetch that very object, whatever characters
+// its name holds.
+func TestListedURIsFetchTheirObject(t *testing.T) {
+	names := []string{"a b.json", "100%.json", "what?.json", "n#1.json", "ü.json"}
+	backend, _ := s3Server(t)
+	dir := t.TempDir()
+	for _, n := range names {
+		putObject(t, backend, "c/"+n, []byte(n))
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := New(Options{Deadline: 10 * time.Second})
+	for _, uri := range []string{"s3://configs/c/", "file://" + dir} {
+		objs, err := r.List(context.Background(), uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) != len(names) {
+			t.Fatalf("%s: listed %+v", uri, objs)
+		}
+		for _, o := range objs {
+			b, _, err := r.Get(context.Background(), o.URI)
+			if err != nil || string(b) != o.Name {
+				t.Errorf("%s: Get(%q) = %q, %v; want the object %q", uri, o.URI, b, err, o.Name)
+			}
+		}
+	}
+}
+
 func TestFileURIs(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "sub", ".git"), 0o755)
@@ -309,12 +383,13 @@ func TestParseURI(t *testing.T) {
 		{"/etc/x", URI{}, "no scheme"},
 		{"http://x/y", URI{}, "unsupported scheme"},
 		{"file:///x?y=1", URI{}, "no query"},
+		{"file:///tmp/a%zz", URI{}, `"file:///tmp/a%zz": invalid URL escape "%zz"`},
 	}
 	for _, tt := range tests {
 		got, err := ParseURI(tt.in)
 		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%s: error %v, want %q", tt.in, err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Count(err.Error(), tt.in) != 1 {
+				t.Errorf("%s: error %v, want %q naming the URI once", tt.in, err, tt.wantErr)
 			}
 			continue
 		}
@@ -339,9 +414,16 @@ func FuzzParseURI(f *testing.F) {
 			if u.Bucket == "" {
 				t.Fatal("s3 URI without bucket")
 			}
+			// What List builds for this object must name it again.
+			if back, err := ParseURI(s3URI(u.Bucket, u.Key)); err != nil || back.Bucket != u.Bucket || back.Key != u.Key {
+				t.Fatalf("s3URI(%q, %q) parses back as %+v, %v", u.Bucket, u.Key, back, err)
+			}
 		case "file":
 			if !strings.HasPrefix(u.Path, "/") {
 				t.Fatal("relative file path")
+			}
+			if back, err := ParseURI(fileURI(u.Path)); err != nil || back.Path != u.Path {
+				t.Fatalf("fileURI(%q) parses back as %+v, %v", u.Path, back, err)
 			}
 		default:
 			t.Fatalf("scheme %q", u.Scheme)

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -19,11 +20,27 @@ type URI struct {
 
 func (u URI) String() string { return u.raw }
 
+// s3URI and fileURI build the URI of a listed object, escaped so that
+// ParseURI gives back exactly this bucket, key or path, whatever characters
+// ("%", "?", "#", spaces) the name holds.
+func s3URI(bucket, key string) string {
+	return (&url.URL{Scheme: "s3", Host: bucket, Path: "/" + key}).String()
+}
+
+func fileURI(p string) string {
+	return (&url.URL{Scheme: "file", Path: p}).String()
+}
+
 // ParseURI accepts s3://bucket/key[?versionId=…] and file:///absolute/path.
 func ParseURI(raw string) (URI, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return URI{}, fmt.Errorf("parse %q: %w", raw, err)
+		// url.Parse's own message repeats the URI; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return URI{}, fmt.Errorf("%q: %w", raw, err)
 	}
 	switch u.Scheme {
 	case "s3":

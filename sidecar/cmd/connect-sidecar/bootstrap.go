@@ -26,7 +26,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cfg, err := config.Load()
 	if err != nil {
-		printProblems(stderr, err)
+		printProblems(stderr, "connect-sidecar bootstrap", err)
 		return 1
 	}
 	log := cfg.Logging.Logger(stderr)
@@ -38,7 +38,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Logger:      log,
 	})
 	if err != nil {
-		printProblems(stderr, err)
+		printProblems(stderr, "connect-sidecar bootstrap", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "wrote %s:\n", res.Dir)
@@ -55,9 +55,10 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
-// printProblems writes one line per problem: errors.Join's parts each on
-// their own line, and never a line break inside one problem.
-func printProblems(w io.Writer, err error) {
+// printProblems writes one line per problem, each starting with prefix:
+// errors.Join's parts each on their own line, and never a line break
+// inside one problem.
+func printProblems(w io.Writer, prefix string, err error) {
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
@@ -66,10 +67,10 @@ func printProblems(w io.Writer, err error) {
 	}
 	for _, e := range errs {
 		if _, ok := e.(interface{ Unwrap() []error }); ok {
-			printProblems(w, e)
+			printProblems(w, prefix, e)
 			continue
 		}
-		fmt.Fprintf(w, "connect-sidecar bootstrap: %s\n", strings.Join(strings.Fields(e.Error()), " "))
+		fmt.Fprintf(w, "%s: %s\n", prefix, strings.Join(strings.Fields(e.Error()), " "))
 	}
 }
 

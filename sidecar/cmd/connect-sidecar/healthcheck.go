@@ -28,7 +28,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *addr == "" {
 		cfg, err := config.Load()
 		if err != nil {
-			fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+			printProblems(stderr, "connect-sidecar healthcheck", err)
 			return 1
 		}
 		*addr = cfg.MetricsAddr

@@ -24,15 +24,16 @@ import (
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintln(stdout, "Usage: connect-sidecar run\n\nKeeps Kafka Connect's connectors as the connector files say, serves /metrics,\n/healthz and /readyz, measures lag and publishes CloudWatch metrics.\nConfiguration is read from the environment: see connect-sidecar --help.")
-		if args[0] == "-h" || args[0] == "--help" {
-			return 0
+		if args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
+			fmt.Fprintf(stderr, "connect-sidecar run: unknown argument %q (see connect-sidecar run --help)\n", args[0])
+			return 2
 		}
-		return 2
+		fmt.Fprintln(stdout, "Usage: connect-sidecar run\n\nKeeps Kafka Connect's connectors as the connector files say, serves /metrics,\n/healthz and /readyz, measures lag and publishes CloudWatch metrics.\nConfiguration is read from the environment: see connect-sidecar --help.")
+		return 0
 	}
 	cfg, err := config.Load()
 	if err != nil {
-		fmt.Fprintf(stderr, "connect-sidecar run: %v\n", err)
+		printProblems(stderr, "connect-sidecar run", err)
 		return 2
 	}
 	log := cfg.Logger(stderr)

@@ -100,6 +100,10 @@ func TestRun(t *testing.T) {
 	t.Setenv("SIDECAR_RECONCILE_INTERVAL", "300ms")
 	t.Setenv("SIDECAR_WRITE_JITTER", "10ms")
 	t.Setenv("SIDECAR_LOG_FORMAT", "text")
+	// No JMX exporter and no lag measurement: whatever listens on this
+	// machine's default exporter port must not decide leadership here.
+	t.Setenv("SIDECAR_JMX_URL", "")
+	t.Setenv("SIDECAR_LAG_INTERVAL", "0s")
 
 	// Connect comes up after the sidecar: run waits for it.
 	w := c.Workers()[2]
@@ -140,6 +144,36 @@ func TestRun(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	if code := stop(); code != 0 || c.TotalWrites() != 0 || c.TotalRestarts() != 0 {
 		t.Fatalf("second start: exit %d, writes %d, restarts %d; logs:\n%s", code, c.TotalWrites(), c.TotalRestarts(), logs.String())
+	}
+}
+
+// SIGTERM while a Connect request hangs: the request is abandoned after
+// SIDECAR_SHUTDOWN_GRACE and run exits 0, long before the request's own
+// timeout.
+func TestRunAbandonsHungRequestOnShutdown(t *testing.T) {
+	c := connecttest.NewCluster(t, 1)
+	c.InjectFault(connecttest.Fault{Path: "/connectors", Worker: connecttest.AnyWorker, Delay: time.Minute})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"SIDECAR_CONNECT_URL":     c.URL(),
+		"SIDECAR_CONNECTORS_URI":  "file://" + dir,
+		"SIDECAR_METRICS_ADDR":    freeAddr(t),
+		"SIDECAR_CONNECT_TIMEOUT": "2m",
+		"SIDECAR_SHUTDOWN_GRACE":  "200ms",
+		"SIDECAR_JMX_URL":         "",
+		"SIDECAR_LAG_INTERVAL":    "0s",
+		"SIDECAR_LOG_FORMAT":      "text",
+	} {
+		t.Setenv(k, v)
+	}
+	stop, logs := startRun(t)
+	// GET / answered, then the listing GET /connectors hangs.
+	eventually(t, "the listing to be under way", func() bool { return c.Requests()["GET"] >= 2 })
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d; logs:\n%s", code, logs.String())
 	}
 }
 
@@ -250,4 +284,66 @@ func TestRunExportsMetricsAndEMF(t *testing.T) {
 	eventually(t, "an EMF line", func() bool {
 		return strings.Contains(stdout.String(), `"ReplicationBacklogRecords"`) && strings.Contains(stdout.String(), `"_aws"`)
 	})
+}
+
+// Bad command lines and bad settings give one line per problem on stderr,
+// each naming what is wrong, and a non-zero exit before anything starts.
+func TestRunAndHealthcheckRefuseBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		run   func(stdout, stderr io.Writer) int
+		env   map[string]string
+		code  int
+		lines []string
+	}{
+		{
+			name:  "run: unknown argument",
+			run:   func(o, e io.Writer) int { return runRun(context.Background(), []string{"--once"}, o, e) },
+			code:  2,
+			lines: []string{`connect-sidecar run: unknown argument "--once"`},
+		},
+		{
+			name: "run: two bad settings",
+			run:  func(o, e io.Writer) int { return runRun(context.Background(), nil, o, e) },
+			env:  map[string]string{"SIDECAR_LOG_FORMAT": "xml", "SIDECAR_METRICS_ADDR": "9400"},
+			code: 2,
+			lines: []string{
+				`connect-sidecar run: SIDECAR_LOG_FORMAT="xml"`,
+				`connect-sidecar run: SIDECAR_METRICS_ADDR="9400"`,
+			},
+		},
+		{
+			name: "healthcheck: two bad settings",
+			run:  func(o, e io.Writer) int { return runHealthcheck(context.Background(), nil, o, e) },
+			env:  map[string]string{"SIDECAR_CONNECT_URL": "localhost:8083", "SIDECAR_METRICS_ADDR": "9400"},
+			code: 1,
+			lines: []string{
+				`connect-sidecar healthcheck: SIDECAR_CONNECT_URL="localhost:8083"`,
+				`connect-sidecar healthcheck: SIDECAR_METRICS_ADDR="9400"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := tt.run(&stdout, &stderr); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(got) != len(tt.lines) {
+				t.Fatalf("stderr has %d lines, want %d:\n%s", len(got), len(tt.lines), stderr.String())
+			}
+			for i, want := range tt.lines {
+				if !strings.HasPrefix(got[i], want) {
+					t.Errorf("line %d = %q, want it to start with %q", i+1, got[i], want)
+				}
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout: %q", stdout.String())
+			}
+		})
+	}
 }

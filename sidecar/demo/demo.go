@@ -41,6 +41,11 @@ const (
 	clusterName   = "mm2-demo"
 	serviceName   = "mm2-connect"
 	modulePath    = "github.com/mm2-fargate/mm2-ecs"
+	// mirrorRecordsPerSecond bounds the replication stand-in's throughput,
+	// somewhat above what the producers write, so that the backlog
+	// drains over seconds and each worker's records-lag (the scaling
+	// metric) is visible while it does.
+	mirrorRecordsPerSecond = 500
 )
 
 // Topics and groups on the source cluster.
@@ -174,6 +179,7 @@ func (d *Demo) start(ctx context.Context) error {
 	d.Mirror = mirror.New(d.Connect, mirror.Options{
 		LookupEnv:           func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		OffsetFlushInterval: flush,
+		RecordsPerSecond:    mirrorRecordsPerSecond,
 		Logger:              d.log,
 	})
 	d.wg.Add(1)
@@ -363,7 +369,7 @@ func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, j
 		"SIDECAR_JMX_URL="+jmxURL,
 		"SIDECAR_METRICS_ADDR="+addr,
 		"SIDECAR_CLOUDWATCH_MODE=emf",
-		"SIDECAR_CLOUDWATCH_INTERVAL=10s",
+		"SIDECAR_CLOUDWATCH_INTERVAL=5s",
 		"SIDECAR_CLUSTER_NAME="+clusterName,
 		"SIDECAR_SERVICE_NAME="+serviceName,
 		// Faster than the production defaults, so the demo converges in

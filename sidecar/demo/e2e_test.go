@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -262,12 +264,29 @@ func disagreement(st statusJSON, sum Summary) string {
 func assertExportedOnce(t *testing.T, ctx context.Context, d *Demo) {
 	t.Helper()
 	leaderURL, _ := d.Connect.Leader()
+	// Each task's JMX series come from the one worker that runs it, passed
+	// through by that worker's sidecar with its task labels.
+	var taskSeries, lagSeries int
+	defer func() {
+		if want := len(d.Connect.Tasks()); taskSeries != want {
+			t.Errorf("the sidecars pass through %d task status series, want one per task (%d)", taskSeries, want)
+		}
+		if lagSeries == 0 {
+			t.Error("no sidecar passes through the MM2 consumers' records-lag, the input of the scaling metric")
+		}
+	}()
 	for _, sc := range d.Sidecars {
 		mfs, err := Scrape(ctx, sc.MetricsURL)
 		if err != nil {
 			t.Errorf("sidecar %d: %v", sc.Index+1, err)
 			continue
 		}
+		for _, m := range metrics(mfs, "kafka_connect_connector_task_status") {
+			if m.GetGauge().GetValue() == 1 && hasLabel(m, "ecs_cluster", clusterName) {
+				taskSeries++
+			}
+		}
+		lagSeries += len(metrics(mfs, "kafka_consumer_fetch_manager_records_lag"))
 		isLeader := sc.WorkerURL+"/" == leaderURL
 		if got := value(mfs, "connect_sidecar_is_leader", nil); got != map[bool]float64{true: 1, false: 0}[isLeader] {
 			t.Errorf("sidecar %d: connect_sidecar_is_leader %v, worker leads: %v", sc.Index+1, got, isLeader)
@@ -312,4 +331,13 @@ func assertTargetHoldsSource(t *testing.T, ctx context.Context, d *Demo) {
 	if !maps.Equal(src, tgt) {
 		t.Errorf("end offsets differ: source %v, target %v", src, tgt)
 	}
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }

@@ -74,8 +74,20 @@ type workerCollector struct {
 	worker string
 }
 
+// Describe lists every series the view can show. It cannot be derived
+// from one Collect: a worker with no tasks yet would describe no task series,
+// and the registry would then refuse them once tasks arrive.
 func (w *workerCollector) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(w, ch)
+	for _, d := range []*prometheus.Desc{
+		descLeader, descRebalancing, descTaskCount, descTaskStatus, descPoll, descWrite,
+		descLag, descLagMax, descConsumed, descSend, descSendErr, descSendBytes,
+		descMM2.count, descMM2.bytes, descMM2.rate,
+		descMM2.age, descMM2.ageMax, descMM2.ageMin, descMM2.ageAvg,
+		descMM2.latency, descMM2.latMax, descMM2.latMin, descMM2.latAvg,
+		descCheckpoint.latency, descCheckpoint.max, descCheckpoint.min, descCheckpoint.avg,
+	} {
+		ch <- d
+	}
 }
 
 func (w *workerCollector) Collect(ch chan<- prometheus.Metric) {

@@ -49,6 +49,10 @@ type Options struct {
 	// Interval is how often task states are read from the cluster
 	// (250ms if zero).
 	Interval time.Duration
+	// RecordsPerSecond caps how fast each MirrorSourceConnector copies, as
+	// a real one is bounded by its tasks' throughput; zero copies as fast as
+	// the clusters allow, which hides the consumers' records-lag.
+	RecordsPerSecond int
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 }

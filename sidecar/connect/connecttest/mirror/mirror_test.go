@@ -332,6 +332,13 @@ func TestCheckpointsAndGroupOffsetSync(t *testing.T) {
 
 func TestHandlerServesWorkerView(t *testing.T) {
 	e := newEnv(t, map[string]int32{"t": 2})
+	// The views exist before any connector does, as a worker's JMX exporter
+	// does: series of tasks that arrive later must still be served.
+	views := map[string]*httptest.Server{}
+	for _, w := range e.c.Workers() {
+		views[w.ID()] = httptest.NewServer(e.r.Handler(w.ID()))
+		t.Cleanup(views[w.ID()].Close)
+	}
 	e.produce(t, "t", 0, 10)
 	if err := e.c.Put("msc", mm2Config(sourceClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
 		t.Fatal(err)
@@ -343,14 +350,13 @@ func TestHandlerServesWorkerView(t *testing.T) {
 	leader, _ := e.c.Leader()
 	var all strings.Builder
 	for _, w := range e.c.Workers() {
-		srv := httptest.NewServer(e.r.Handler(w.ID()))
+		srv := views[w.ID()]
 		resp, err := srv.Client().Get(srv.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		srv.Close()
 		body := string(b)
 		if !strings.Contains(body, `kafka_connect_worker_rebalance_leader{leader_name="`+leader+`"} 1`) {
 			t.Errorf("worker %s: no rebalance leader metric naming %s:\n%s", w.ID(), leader, body)

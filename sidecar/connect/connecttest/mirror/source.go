@@ -407,7 +407,7 @@ func (s *sourceRunner) readEnds(ctx context.Context) {
 func (s *sourceRunner) copyLoop(ctx context.Context) {
 	defer close(s.done)
 	for {
-		fs := s.srcCl.PollRecords(ctx, 5000)
+		fs := s.srcCl.PollRecords(ctx, maxPollRecords)
 		if ctx.Err() != nil {
 			return
 		}
@@ -476,6 +476,27 @@ func (s *sourceRunner) copyLoop(ctx context.Context) {
 		if len(rewind) > 0 {
 			s.rewind(ctx, rewind)
 		}
+		s.throttle(ctx, len(in), polled)
+	}
+}
+
+// maxPollRecords is the consumer's max.poll.records default.
+const maxPollRecords = 500
+
+// throttle holds the loop so that n records copied since start stay within
+// Options.RecordsPerSecond.
+func (s *sourceRunner) throttle(ctx context.Context, n int, start time.Time) {
+	rate := s.r.opts.RecordsPerSecond
+	if rate <= 0 {
+		return
+	}
+	wait := time.Duration(n)*time.Second/time.Duration(rate) - time.Since(start)
+	if wait <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
 	}
 }
 

@@ -65,11 +65,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		jmx = metrics.NewJMX(metrics.JMXOptionsFromConfig(cfg.Metrics, metrics.LabelsFromTask(self.task)), reg)
 		leadership = reconcile.NewLeaderByURL(self.advertisedURL, jmx.LeaderURL)
 	}
-	// While the leader is unknown every sidecar acts, as DESIGN.md allows:
-	// a fact exported twice for a moment beats one not exported at all.
-	acting := func() bool {
+	// Cluster-wide facts (connector state, lag, readiness, the leader's
+	// CloudWatch datums) are exported once, by the leader's sidecar. While
+	// the leader is unknown nobody exports them, so no sum ever counts one
+	// twice, and the measurement's age tells the gap; only without a JMX
+	// exporter, where the leader can never be known, does every sidecar.
+	// Writes are different: reconcile may write while the leader is unknown,
+	// after a random delay, because compare-before-write keeps that safe.
+	exportsClusterFacts := func() bool {
 		leader, known := leadership.IsLeader()
-		return leader || !known
+		return leader || (!known && jmx == nil)
 	}
 
 	r := &runner{mux: http.NewServeMux()}
@@ -90,7 +95,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	onCycle := func(rep reconcile.Report) {
 		reg.SetLeader(rep.Known && rep.Leader)
 		if rep.Statuses != nil {
-			reg.State().Update(rep.Statuses, self.workerID, acting())
+			reg.State().Update(rep.Statuses, self.workerID, exportsClusterFacts())
 		}
 	}
 	r.add("reconcile", func(ctx context.Context) error {
@@ -111,7 +116,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
 			Interval:        cfg.LagInterval,
 			PartitionDetail: cfg.PartitionDetail == "partition",
-			IsLeader:        acting,
+			IsLeader:        exportsClusterFacts,
 			Logger:          log,
 		})
 		if err := reg.Register(lag); err != nil {

@@ -209,81 +209,109 @@ func TestLocalAddr(t *testing.T) {
 
 // TestRunExportsMetricsAndEMF runs the whole `run` wiring: the JMX
 // passthrough with task labels, the leader check from the exporter's
-// leader-name, Connect state from REST, and EMF lines on stdout.
+// leader-name, Connect state from REST, and EMF lines on stdout. Connector
+// state, a cluster-wide fact, comes only from the leader's sidecar: not from
+// another worker's, and not from anyone while the leader is unknown.
 func TestRunExportsMetricsAndEMF(t *testing.T) {
-	c := connecttest.NewCluster(t, 2)
 	fixture, err := os.ReadFile("../../../connect-image/testdata/jmx-exposition.prom")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaderURL, ok := c.Leader()
-	if !ok {
-		t.Fatal("connecttest cluster has no leader")
+	const connectorState = `connect_sidecar_connector_state{connector="mm2-hbc",state="RUNNING"} 1`
+	tests := []struct {
+		name     string
+		leader   func(c *connecttest.Cluster) string // "" drops the leader series
+		isLeader string
+		exports  bool
+	}{
+		{"this worker leads", func(c *connecttest.Cluster) string { u, _ := c.Leader(); return u }, "connect_sidecar_is_leader 1", true},
+		{"another worker leads", func(*connecttest.Cluster) string { return "http://10.9.9.9:8083/" }, "connect_sidecar_is_leader 0", false},
+		{"leader unknown", func(*connecttest.Cluster) string { return "" }, "connect_sidecar_is_leader 0", false},
 	}
-	exposition := strings.ReplaceAll(string(fixture), "http://10.0.1.5:8083/", leaderURL)
-	jmx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, exposition)
-	}))
-	t.Cleanup(jmx.Close)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	for k, v := range map[string]string{
-		"SIDECAR_CONNECT_URL":         c.URLs()[0],
-		"SIDECAR_ADVERTISED_URL":      c.URLs()[0],
-		"SIDECAR_CONNECTORS_URI":      "file://" + dir,
-		"SIDECAR_METRICS_ADDR":        addr,
-		"SIDECAR_JMX_URL":             jmx.URL,
-		"SIDECAR_RECONCILE_INTERVAL":  "300ms",
-		"SIDECAR_LAG_INTERVAL":        "0s",
-		"SIDECAR_CLOUDWATCH_MODE":     "emf",
-		"SIDECAR_CLOUDWATCH_INTERVAL": "200ms",
-		"SIDECAR_CLUSTER_NAME":        "demo",
-		"SIDECAR_SERVICE_NAME":        "mm2",
-		"SIDECAR_LOG_FORMAT":          "text",
-	} {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, logs := &syncBuffer{}, &syncBuffer{}
-	code := make(chan int, 1)
-	go func() { code <- runRun(ctx, nil, stdout, logs) }()
-	defer func() {
-		cancel()
-		if c := <-code; c != 0 {
-			t.Errorf("exit code %d; logs:\n%s", c, logs.String())
-		}
-	}()
-
-	scrape := func() string {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	want := []string{
-		"connect_sidecar_is_leader 1",
-		`connect_sidecar_connector_state{connector="mm2-hbc",state="RUNNING"} 1`,
-		`ecs_cluster="demo"`,
-		"connect_sidecar_jmx_up 1",
-	}
-	eventually(t, "metrics from every part", func() bool {
-		body := scrape()
-		for _, w := range want {
-			if !strings.Contains(body, w) {
-				return false
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := connecttest.NewCluster(t, 2)
+			exposition := string(fixture)
+			if leader := tt.leader(c); leader != "" {
+				exposition = strings.ReplaceAll(exposition, "http://10.0.1.5:8083/", leader)
+			} else {
+				var kept []string
+				for _, line := range strings.Split(exposition, "\n") {
+					if !strings.Contains(line, "kafka_connect_worker_rebalance_leader") {
+						kept = append(kept, line)
+					}
+				}
+				exposition = strings.Join(kept, "\n")
 			}
-		}
-		return true
-	})
-	eventually(t, "an EMF line", func() bool {
-		return strings.Contains(stdout.String(), `"ReplicationBacklogRecords"`) && strings.Contains(stdout.String(), `"_aws"`)
-	})
+			jmx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				io.WriteString(w, exposition)
+			}))
+			t.Cleanup(jmx.Close)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "hbc.json"), []byte(hbc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			addr := freeAddr(t)
+			for k, v := range map[string]string{
+				"SIDECAR_CONNECT_URL":         c.URLs()[0],
+				"SIDECAR_ADVERTISED_URL":      c.URLs()[0],
+				"SIDECAR_CONNECTORS_URI":      "file://" + dir,
+				"SIDECAR_METRICS_ADDR":        addr,
+				"SIDECAR_JMX_URL":             jmx.URL,
+				"SIDECAR_RECONCILE_INTERVAL":  "300ms",
+				"SIDECAR_WRITE_JITTER":        "10ms",
+				"SIDECAR_LAG_INTERVAL":        "0s",
+				"SIDECAR_CLOUDWATCH_MODE":     "emf",
+				"SIDECAR_CLOUDWATCH_INTERVAL": "200ms",
+				"SIDECAR_CLUSTER_NAME":        "demo",
+				"SIDECAR_SERVICE_NAME":        "mm2",
+				"SIDECAR_LOG_FORMAT":          "text",
+			} {
+				t.Setenv(k, v)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			stdout, logs := &syncBuffer{}, &syncBuffer{}
+			code := make(chan int, 1)
+			go func() { code <- runRun(ctx, nil, stdout, logs) }()
+			defer func() {
+				cancel()
+				if c := <-code; c != 0 {
+					t.Errorf("exit code %d; logs:\n%s", c, logs.String())
+				}
+			}()
+
+			scrape := func() string {
+				resp, err := http.Get("http://" + addr + "/metrics")
+				if err != nil {
+					return ""
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b)
+			}
+			want := []string{tt.isLeader, `ecs_cluster="demo"`, "connect_sidecar_jmx_up 1",
+				`connect_sidecar_reconcile_total{connector="mm2-hbc"`}
+			if tt.exports {
+				want = append(want, connectorState)
+			}
+			var body string
+			eventually(t, "metrics from every part", func() bool {
+				body = scrape()
+				for _, w := range want {
+					if !strings.Contains(body, w) {
+						return false
+					}
+				}
+				return true
+			})
+			if !tt.exports && strings.Contains(body, "connect_sidecar_connector_state{") {
+				t.Errorf("connector state exported by a sidecar that does not lead:\n%s", body)
+			}
+			eventually(t, "an EMF line", func() bool {
+				return strings.Contains(stdout.String(), `"ReplicationBacklogRecords"`) && strings.Contains(stdout.String(), `"_aws"`)
+			})
+		})
+	}
 }
 
 // Bad command lines and bad settings give one line per problem on stderr,

@@ -11,7 +11,8 @@ Usage: scripts/apply-scaling.sh --min N --max N [--env-file FILE] [--cluster NAM
 Registers the ECS service as a scalable target (ecs:service:DesiredCount)
 and puts the scaling policy of the policy file on it. ${NAME} placeholders
 in the policy file are filled from CLUSTER_NAME, SERVICE_NAME and REGION,
-the env file, and --var.
+CLOUDWATCH_NAMESPACE (default MM2/Connect, the sidecar's), the env file,
+and --var.
 
 The sidecars publish the scaling metric with the dimensions ClusterName and
 ServiceName set from the env file's ECS_CLUSTER and CONNECT_SERVICE; the
@@ -105,7 +106,10 @@ cluster="${cluster:-$env_cluster}"
 service="${service:-$env_service}"
 [[ -n "$cluster" ]] || die "--cluster is required (or ECS_CLUSTER in --env-file)"
 [[ -n "$service" ]] || die "--service is required (or CONNECT_SERVICE in --env-file)"
+# The namespace defaults to the sidecar's own default (SIDECAR_CLOUDWATCH_NAMESPACE).
+namespace="$(setting CLOUDWATCH_NAMESPACE)"
 {
+  printf 'CLOUDWATCH_NAMESPACE=%s\n' "${namespace:-MM2/Connect}"
   printf 'CLUSTER_NAME=%s\nSERVICE_NAME=%s\n' "$cluster" "$service"
   [[ -z "$region" ]] || printf 'REGION=%s\n' "$region"
   for v in ${extra_vars[@]+"${extra_vars[@]}"}; do

@@ -333,7 +333,8 @@ func TestApplyScalingDryRun(t *testing.T) {
 		if len(cs) != 2 || cs[0] != register || !strings.HasPrefix(cs[1], "aws --region eu-west-1 application-autoscaling put-scaling-policy --cli-input-json ") {
 			t.Fatalf("dry run printed %q", cs)
 		}
-		for _, want := range []string{`\"ResourceId\":\"service/mm2/mm2-connect\"`, `\"Value\":\"mm2-connect\"`, `ReplicationBacklogRecords`} {
+		// Without an env file the namespace is the sidecar's default.
+		for _, want := range []string{`\"ResourceId\":\"service/mm2/mm2-connect\"`, `\"Value\":\"mm2-connect\"`, `ReplicationBacklogRecords`, `\"Namespace\":\"MM2/Connect\"`} {
 			if !strings.Contains(cs[1], want) {
 				t.Errorf("put-scaling-policy input lacks %s: %s", want, cs[1])
 			}
@@ -388,12 +389,16 @@ func TestApplyScalingDryRun(t *testing.T) {
 		}
 	})
 
+	unset := filepath.Join(dir, "unset.json")
+	if err := os.WriteFile(unset, []byte(`{"TargetValue": 10000, "CustomizedMetricSpecification": {"MetricName": "${METRIC_NAME}"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	bad := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"unset placeholder", []string{"--min", "1", "--max", "3", "--policy-file", tracking}, "unset: CLOUDWATCH_NAMESPACE"},
+		{"unset placeholder", []string{"--min", "1", "--max", "3", "--policy-file", unset}, "unset: METRIC_NAME"},
 		{"scale to zero", []string{"--min", "0", "--max", "3", "--policy-file", tracking}, "must be at least 1"},
 		{"max below min", []string{"--min", "4", "--max", "3", "--policy-file", tracking}, "is below --min"},
 		{"missing policy", []string{"--min", "1", "--max", "3", "--policy-file", filepath.Join(dir, "nope.json")}, "cannot read the scaling policy"},

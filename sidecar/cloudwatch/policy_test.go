@@ -53,7 +53,9 @@ func TestScalingPolicyTracksThePublishedMetric(t *testing.T) {
 		{"ScalableDimension", p.ScalableDimension, "ecs:service:DesiredCount"},
 		{"PolicyType", p.PolicyType, "TargetTrackingScaling"},
 		{"ResourceId", p.ResourceId, "service/${CLUSTER_NAME}/${SERVICE_NAME}"},
-		{"Namespace", m.Namespace, "MM2/Connect"},
+		// The namespace is the deployment's setting, the one the task
+		// definition gives the sidecars (SIDECAR_CLOUDWATCH_NAMESPACE).
+		{"Namespace", m.Namespace, "${CLOUDWATCH_NAMESPACE}"},
 		{"MetricName", m.MetricName, MetricBacklog},
 		{"Statistic", m.Statistic, "Average"},
 		{"Unit", m.Unit, "Count"},

@@ -26,5 +26,10 @@ func (m Metrics) validate() []error {
 	if m.JMXTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_JMX_TIMEOUT=%s: must be positive", m.JMXTimeout))
 	}
+	if m.JMXURL != "" {
+		if err := checkHTTPURL("SIDECAR_JMX_URL", m.JMXURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
 }

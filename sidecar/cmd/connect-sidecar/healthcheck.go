@@ -14,8 +14,10 @@ import (
 )
 
 // runHealthcheck asks the running sidecar's /readyz (or /healthz) and exits
-// 0 when it answers 200, for ECS container health checks in an image
-// without curl.
+// 0 when it answers 200, for container health checks in an image without
+// curl. ECS task definitions use --healthz: ECS replaces a task whose
+// essential container is unhealthy, and a connector file Connect rejects
+// must not restart a worker.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)

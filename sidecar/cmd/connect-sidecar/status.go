@@ -51,7 +51,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	cfg, err := config.Load()
 	if err != nil {
-		fmt.Fprintf(stderr, "status: %v\n", err)
+		printProblems(stderr, "connect-sidecar status", err)
 		return 2
 	}
 	api, err := connect.New(cfg.Connect, nil)

@@ -24,6 +24,8 @@ Prints the image URIs as KEY=VALUE lines for taskdefs/deploy.env.
 
 Needs: docker with buildx, the AWS CLI (credentials for the account), git.
 Environment: IMAGE_PREFIX (default mm2), PLATFORM (default linux/amd64).
+IMAGE_PREFIX must equal NAME_PREFIX in deploy.env: the execution role may
+pull only from the ${NAME_PREFIX}-* repositories.
 USAGE
 }
 

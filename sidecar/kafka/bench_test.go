@@ -252,7 +252,7 @@ func BenchmarkCycle(b *testing.B) {
 				b.Fatal(err)
 			}
 			var reqs requestCounter
-			m := NewMeasurer(api, Options{ClientOpts: []kgo.Opt{kgo.WithHooks(&reqs)}})
+			m := NewMeasurer(api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.WithHooks(&reqs)}})
 			b.Cleanup(m.Close)
 			ctx := context.Background()
 

@@ -18,7 +18,7 @@ func (f *fakeClock) now() time.Time { return f.t }
 
 func TestCollectorExportsAndLints(t *testing.T) {
 	e := scenario(t)
-	m := NewMeasurer(e.api, Options{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
 	t.Cleanup(m.Close)
 	clock := &fakeClock{t: time.Now()}
 	c := NewCollector(m, CollectorOptions{Interval: time.Second, PartitionDetail: true, Now: clock.now})

@@ -37,7 +37,7 @@ func TestGroupOffsetsVersions(t *testing.T) {
 			e := scenario(t)
 			v := kversion.Stable()
 			v.SetMaxKeyVersion(int16(kmsg.OffsetFetch), max)
-			m := NewMeasurer(e.api, Options{ClientOpts: []kgo.Opt{kgo.MaxVersions(v)}})
+			m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.MaxVersions(v)}})
 			t.Cleanup(m.Close)
 			snap, err := m.Measure(ctxT(t))
 			if err != nil {
@@ -81,7 +81,7 @@ func TestGroupOffsetsCoordinatorErrors(t *testing.T) {
 				}
 				return resp, nil, true
 			})
-			m := NewMeasurer(e.api, Options{})
+			m := NewMeasurer(e.api, MeasurerOptions{})
 			t.Cleanup(m.Close)
 			snap, err := m.Measure(ctxT(t))
 			if failed != tc.times {

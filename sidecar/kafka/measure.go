@@ -32,8 +32,8 @@ const (
 	checkpointConnectorClass = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
 )
 
-// Options tune a Measurer.
-type Options struct {
+// MeasurerOptions tune a Measurer.
+type MeasurerOptions struct {
 	// SourceConnector and CheckpointConnector name the connectors; empty
 	// means the one connector of that class.
 	SourceConnector     string
@@ -52,7 +52,7 @@ type Options struct {
 // at a time.
 type Measurer struct {
 	api  ConnectAPI
-	opts Options
+	opts MeasurerOptions
 	log  *slog.Logger
 
 	mu    sync.Mutex
@@ -62,7 +62,7 @@ type Measurer struct {
 }
 
 // NewMeasurer returns a Measurer reading Connect through api.
-func NewMeasurer(api ConnectAPI, opts Options) *Measurer {
+func NewMeasurer(api ConnectAPI, opts MeasurerOptions) *Measurer {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

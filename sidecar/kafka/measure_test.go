@@ -58,7 +58,7 @@ func scenario(t *testing.T) *mm2 {
 
 func TestMeasureLagAndVerdicts(t *testing.T) {
 	e := scenario(t)
-	m := NewMeasurer(e.api, Options{})
+	m := NewMeasurer(e.api, MeasurerOptions{})
 	t.Cleanup(m.Close)
 	snap, err := m.Measure(ctxT(t))
 	if err != nil {
@@ -170,7 +170,7 @@ func TestMeasureLagAndVerdicts(t *testing.T) {
 
 func TestApplyResetRefusesActiveGroup(t *testing.T) {
 	e := scenario(t)
-	m := NewMeasurer(e.api, Options{})
+	m := NewMeasurer(e.api, MeasurerOptions{})
 	t.Cleanup(m.Close)
 	snap, err := m.Measure(ctxT(t))
 	if err != nil {
@@ -217,7 +217,7 @@ func TestMeasureDefaultReplicationPolicy(t *testing.T) {
 	e.commit(e.tgtAdm, "app", "src.orders", 0, 3)
 	e.checkpoint(Checkpoint{Group: "app", Topic: "orders", Partition: 0, Upstream: 3, Downstream: 3})
 
-	m := NewMeasurer(e.api, Options{SourceConnector: mscName, CheckpointConnector: cpcName})
+	m := NewMeasurer(e.api, MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName})
 	t.Cleanup(m.Close)
 	snap, err := m.Measure(ctxT(t))
 	if err != nil {
@@ -247,7 +247,7 @@ func TestMeasureManyTopics(t *testing.T) {
 		e.produce(e.srcCl, topic, 1, 2*i+1)
 		e.copied(topic, 1, int64(i)) // copied up to offset i of 2i+1 records
 	}
-	snap, err := NewMeasurer(e.api, Options{}).Measure(ctxT(t))
+	snap, err := NewMeasurer(e.api, MeasurerOptions{}).Measure(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}

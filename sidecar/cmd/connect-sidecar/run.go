@@ -107,7 +107,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var lag *kafka.Collector
 	if cfg.LagInterval > 0 {
-		measurer := kafka.NewMeasurer(client, kafka.Options{
+		measurer := kafka.NewMeasurer(client, kafka.MeasurerOptions{
 			SourceConnector:     cfg.SourceConnector,
 			CheckpointConnector: cfg.CheckpointConnector,
 			Logger:              log,

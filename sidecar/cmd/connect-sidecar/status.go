@@ -67,7 +67,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
 		return 2
 	}
-	m := kafka.NewMeasurer(api, kafka.Options{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
+	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
 	defer m.Close()
 	snap, err := m.Measure(ctx)
 	if err != nil {

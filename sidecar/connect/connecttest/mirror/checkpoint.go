@@ -56,11 +56,7 @@ type checkpointRunner struct {
 }
 
 func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg map[string]string, fp string) (*checkpointRunner, error) {
-	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, r.resolver())
-	if err != nil {
-		return nil, err
-	}
-	tgt, err := kafka.ClusterFromConnector(cfg, kafka.Target, r.resolver())
+	src, tgt, err := r.clusters(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -353,11 +349,7 @@ type heartbeatRunner struct {
 }
 
 func newHeartbeatRunner(ctx context.Context, r *Replicator, name string, cfg map[string]string, fp string) (*heartbeatRunner, error) {
-	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, r.resolver())
-	if err != nil {
-		return nil, err
-	}
-	tgt, err := kafka.ClusterFromConnector(cfg, kafka.Target, r.resolver())
+	src, tgt, err := r.clusters(cfg)
 	if err != nil {
 		return nil, err
 	}

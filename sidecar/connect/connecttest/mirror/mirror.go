@@ -263,6 +263,15 @@ func (r *Replicator) resolver() kafka.Resolver {
 	return kafka.Resolver{LookupEnv: r.opts.LookupEnv}
 }
 
+// clusters reads a connector's source and target clusters as MM2 does.
+func (r *Replicator) clusters(cfg map[string]string) (src, tgt kafka.Cluster, err error) {
+	if src, err = kafka.ClusterFromConnector(cfg, kafka.Source, r.resolver()); err != nil {
+		return src, tgt, err
+	}
+	tgt, err = kafka.ClusterFromConnector(cfg, kafka.Target, r.resolver())
+	return src, tgt, err
+}
+
 // isClass matches connector.class as Connect resolves it: full name,
 // simple name, or simple name without "Connector".
 func isClass(cls, full string) bool {

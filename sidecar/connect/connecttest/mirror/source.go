@@ -68,11 +68,7 @@ type partState struct {
 }
 
 func newSourceRunner(ctx context.Context, r *Replicator, name string, cfg map[string]string, fp string) (*sourceRunner, error) {
-	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, r.resolver())
-	if err != nil {
-		return nil, err
-	}
-	tgt, err := kafka.ClusterFromConnector(cfg, kafka.Target, r.resolver())
+	src, tgt, err := r.clusters(cfg)
 	if err != nil {
 		return nil, err
 	}

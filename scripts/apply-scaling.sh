@@ -125,15 +125,8 @@ jq_out="$(jq --argjson vars "$(jq -Rn '[inputs | capture("^(?<key>[A-Z][A-Z0-9_]
   "$policy_file" 2>&1)" || die "${policy_file}: ${jq_out#jq: error (at *): }"
 printf '%s\n' "$jq_out" > "$rendered"
 
-run() {
-  if $dry_run; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/dry-run.bash
+source "${repo_root}/scripts/lib/dry-run.bash"
 
 region_args=()
 [[ -z "$region" ]] || region_args=(--region "$region")

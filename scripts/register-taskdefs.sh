@@ -56,16 +56,8 @@ esac
 [[ -n "$env_file" ]] || die "--env-file is required"
 $dry_run || command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is required: https://docs.aws.amazon.com/cli/"
 
-# run prints the command in dry-run mode and runs it otherwise.
-run() {
-  if $dry_run; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/dry-run.bash
+source "${script_dir}/lib/dry-run.bash"
 
 "${script_dir}/render-taskdefs.sh" --env-file "$env_file" --auth-mode "$mode" --out "$out" >/dev/null
 

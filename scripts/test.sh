@@ -64,7 +64,7 @@ go vet ./...
 echo "==> shellcheck"
 mapfile -t scripts < <(git ls-files '*.sh' 'build_images.sh' '.ci/run' 'connect-image/*entrypoint*' 'prometheus-image/*entrypoint*' 2>/dev/null | sort -u)
 if [[ ${#scripts[@]} -gt 0 ]]; then
-  shellcheck "${scripts[@]}"
+  shellcheck --external-sources "${scripts[@]}"
 fi
 
 echo "==> go test"

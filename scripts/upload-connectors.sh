@@ -103,15 +103,8 @@ for f in "${files[@]}"; do
   [[ -z "$problem" ]] || die "${f}: ${problem}"
 done
 
-run() {
-  if $dry_run; then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=lib/dry-run.bash
+source "${repo_root}/scripts/lib/dry-run.bash"
 
 region_args=()
 [[ -z "$region" ]] || region_args=(--region "$region")

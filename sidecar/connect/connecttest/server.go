@@ -89,7 +89,7 @@ func (w *Worker) route(r *http.Request, body []byte) (int, any, error) {
 		if r.Method != http.MethodGet {
 			return 0, nil, errorf(http.StatusMethodNotAllowed, "HTTP 405 Method Not Allowed")
 		}
-		return http.StatusOK, map[string]string{"version": w.c.version, "commit": "0000000000000000", "kafka_cluster_id": "connecttest"}, nil
+		return http.StatusOK, map[string]string{"version": version, "commit": "0000000000000000", "kafka_cluster_id": "connecttest"}, nil
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if parts[0] != "connectors" || len(parts) > 3 {

@@ -117,12 +117,14 @@ func clientPair(ctx context.Context, src, tgt kafka.Cluster, name string, srcExt
 	return srcCl, tgtCl, nil
 }
 
-func (k *checkpointRunner) close() {
+func (k *checkpointRunner) close(bool) {
 	k.cancel()
 	<-k.done
 	k.srcCl.Close()
 	k.tgtCl.Close()
 }
+
+func (k *checkpointRunner) fingerprint() string { return k.fp }
 
 func (k *checkpointRunner) update(_ context.Context, tasks []connecttest.Task) {
 	states := taskStates(tasks)
@@ -371,12 +373,14 @@ func newHeartbeatRunner(ctx context.Context, r *Replicator, name string, cfg map
 	return h, nil
 }
 
-func (h *heartbeatRunner) close() {
+func (h *heartbeatRunner) close(bool) {
 	h.cancel()
 	<-h.done
 	h.srcCl.Close()
 	h.tgtCl.Close()
 }
+
+func (h *heartbeatRunner) fingerprint() string { return h.fp }
 
 func (h *heartbeatRunner) update(_ context.Context, tasks []connecttest.Task) {
 	running := false

@@ -130,6 +130,8 @@ func (s *sourceRunner) close(graceful bool) {
 	s.tgtCl.Close()
 }
 
+func (s *sourceRunner) fingerprint() string { return s.fp }
+
 // update follows the tasks' states: partitions of RUNNING tasks are
 // consumed, the others not. It also refreshes topics, commits offsets
 // and reads end offsets when those are due.

@@ -119,11 +119,7 @@ var (
 func TestDockerfiles(t *testing.T) {
 	files := dockerfiles(t)
 	for _, want := range []string{"connect-image/Dockerfile", "prometheus-image/Dockerfile", "grafana/Dockerfile"} {
-		found := false
-		for _, f := range files {
-			found = found || f == want
-		}
-		if !found {
+		if !slices.Contains(files, want) {
 			t.Errorf("%s is missing", want)
 		}
 	}

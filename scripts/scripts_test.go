@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,11 +43,7 @@ func TestShellcheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"../build_images.sh", "../connect-image/entrypoint.sh", "../prometheus-image/entrypoint.sh", "../grafana/entrypoint.sh", "../scripts/render-taskdefs.sh"} {
-		found := false
-		for _, f := range files {
-			found = found || f == want
-		}
-		if !found {
+		if !slices.Contains(files, want) {
 			t.Errorf("%s was not found to check", want)
 		}
 	}

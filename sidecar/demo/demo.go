@@ -105,11 +105,8 @@ type Demo struct {
 type Sidecar struct {
 	Index      int
 	WorkerURL  string
-	JMXURL     string
 	MetricsURL string // base URL of /metrics, /healthz and /readyz
-	Env        []string
 	LogPath    string
-	EMFPath    string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -145,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 func (d *Demo) start(ctx context.Context) error {
 	var err error
 	if d.opts.RepoDir == "" {
-		if d.opts.RepoDir, err = FindRepo(); err != nil {
+		if d.opts.RepoDir, err = findRepo(); err != nil {
 			return err
 		}
 	}
@@ -192,7 +189,7 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	if d.Binary = d.opts.Binary; d.Binary == "" {
-		if d.Binary, err = Build(ctx, d.opts.RepoDir, d.opts.WorkDir); err != nil {
+		if d.Binary, err = buildSidecar(ctx, d.opts.RepoDir, d.opts.WorkDir); err != nil {
 			return err
 		}
 	}
@@ -206,8 +203,8 @@ func (d *Demo) start(ctx context.Context) error {
 	return nil
 }
 
-// FindRepo walks up from the working directory to the module's root.
-func FindRepo() (string, error) {
+// findRepo walks up from the working directory to the module's root.
+func findRepo() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -225,8 +222,8 @@ func FindRepo() (string, error) {
 	}
 }
 
-// Build compiles connect-sidecar into dir, so the demo runs the real binary.
-func Build(ctx context.Context, repo, dir string) (string, error) {
+// buildSidecar compiles connect-sidecar into dir, so the demo runs the real binary.
+func buildSidecar(ctx context.Context, repo, dir string) (string, error) {
 	out := filepath.Join(dir, "connect-sidecar")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./sidecar/cmd/connect-sidecar")
 	cmd.Dir = repo
@@ -358,11 +355,11 @@ func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, j
 		return nil, err
 	}
 	sc := &Sidecar{
-		Index: i, WorkerURL: w.URL(), JMXURL: jmxURL, MetricsURL: "http://" + addr,
-		LogPath: filepath.Join(dir, "sidecar.log"), EMFPath: filepath.Join(dir, "emf.log"),
-		done: make(chan struct{}),
+		Index: i, WorkerURL: w.URL(), MetricsURL: "http://" + addr,
+		LogPath: filepath.Join(dir, "sidecar.log"),
+		done:    make(chan struct{}),
 	}
-	sc.Env = append(d.taskEnv(configDir),
+	runEnv := append(d.taskEnv(configDir),
 		"SIDECAR_CONNECTORS_URI=s3://"+Bucket+"/"+connectorsDir,
 		"SIDECAR_CONNECT_URL="+w.URL(),
 		"SIDECAR_ADVERTISED_URL="+w.URL()+"/",
@@ -383,14 +380,14 @@ func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, j
 	if err != nil {
 		return nil, err
 	}
-	emff, err := os.Create(sc.EMFPath)
+	emff, err := os.Create(filepath.Join(dir, "emf.log"))
 	if err != nil {
 		logf.Close()
 		return nil, err
 	}
 	sc.emf = &emfTail{w: emff}
 	sc.cmd = exec.Command(d.Binary, "run")
-	sc.cmd.Env = sc.Env
+	sc.cmd.Env = runEnv
 	sc.cmd.Stdout = sc.emf
 	sc.cmd.Stderr = logf
 	// Its own process group: Ctrl-C reaches the demo only, which then
@@ -534,9 +531,6 @@ func (d *Demo) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// WorkDir is where the binary, config directories and logs live.
-func (d *Demo) WorkDir() string { return d.opts.WorkDir }
 
 // emfTail writes a sidecar's stdout to a file and keeps its last EMF line.
 type emfTail struct {

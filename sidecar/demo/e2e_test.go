@@ -251,12 +251,57 @@ func disagreement(st statusJSON, sum Summary) string {
 			states[task.State]++
 		}
 	}
-	for state, n := range states {
-		if sum.TaskStates[state] != n {
-			diffs = append(diffs, fmt.Sprintf("tasks %s: status %d, /metrics %d", state, n, sum.TaskStates[state]))
-		}
+	// Both ways: a state only /metrics reports is a disagreement too.
+	if !maps.Equal(states, sum.TaskStates) {
+		diffs = append(diffs, fmt.Sprintf("tasks per state: status %v, /metrics %v", states, sum.TaskStates))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+func TestDisagreement(t *testing.T) {
+	status := func() statusJSON {
+		var st statusJSON
+		if err := json.Unmarshal([]byte(`{
+			"connectors": {"mm2-msc": {"tasks": [{"id": 0, "state": "RUNNING"}, {"id": 1, "state": "RUNNING"}]}},
+			"migration_ready": true,
+			"measurement": {"topics": [{"topic": "orders", "lag": 0}], "groups": [{"group": "billing", "verdict": "synced"}]}
+		}`), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	agreeing := func() Summary {
+		return Summary{
+			HaveLag: true, Ready: true,
+			TopicLag:   map[string]float64{"orders": 0},
+			Groups:     map[string]string{"billing": "synced"},
+			TaskStates: map[string]int{"RUNNING": 2},
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*Summary)
+		want   string // "" when they agree
+	}{
+		{"agree", func(*Summary) {}, ""},
+		{"no lag yet", func(s *Summary) { s.HaveLag = false }, "no lag measurement"},
+		{"ready", func(s *Summary) { s.Ready = false }, "ready"},
+		{"topic lag", func(s *Summary) { s.TopicLag["orders"] = 5 }, "topic orders lag"},
+		{"extra topic", func(s *Summary) { s.TopicLag["payments"] = 0 }, "topics"},
+		{"verdict", func(s *Summary) { s.Groups["billing"] = "behind" }, "group billing"},
+		{"fewer running", func(s *Summary) { s.TaskStates["RUNNING"] = 1 }, "tasks per state"},
+		{"a state only /metrics has", func(s *Summary) { s.TaskStates["FAILED"] = 1 }, "tasks per state"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := agreeing()
+			tc.change(&sum)
+			got := disagreement(status(), sum)
+			if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("disagreement = %q, want one naming %q", got, tc.want)
+			}
+		})
+	}
 }
 
 // assertExportedOnce checks that exactly one sidecar, the Connect leader's,

@@ -83,7 +83,7 @@ type Task struct {
 // anything: Method "" any method, Path "" any path (otherwise a prefix of
 // the request path), Worker -1 any worker (0 is the first worker; use
 // AnyWorker). Status 0 only delays. Times is how many requests it affects
-// (0: until ClearFaults).
+// (0: for the cluster's lifetime).
 type Fault struct {
 	Method  string
 	Path    string
@@ -107,15 +107,13 @@ const (
 
 // Cluster is a Connect cluster of one or more workers sharing state.
 type Cluster struct {
-	t       testing.TB
-	fwd     *http.Client
-	version string
+	t   testing.TB
+	fwd *http.Client
 
 	mu          sync.Mutex
 	workers     []*Worker
 	leader      int // index into workers; -1 when no leader is known
 	rebalancing bool
-	plugins     map[string]string // class -> "source" | "sink"
 	connectors  map[string]*connector
 	faults      []*Fault
 	hooks       []func(Event)
@@ -126,14 +124,13 @@ type Cluster struct {
 }
 
 type connector struct {
-	name     string
-	config   map[string]string
-	target   string // RUNNING, PAUSED or STOPPED
-	typ      string
-	failed   string // trace when the connector is FAILED, "" otherwise
-	tasks    []*task
-	offsets  []Offset
-	restarts int
+	name    string
+	config  map[string]string
+	target  string // RUNNING, PAUSED or STOPPED
+	typ     string
+	failed  string // trace when the connector is FAILED, "" otherwise
+	tasks   []*task
+	offsets []Offset
 }
 
 type task struct {
@@ -156,17 +153,11 @@ func (w *Worker) URL() string { return "http://" + w.addr }
 // ID is the worker id Connect reports in statuses: host:port.
 func (w *Worker) ID() string { return w.addr }
 
-// Option configures a Cluster.
-type Option func(*Cluster)
-
-// WithVersion sets the version GET / reports.
-func WithVersion(v string) Option { return func(c *Cluster) { c.version = v } }
-
 // NewCluster starts n workers (at least one). The first is the leader. All
 // servers close when the test ends.
-func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
+func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c, err := start(t, n, opts...)
+	c, err := start(t, n)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -176,26 +167,21 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 
 // Start starts n workers (at least one) outside a test, for a demo that
 // runs the same cluster as the tests; the caller calls Close.
-func Start(n int, opts ...Option) (*Cluster, error) {
-	return start(nil, n, opts...)
+func Start(n int) (*Cluster, error) {
+	return start(nil, n)
 }
 
-func start(t testing.TB, n int, opts ...Option) (*Cluster, error) {
+func start(t testing.TB, n int) (*Cluster, error) {
 	if n < 1 {
 		n = 1
 	}
 	c := &Cluster{
 		t:          t,
 		fwd:        &http.Client{Timeout: 30 * time.Second},
-		version:    "3.9.0",
-		plugins:    defaultPlugins(),
 		connectors: map[string]*connector{},
 		writes:     map[string]int{},
 		restarts:   map[string]int{},
 		requests:   map[string]int{},
-	}
-	for _, o := range opts {
-		o(c)
 	}
 	for i := range n {
 		w := &Worker{c: c, idx: i}
@@ -322,20 +308,6 @@ func (c *Cluster) ServerErrors(n int, method, path, msg string) {
 		msg = MsgTimedOut
 	}
 	c.InjectFault(Fault{Method: method, Path: path, Worker: AnyWorker, Status: http.StatusInternalServerError, Message: msg, Times: n})
-}
-
-// ClearFaults removes every fault.
-func (c *Cluster) ClearFaults() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.faults = nil
-}
-
-// AddPlugin makes a connector class known; typ is "source" or "sink".
-func (c *Cluster) AddPlugin(class, typ string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.plugins[class] = typ
 }
 
 // OnEvent registers a hook called after every change of state.

@@ -8,17 +8,19 @@ import (
 	"strings"
 )
 
-func defaultPlugins() map[string]string {
-	return map[string]string{
-		"org.apache.kafka.connect.mirror.MirrorSourceConnector":     "source",
-		"org.apache.kafka.connect.mirror.MirrorCheckpointConnector": "source",
-		"org.apache.kafka.connect.mirror.MirrorHeartbeatConnector":  "source",
-		"org.apache.kafka.connect.file.FileStreamSourceConnector":   "source",
-		"org.apache.kafka.connect.file.FileStreamSinkConnector":     "sink",
-		"org.apache.kafka.connect.tools.MockSourceConnector":        "source",
-		"org.apache.kafka.connect.tools.MockSinkConnector":          "sink",
-		"org.apache.kafka.connect.tools.VerifiableSourceConnector":  "source",
-	}
+// version is the Connect version GET / and the plugin list report.
+const version = "3.9.0"
+
+// plugins are the connector classes the cluster knows: class -> "source" | "sink".
+var plugins = map[string]string{
+	"org.apache.kafka.connect.mirror.MirrorSourceConnector":     "source",
+	"org.apache.kafka.connect.mirror.MirrorCheckpointConnector": "source",
+	"org.apache.kafka.connect.mirror.MirrorHeartbeatConnector":  "source",
+	"org.apache.kafka.connect.file.FileStreamSourceConnector":   "source",
+	"org.apache.kafka.connect.file.FileStreamSinkConnector":     "sink",
+	"org.apache.kafka.connect.tools.MockSourceConnector":        "source",
+	"org.apache.kafka.connect.tools.MockSinkConnector":          "sink",
+	"org.apache.kafka.connect.tools.VerifiableSourceConnector":  "source",
 }
 
 func simpleName(class string) string {
@@ -51,7 +53,7 @@ func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
 		return "", errorf(http.StatusBadRequest, "Connector config %s contains no connector type", javaMap(cfg))
 	}
 	typ := ""
-	for full, t := range c.plugins {
+	for full, t := range plugins {
 		if full == class || simpleName(full) == class || simpleName(full) == class+"Connector" {
 			typ = t
 			break
@@ -60,7 +62,7 @@ func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
 	if typ == "" {
 		return "", errorf(http.StatusInternalServerError,
 			"Failed to find any class that implements Connector and which name matches %s, available connectors are: %s",
-			class, c.pluginListLocked())
+			class, pluginList())
 	}
 	var errs []string
 	if v, ok := cfg["tasks.max"]; ok {
@@ -83,10 +85,10 @@ func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
 	return typ, nil
 }
 
-func (c *Cluster) pluginListLocked() string {
+func pluginList() string {
 	var names []string
-	for full, t := range c.plugins {
-		names = append(names, fmt.Sprintf("PluginDesc{klass=class %s, name='%s', version='%s', type=%s, typeName='%s', location='classpath'}", full, full, c.version, t, t))
+	for full, t := range plugins {
+		names = append(names, fmt.Sprintf("PluginDesc{klass=class %s, name='%s', version='%s', type=%s, typeName='%s', location='classpath'}", full, full, version, t, t))
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")

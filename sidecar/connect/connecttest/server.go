@@ -89,7 +89,7 @@ func (w *Worker) route(r *http.Request, body []byte) (int, any, error) {
 		if r.Method != http.MethodGet {
 			return 0, nil, errorf(http.StatusMethodNotAllowed, "HTTP 405 Method Not Allowed")
 		}
-		return http.StatusOK, map[string]string{"version": w.c.version, "commit": "0000000000000000", "kafka_cluster_id": "connecttest"}, nil
+		return http.StatusOK, map[string]string{"version": version, "commit": "0000000000000000", "kafka_cluster_id": "connecttest"}, nil
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if parts[0] != "connectors" || len(parts) > 3 {
@@ -275,7 +275,10 @@ func (c *Cluster) list(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-func (c *Cluster) info(name string) (int, any, error) {
+// readConfig serves a read of a connector's stored config (info, config,
+// tasks): fn runs under the lock. Unlike status and offsets, these reads
+// answer 409 during a rebalance, as the herder's config reads do.
+func (c *Cluster) readConfig(name string, fn func(k *connector) any) (int, any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rebalancing {
@@ -285,20 +288,15 @@ func (c *Cluster) info(name string) (int, any, error) {
 	if !ok {
 		return 0, nil, notFound(name)
 	}
-	return http.StatusOK, c.infoLocked(k), nil
+	return http.StatusOK, fn(k), nil
+}
+
+func (c *Cluster) info(name string) (int, any, error) {
+	return c.readConfig(name, func(k *connector) any { return c.infoLocked(k) })
 }
 
 func (c *Cluster) config(name string) (int, any, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rebalancing {
-		return 0, nil, errorf(http.StatusConflict, MsgStaleConfig)
-	}
-	k, ok := c.connectors[name]
-	if !ok {
-		return 0, nil, notFound(name)
-	}
-	return http.StatusOK, maps.Clone(k.config), nil
+	return c.readConfig(name, func(k *connector) any { return maps.Clone(k.config) })
 }
 
 func (c *Cluster) status(name string) (int, any, error) {
@@ -312,26 +310,19 @@ func (c *Cluster) status(name string) (int, any, error) {
 }
 
 func (c *Cluster) taskConfigs(name string) (int, any, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rebalancing {
-		return 0, nil, errorf(http.StatusConflict, MsgStaleConfig)
-	}
-	k, ok := c.connectors[name]
-	if !ok {
-		return 0, nil, notFound(name)
-	}
 	type taskInfo struct {
 		ID     taskID            `json:"id"`
 		Config map[string]string `json:"config"`
 	}
-	out := []taskInfo{}
-	for i := range k.tasks {
-		cfg := maps.Clone(k.config)
-		cfg["task.class"] = strings.TrimSuffix(k.config["connector.class"], "Connector") + "Task"
-		out = append(out, taskInfo{ID: taskID{name, i}, Config: cfg})
-	}
-	return http.StatusOK, out, nil
+	return c.readConfig(name, func(k *connector) any {
+		out := []taskInfo{}
+		for i := range k.tasks {
+			cfg := maps.Clone(k.config)
+			cfg["task.class"] = strings.TrimSuffix(k.config["connector.class"], "Connector") + "Task"
+			out = append(out, taskInfo{ID: taskID{name, i}, Config: cfg})
+		}
+		return out
+	})
 }
 
 type createRequest struct {

@@ -84,7 +84,7 @@ func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg ma
 		return nil, err
 	}
 	k.cpTopic = k.policy.CheckpointsTopic(src.Alias)
-	if k.srcCl, k.tgtCl, err = clientPair(ctx, src, tgt, "connector-producer-"+name); err != nil {
+	if k.srcCl, k.tgtCl, err = clientPair(ctx, src, tgt, name, nil, nil); err != nil {
 		return nil, err
 	}
 	k.srcAdm, k.tgtAdm = kadm.NewClient(k.srcCl), kadm.NewClient(k.tgtCl)
@@ -94,7 +94,9 @@ func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg ma
 	return k, nil
 }
 
-func clientPair(ctx context.Context, src, tgt kafka.Cluster, producerID string) (*kgo.Client, *kgo.Client, error) {
+// clientPair opens a connector's source client and its target producer
+// ("connector-producer-<name>", no linger), each with extra options.
+func clientPair(ctx context.Context, src, tgt kafka.Cluster, name string, srcExtra, tgtExtra []kgo.Opt) (*kgo.Client, *kgo.Client, error) {
 	srcOpts, err := src.ClientOpts(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -103,11 +105,11 @@ func clientPair(ctx context.Context, src, tgt kafka.Cluster, producerID string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	srcCl, err := kgo.NewClient(srcOpts...)
+	srcCl, err := kgo.NewClient(append(srcOpts, srcExtra...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source client: %w", err)
 	}
-	tgtCl, err := kgo.NewClient(append(tgtOpts, kgo.ClientID(producerID), kgo.ProducerLinger(0))...)
+	tgtCl, err := kgo.NewClient(append(append(tgtOpts, kgo.ClientID("connector-producer-"+name), kgo.ProducerLinger(0)), tgtExtra...)...)
 	if err != nil {
 		srcCl.Close()
 		return nil, nil, fmt.Errorf("target client: %w", err)
@@ -115,12 +117,14 @@ func clientPair(ctx context.Context, src, tgt kafka.Cluster, producerID string) 
 	return srcCl, tgtCl, nil
 }
 
-func (k *checkpointRunner) close() {
+func (k *checkpointRunner) close(bool) {
 	k.cancel()
 	<-k.done
 	k.srcCl.Close()
 	k.tgtCl.Close()
 }
+
+func (k *checkpointRunner) fingerprint() string { return k.fp }
 
 func (k *checkpointRunner) update(_ context.Context, tasks []connecttest.Task) {
 	states := taskStates(tasks)
@@ -360,7 +364,7 @@ func newHeartbeatRunner(ctx context.Context, r *Replicator, name string, cfg map
 		replication: int16(intSetting(cfg, "heartbeats.topic.replication.factor", -1)),
 		done:        make(chan struct{}),
 	}
-	if h.srcCl, h.tgtCl, err = clientPair(ctx, src, tgt, "connector-producer-"+name); err != nil {
+	if h.srcCl, h.tgtCl, err = clientPair(ctx, src, tgt, name, nil, nil); err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -369,12 +373,14 @@ func newHeartbeatRunner(ctx context.Context, r *Replicator, name string, cfg map
 	return h, nil
 }
 
-func (h *heartbeatRunner) close() {
+func (h *heartbeatRunner) close(bool) {
 	h.cancel()
 	<-h.done
 	h.srcCl.Close()
 	h.tgtCl.Close()
 }
+
+func (h *heartbeatRunner) fingerprint() string { return h.fp }
 
 func (h *heartbeatRunner) update(_ context.Context, tasks []connecttest.Task) {
 	running := false

@@ -149,7 +149,7 @@ type emitFunc func(d *prometheus.Desc, v float64, labels ...string)
 func (s *sourceRunner) collect(now time.Time, tasks map[int]string, gauge, counter emitFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	clientID := s.srcAlias + "->" + s.tgtAlias + "|" + s.name + "|replication-consumer"
+	clientID := s.consumerID()
 	lagMax, consumed, any := 0.0, 0.0, false
 	var sent, sentBytes float64
 	for id := range tasks {

@@ -109,18 +109,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 func (r *Replicator) closeAll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for n, s := range r.sources {
-		s.close(true)
-		delete(r.sources, n)
-	}
-	for n, k := range r.checkpoints {
-		k.close()
-		delete(r.checkpoints, n)
-	}
-	for n, h := range r.heartbeats {
-		h.close()
-		delete(r.heartbeats, n)
-	}
+	none := func(string) bool { return false }
+	closeRunners(r.sources, none, true)
+	closeRunners(r.checkpoints, none, true)
+	closeRunners(r.heartbeats, none, true)
 }
 
 // step starts, updates and stops runners to match the cluster's
@@ -140,101 +132,70 @@ func (r *Replicator) step(ctx context.Context) {
 		tasks := byConn[name]
 		switch cls := cfg["connector.class"]; {
 		case isClass(cls, sourceClass):
-			r.stepSource(ctx, name, cfg, tasks)
+			stepRunner(ctx, r, r.sources, newSourceRunner, name, cfg, tasks)
 		case isClass(cls, checkpointClass):
-			r.stepCheckpoint(ctx, name, cfg, tasks)
+			stepRunner(ctx, r, r.checkpoints, newCheckpointRunner, name, cfg, tasks)
 		case isClass(cls, heartbeatClass):
-			r.stepHeartbeat(ctx, name, cfg, tasks)
+			stepRunner(ctx, r, r.heartbeats, newHeartbeatRunner, name, cfg, tasks)
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for n, s := range r.sources {
-		if !seen[n] {
-			s.close(false)
-			delete(r.sources, n)
-		}
-	}
-	for n, k := range r.checkpoints {
-		if !seen[n] {
-			k.close()
-			delete(r.checkpoints, n)
-		}
-	}
-	for n, h := range r.heartbeats {
-		if !seen[n] {
-			h.close()
-			delete(r.heartbeats, n)
-		}
-	}
+	// A deleted connector's tasks stop without committing.
+	kept := func(name string) bool { return seen[name] }
+	closeRunners(r.sources, kept, false)
+	closeRunners(r.checkpoints, kept, false)
+	closeRunners(r.heartbeats, kept, false)
 }
 
-func (r *Replicator) stepSource(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
+// runner carries out one MM2 connector.
+type runner interface {
+	// update follows the connector's tasks; step calls it every interval.
+	update(ctx context.Context, tasks []connecttest.Task)
+	// close stops the runner; graceful commits what was copied, as a task
+	// stop does, while a crash loses it.
+	close(graceful bool)
+	// fingerprint identifies the config the runner was started with.
+	fingerprint() string
+}
+
+// stepRunner keeps running[name] started with cfg, then updates it. A
+// config write restarts the connector and its tasks: the old runner stops
+// gracefully and a new one starts.
+func stepRunner[R runner](ctx context.Context, r *Replicator, running map[string]R,
+	start func(context.Context, *Replicator, string, map[string]string, string) (R, error),
+	name string, cfg map[string]string, tasks []connecttest.Task) {
 	fp := fingerprint(cfg)
 	r.mu.Lock()
-	s := r.sources[name]
-	if s != nil && s.fp != fp {
-		// A config write restarts the connector and its tasks; a graceful
-		// stop commits what was copied.
-		s.close(true)
-		s = nil
+	x, ok := running[name]
+	if ok && x.fingerprint() != fp {
+		x.close(true)
+		delete(running, name)
+		ok = false
 	}
 	r.mu.Unlock()
-	if s == nil {
+	if !ok {
 		var err error
-		if s, err = newSourceRunner(ctx, r, name, cfg, fp); err != nil {
-			r.log.Warn("mirror: source connector not started", "connector", name, "error", err.Error())
+		if x, err = start(ctx, r, name, cfg, fp); err != nil {
+			r.log.Warn("mirror: connector not started", "connector", name, "class", cfg["connector.class"], "error", err.Error())
 			return
 		}
 		r.mu.Lock()
-		r.sources[name] = s
+		running[name] = x
 		r.mu.Unlock()
 	}
-	s.update(ctx, tasks)
+	x.update(ctx, tasks)
 }
 
-func (r *Replicator) stepCheckpoint(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
-	fp := fingerprint(cfg)
-	r.mu.Lock()
-	k := r.checkpoints[name]
-	if k != nil && k.fp != fp {
-		k.close()
-		k = nil
-	}
-	r.mu.Unlock()
-	if k == nil {
-		var err error
-		if k, err = newCheckpointRunner(ctx, r, name, cfg, fp); err != nil {
-			r.log.Warn("mirror: checkpoint connector not started", "connector", name, "error", err.Error())
-			return
+// closeRunners closes and forgets every runner whose connector keep
+// rejects. The caller holds r.mu.
+func closeRunners[R runner](running map[string]R, keep func(name string) bool, graceful bool) {
+	for name, x := range running {
+		if !keep(name) {
+			x.close(graceful)
+			delete(running, name)
 		}
-		r.mu.Lock()
-		r.checkpoints[name] = k
-		r.mu.Unlock()
 	}
-	k.update(ctx, tasks)
-}
-
-func (r *Replicator) stepHeartbeat(ctx context.Context, name string, cfg map[string]string, tasks []connecttest.Task) {
-	fp := fingerprint(cfg)
-	r.mu.Lock()
-	h := r.heartbeats[name]
-	if h != nil && h.fp != fp {
-		h.close()
-		h = nil
-	}
-	r.mu.Unlock()
-	if h == nil {
-		var err error
-		if h, err = newHeartbeatRunner(ctx, r, name, cfg, fp); err != nil {
-			r.log.Warn("mirror: heartbeat connector not started", "connector", name, "error", err.Error())
-			return
-		}
-		r.mu.Lock()
-		r.heartbeats[name] = h
-		r.mu.Unlock()
-	}
-	h.update(ctx, tasks)
 }
 
 // Copied returns, for a source connector, the last offset copied per

@@ -95,34 +95,27 @@ func newSourceRunner(ctx context.Context, r *Replicator, name string, cfg map[st
 		lastFlush:   time.Now(),
 		done:        make(chan struct{}),
 	}
-	srcOpts, err := src.ClientOpts(ctx)
-	if err != nil {
+	if s.srcCl, s.tgtCl, err = clientPair(ctx, src, tgt, name,
+		[]kgo.Opt{
+			kgo.ClientID(s.consumerID()),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
+			kgo.FetchMaxWait(250 * time.Millisecond),
+		},
+		[]kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner())},
+	); err != nil {
 		return nil, err
-	}
-	tgtOpts, err := tgt.ClientOpts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if s.srcCl, err = kgo.NewClient(append(srcOpts,
-		kgo.ClientID(src.Alias+"->"+tgt.Alias+"|"+name+"|replication-consumer"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),
-		kgo.FetchMaxWait(250*time.Millisecond),
-	)...); err != nil {
-		return nil, fmt.Errorf("source client: %w", err)
-	}
-	if s.tgtCl, err = kgo.NewClient(append(tgtOpts,
-		kgo.ClientID("connector-producer-"+name),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(0),
-	)...); err != nil {
-		s.srcCl.Close()
-		return nil, fmt.Errorf("target client: %w", err)
 	}
 	s.srcAdm, s.tgtAdm = kadm.NewClient(s.srcCl), kadm.NewClient(s.tgtCl)
 	cctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	go s.copyLoop(cctx)
 	return s, nil
+}
+
+// consumerID is the client id of MM2's replication consumer, which labels
+// its fetch metrics.
+func (s *sourceRunner) consumerID() string {
+	return s.srcAlias + "->" + s.tgtAlias + "|" + s.name + "|replication-consumer"
 }
 
 // close stops copying; graceful commits what was copied, as a task stop
@@ -136,6 +129,8 @@ func (s *sourceRunner) close(graceful bool) {
 	s.srcCl.Close()
 	s.tgtCl.Close()
 }
+
+func (s *sourceRunner) fingerprint() string { return s.fp }
 
 // update follows the tasks' states: partitions of RUNNING tasks are
 // consumed, the others not. It also refreshes topics, commits offsets

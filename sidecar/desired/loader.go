@@ -46,15 +46,11 @@ type cached struct {
 }
 
 // NewLoader reads desired connectors from uri: s3://bucket/prefix/ or
-// file:///dir.
+// file:///dir. The source lists an S3 prefix as a directory, with or
+// without its trailing slash.
 func NewLoader(r Reader, uri string) (*Loader, error) {
-	u, err := source.ParseURI(uri)
-	if err != nil {
+	if _, err := source.ParseURI(uri); err != nil {
 		return nil, fmt.Errorf("SIDECAR_CONNECTORS_URI: %w", err)
-	}
-	if u.Scheme == "s3" && u.Key != "" && !strings.HasSuffix(u.Key, "/") {
-		// A prefix without a slash would also match "prefix-old/…".
-		uri += "/"
 	}
 	return &Loader{r: r, uri: uri, cache: map[string]cached{}}, nil
 }

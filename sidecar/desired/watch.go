@@ -60,12 +60,12 @@ func (l *Loader) poll(ctx context.Context, every time.Duration, changed chan<- s
 			for _, o := range objs {
 				fmt.Fprintf(&b, "%s\x00%s\n", o.Name, o.Version)
 			}
-			if cur := b.String(); last != "" && cur != last {
+			// The first listing is the baseline, not a change.
+			cur := b.String()
+			if last != "" && cur != last {
 				signal(changed)
-				last = cur
-			} else {
-				last = cur
 			}
+			last = cur
 		}
 		select {
 		case <-ctx.Done():

@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Logger.Info("read worker properties", "uri", propsURI, "keys", len(p))
 	}
 
-	for _, ov := range Overrides(o.Environ) {
+	for _, ov := range overrides(o.Environ) {
 		if !utf8.ValidString(ov.Value) {
 			fail(fmt.Errorf("%s: value is not valid UTF-8", ov.Env))
 			continue

@@ -5,10 +5,12 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,7 +195,7 @@ func TestRunIsIdempotent(t *testing.T) {
 			t.Errorf("%s rewritten on an identical run", f.Name)
 		}
 	}
-	if after := snapshot(t, e.out); !equalMaps(before, after) {
+	if after := snapshot(t, e.out); !maps.Equal(before, after) {
 		t.Errorf("directory changed on an identical run")
 	}
 
@@ -302,8 +304,8 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 				if strings.Contains(err.Error(), marker) || strings.Contains(e.logs.String(), marker) {
 					t.Error("a password reached the error or the logs")
 				}
-				if after := snapshot(t, e.out); !equalMaps(before, after) {
-					t.Errorf("directory changed:\nbefore %q\nafter  %q", keys(before), keys(after))
+				if after := snapshot(t, e.out); !maps.Equal(before, after) {
+					t.Errorf("directory changed:\nbefore %q\nafter  %q", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
 				}
 			})
 		}
@@ -453,31 +455,11 @@ func TestWriteFilesRefusesDirectoryAtTarget(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if after := snapshot(t, dir); !equalMaps(before, after) {
+	if after := snapshot(t, dir); !maps.Equal(before, after) {
 		t.Errorf("directory changed")
 	}
 	leftovers, _ := fs.Glob(os.DirFS(dir), ".*tmp*")
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

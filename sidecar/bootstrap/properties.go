@@ -182,11 +182,11 @@ func oneLine(s string) string {
 
 const connectPrefix = "CONNECT_"
 
-// PropertyName maps a CONNECT_* environment variable name to the worker
+// propertyName maps a CONNECT_* environment variable name to the worker
 // property it sets, with the rules of Confluent's images: strip the prefix,
 // lower-case, "_" to ".", then "..." to "-" and ".." to "_" (so "___" is "-"
 // and "__" is "_"). ok is false for any other variable.
-func PropertyName(env string) (name string, ok bool) {
+func propertyName(env string) (name string, ok bool) {
 	rest, found := strings.CutPrefix(env, connectPrefix)
 	if !found || rest == "" {
 		return "", false
@@ -197,25 +197,25 @@ func PropertyName(env string) (name string, ok bool) {
 	return name, true
 }
 
-// Override is one worker property set from the environment.
-type Override struct {
+// override is one worker property set from the environment.
+type override struct {
 	Env   string // the environment variable, for messages
 	Key   string // the worker property
 	Value string
 }
 
-// Overrides picks the CONNECT_* variables out of environ (os.Environ form,
+// overrides picks the CONNECT_* variables out of environ (os.Environ form,
 // "NAME=value") and maps them to worker properties, sorted by property name.
 // The sidecar's own settings start with SIDECAR_, so every CONNECT_*
 // variable is a worker property.
-func Overrides(environ []string) []Override {
-	byKey := map[string]Override{}
+func overrides(environ []string) []override {
+	byKey := map[string]override{}
 	for _, kv := range environ {
 		env, val, found := strings.Cut(kv, "=")
 		if !found {
 			continue
 		}
-		key, ok := PropertyName(env)
+		key, ok := propertyName(env)
 		if !ok {
 			continue
 		}
@@ -225,9 +225,9 @@ func Overrides(environ []string) []Override {
 		if prev, dup := byKey[key]; dup && prev.Env < env {
 			continue
 		}
-		byKey[key] = Override{Env: env, Key: key, Value: val}
+		byKey[key] = override{Env: env, Key: key, Value: val}
 	}
-	out := make([]Override, 0, len(byKey))
+	out := make([]override, 0, len(byKey))
 	for _, o := range byKey {
 		out = append(out, o)
 	}

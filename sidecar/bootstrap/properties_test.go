@@ -223,9 +223,9 @@ func TestPropertyName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
-			got, ok := PropertyName(tt.env)
+			got, ok := propertyName(tt.env)
 			if got != tt.want || ok != tt.ok {
-				t.Errorf("PropertyName(%q) = %q, %v; want %q, %v", tt.env, got, ok, tt.want, tt.ok)
+				t.Errorf("propertyName(%q) = %q, %v; want %q, %v", tt.env, got, ok, tt.want, tt.ok)
 			}
 		})
 	}
@@ -242,13 +242,13 @@ func TestOverrides(t *testing.T) {
 		"CONNECT_A__b=first",
 		"NOEQUALS",
 	}
-	want := []Override{
+	want := []override{
 		{Env: "CONNECT_A__B", Key: "a_b", Value: "second"},
 		{Env: "CONNECT_EMPTY", Key: "empty", Value: ""},
 		{Env: "CONNECT_GROUP_ID", Key: "group.id", Value: "mm2"},
 		{Env: "CONNECT_SASL_JAAS_CONFIG", Key: "sasl.jaas.config", Value: "a=b c=d"},
 	}
-	got := Overrides(environ)
+	got := overrides(environ)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -257,7 +257,7 @@ func TestOverrides(t *testing.T) {
 	for i, e := range environ {
 		rev[len(environ)-1-i] = e
 	}
-	if got := Overrides(rev); !reflect.DeepEqual(got, want) {
+	if got := overrides(rev); !reflect.DeepEqual(got, want) {
 		t.Errorf("reversed environment: got %+v", got)
 	}
 }
@@ -267,7 +267,7 @@ func FuzzPropertyName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, rest string) {
-		name, ok := PropertyName("CONNECT_" + rest)
+		name, ok := propertyName("CONNECT_" + rest)
 		if ok != (rest != "") {
 			t.Fatalf("ok=%v for %q", ok, rest)
 		}
@@ -288,7 +288,7 @@ func FuzzPropertyName(f *testing.F) {
 		if strings.ToLower(rest) == rest && !strings.ContainsAny(rest, "_-") && rest != "" &&
 			!strings.Contains(rest, "..") && !strings.HasPrefix(rest, ".") && !strings.HasSuffix(rest, ".") {
 			env := "CONNECT_" + strings.ToUpper(strings.ReplaceAll(rest, ".", "_"))
-			if back, _ := PropertyName(env); back != rest {
+			if back, _ := propertyName(env); back != rest {
 				t.Errorf("%q -> %q -> %q", rest, env, back)
 			}
 		}

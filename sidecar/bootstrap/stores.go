@@ -73,9 +73,9 @@ const (
 	jceksMagic = 0xCECECECE
 )
 
-// DetectType tells JKS from PKCS#12 by the bytes: JKS starts with the magic
+// detectType tells JKS from PKCS#12 by the bytes: JKS starts with the magic
 // number 0xFEEDFEED, PKCS#12 is a DER SEQUENCE.
-func DetectType(b []byte) (StoreType, error) {
+func detectType(b []byte) (StoreType, error) {
 	switch {
 	case len(b) >= 4 && binary.BigEndian.Uint32(b) == jksMagic:
 		return JKS, nil
@@ -95,7 +95,7 @@ func DetectType(b []byte) (StoreType, error) {
 // certificates. A keystore must hold a private key; a truststore must hold
 // trusted certificates. Errors never contain the password.
 func OpenStore(role string, b []byte, password string) (Store, error) {
-	t, err := DetectType(b)
+	t, err := detectType(b)
 	if err != nil {
 		return Store{}, err
 	}
@@ -232,7 +232,7 @@ func (s *Store) trusted() int {
 // for gigabytes and kill the process instead of failing cleanly.
 func checkJKSBounds(b []byte) error {
 	r := jksReader{b: b}
-	r.skip(4) // magic, checked by DetectType
+	r.skip(4) // magic, checked by detectType
 	version := r.u32()
 	if version != 1 && version != 2 {
 		return fmt.Errorf("JKS: %w: unknown version %d", ErrCorruptStore, version)

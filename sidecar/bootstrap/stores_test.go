@@ -99,9 +99,9 @@ func TestDetectType(t *testing.T) {
 		{"p12", pki.p12Truststore(t, "x"), PKCS12},
 		{"short DER", []byte{0x30, 0x03, 1, 2, 3}, ""},
 	} {
-		got, err := DetectType(tt.b)
+		got, err := detectType(tt.b)
 		if got != tt.want || (tt.want == "") != (err != nil) {
-			t.Errorf("%s: DetectType = %q, %v; want %q", tt.name, got, err, tt.want)
+			t.Errorf("%s: detectType = %q, %v; want %q", tt.name, got, err, tt.want)
 		}
 	}
 }

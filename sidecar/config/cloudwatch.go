@@ -19,7 +19,7 @@ func (c CloudWatch) Mode() string {
 	if c.CloudWatchMode != "" {
 		return c.CloudWatchMode
 	}
-	if OnECS() {
+	if onECS() {
 		return "api"
 	}
 	return "off"

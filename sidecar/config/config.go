@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 )
 
 // Config is the sidecar's whole configuration. Each embedded section lives in
@@ -140,8 +142,8 @@ func Keys() []string {
 	return keys
 }
 
-// OnECS reports whether the process runs in an ECS task, judged by the task
+// onECS reports whether the process runs in an ECS task, judged by the task
 // metadata endpoint variable the ECS agent injects.
-func OnECS() bool {
-	return os.Getenv("ECS_CONTAINER_METADATA_URI_V4") != ""
+func onECS() bool {
+	return os.Getenv(ecsmeta.EnvVar) != ""
 }

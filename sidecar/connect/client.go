@@ -260,7 +260,7 @@ const maxBody = 64 << 20
 func (c *Client) send(ctx context.Context, method, path string, in, out any) (int, error) {
 	resp, err := c.open(ctx, method, path, in)
 	if err != nil {
-		return statusOf(resp), err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -277,7 +277,7 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) (in
 
 // open sends a request and returns a 2xx answer with its body unread; the
 // caller closes it. Any other answer is an *Error carrying Connect's
-// message, and resp is then returned only for its status.
+// message and the status.
 func (c *Client) open(ctx context.Context, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
@@ -311,7 +311,7 @@ func (c *Client) open(ctx context.Context, method, path string, in any) (*http.R
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
+		return nil, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
 	}
 	e := &Error{Method: method, Path: path, Status: resp.StatusCode}
 	var eb struct {
@@ -326,14 +326,7 @@ func (c *Client) open(ctx context.Context, method, path string, in any) (*http.R
 			e.Message = e.Message[:512]
 		}
 	}
-	return resp, e
-}
-
-func statusOf(resp *http.Response) int {
-	if resp == nil {
-		return 0
-	}
-	return resp.StatusCode
+	return nil, e
 }
 
 // Error is a failed request: a non-2xx answer (Status > 0) or no answer.

@@ -33,7 +33,7 @@ func (s Set) Complete() bool { return len(s.Errors) == 0 }
 // ETag, or size and modification time) changed.
 type Loader struct {
 	r   Reader
-	uri string
+	uri source.URI
 
 	mu    sync.Mutex
 	cache map[string]cached // by object URI
@@ -46,27 +46,24 @@ type cached struct {
 }
 
 // NewLoader reads desired connectors from uri: s3://bucket/prefix/ or
-// file:///dir.
+// file:///dir. The source lists an S3 prefix as a directory, with or
+// without its trailing slash.
 func NewLoader(r Reader, uri string) (*Loader, error) {
 	u, err := source.ParseURI(uri)
 	if err != nil {
 		return nil, fmt.Errorf("SIDECAR_CONNECTORS_URI: %w", err)
 	}
-	if u.Scheme == "s3" && u.Key != "" && !strings.HasSuffix(u.Key, "/") {
-		// A prefix without a slash would also match "prefix-old/…".
-		uri += "/"
-	}
-	return &Loader{r: r, uri: uri, cache: map[string]cached{}}, nil
+	return &Loader{r: r, uri: u, cache: map[string]cached{}}, nil
 }
 
 // URI is the location the loader reads.
-func (l *Loader) URI() string { return l.uri }
+func (l *Loader) URI() string { return l.uri.String() }
 
 // Load lists the location and parses every *.json file, fetching only those
 // whose version changed since the last Load. The error is for the listing
 // only; bad files are reported in Set.Errors and do not stop the others.
 func (l *Loader) Load(ctx context.Context) (Set, error) {
-	objs, err := l.r.List(ctx, l.uri)
+	objs, err := l.r.List(ctx, l.uri.String())
 	if err != nil {
 		return Set{}, fmt.Errorf("list connector files: %w", err)
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
 // WatchOptions tune Watch.
@@ -38,12 +36,8 @@ func (l *Loader) Watch(ctx context.Context, opts WatchOptions, changed chan<- st
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 15 * time.Second
 	}
-	u, err := source.ParseURI(l.uri)
-	if err != nil {
-		return err
-	}
-	if u.Scheme == "file" {
-		return watchDir(ctx, u.Path, opts.Debounce, changed)
+	if l.uri.Scheme == "file" {
+		return watchDir(ctx, l.uri.Path, opts.Debounce, changed)
 	}
 	return l.poll(ctx, opts.PollInterval, changed)
 }
@@ -60,18 +54,18 @@ func (l *Loader) poll(ctx context.Context, every time.Duration, changed chan<- s
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		objs, err := l.r.List(ctx, l.uri)
+		objs, err := l.r.List(ctx, l.uri.String())
 		if err == nil {
 			var b strings.Builder
 			for _, o := range objs {
 				fmt.Fprintf(&b, "%s\x00%s\n", o.Name, o.Version)
 			}
-			if cur := b.String(); last != "" && cur != last {
+			// The first listing is the baseline, not a change.
+			cur := b.String()
+			if last != "" && cur != last {
 				signal(changed)
-				last = cur
-			} else {
-				last = cur
 			}
+			last = cur
 		}
 		select {
 		case <-ctx.Done():

@@ -86,15 +86,15 @@ func Fetch(ctx context.Context, client *http.Client, base string) (Task, error) 
 	if resp.StatusCode != http.StatusOK {
 		return Task{}, fmt.Errorf("task metadata %s: HTTP %d", url, resp.StatusCode)
 	}
-	t, err := Parse(body)
+	t, err := parse(body)
 	if err != nil {
 		return Task{}, fmt.Errorf("%s: %w", url, err)
 	}
 	return t, nil
 }
 
-// Parse decodes a v4 /task document.
-func Parse(body []byte) (Task, error) {
+// parse decodes a v4 /task document.
+func parse(body []byte) (Task, error) {
 	var d taskDoc
 	if err := json.Unmarshal(body, &d); err != nil {
 		return Task{}, fmt.Errorf("task metadata: decode: %w", err)

@@ -92,7 +92,7 @@ func TestFetchErrors(t *testing.T) {
 
 func TestParseClusterByName(t *testing.T) {
 	// Older agents report the cluster by name rather than by ARN.
-	task, err := Parse([]byte(`{"Cluster":"prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/abc","Containers":[{"Networks":[{"NetworkMode":"bridge","IPv4Addresses":["172.17.0.2"]}]}]}`))
+	task, err := parse([]byte(`{"Cluster":"prod","TaskARN":"arn:aws:ecs:eu-west-1:1:task/abc","Containers":[{"Networks":[{"NetworkMode":"bridge","IPv4Addresses":["172.17.0.2"]}]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(body)
 	f.Add([]byte(`{"TaskARN":"a/b"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		task, err := Parse(b)
+		task, err := parse(b)
 		if err == nil && task.TaskARN == "" {
 			t.Fatal("parsed a task without an ARN")
 		}

@@ -280,15 +280,21 @@ func TestGetSizeCap(t *testing.T) {
 	putObject(t, backend, "big", bytes.Repeat([]byte("x"), 2048))
 	putObject(t, backend, "exact", bytes.Repeat([]byte("x"), 1024))
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "big"), bytes.Repeat([]byte("x"), 2048), 0o644)
+	for name, size := range map[string]int{"big": 2048, "exact": 1024} {
+		if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := New(Options{MaxBytes: 1024, Deadline: 10 * time.Second})
 	for _, uri := range []string{"s3://configs/big", "file://" + filepath.Join(dir, "big")} {
 		if _, _, err := r.Get(context.Background(), uri); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), uri) {
 			t.Errorf("%s: error %v, want ErrTooLarge naming the URI", uri, err)
 		}
 	}
-	if b, _, err := r.Get(context.Background(), "s3://configs/exact"); err != nil || len(b) != 1024 {
-		t.Errorf("object at the cap: %d bytes, %v", len(b), err)
+	for _, uri := range []string{"s3://configs/exact", "file://" + filepath.Join(dir, "exact")} {
+		if b, _, err := r.Get(context.Background(), uri); err != nil || len(b) != 1024 {
+			t.Errorf("%s: object at the cap: %d bytes, %v", uri, len(b), err)
+		}
 	}
 }
 

@@ -178,16 +178,17 @@ func identify(ctx context.Context, cfg config.Config, log *slog.Logger) (worker,
 	w := worker{task: task.Override(cfg.ClusterName, cfg.ServiceName), advertisedURL: cfg.AdvertisedURL}
 	if w.advertisedURL == "" {
 		w.advertisedURL = cfg.ConnectURL
-		if onECS && task.PrivateIPv4 != "" {
-			u, _ := url.Parse(cfg.ConnectURL) // validated by config
-			u.Host = net.JoinHostPort(task.PrivateIPv4, portOf(u))
-			u.Path = "/"
-			w.advertisedURL = u.String()
-		}
 	}
 	u, err := url.Parse(w.advertisedURL)
 	if err != nil {
 		return worker{}, fmt.Errorf("advertised URL %q: %w", w.advertisedURL, err)
+	}
+	if cfg.AdvertisedURL == "" && onECS && task.PrivateIPv4 != "" {
+		// Connect advertises the task's address, not the one the
+		// sidecar reaches it on.
+		u.Host = net.JoinHostPort(task.PrivateIPv4, portOf(u))
+		u.Path = "/"
+		w.advertisedURL = u.String()
 	}
 	w.workerID = net.JoinHostPort(u.Hostname(), portOf(u))
 	log.Info("worker identity", "advertised_url", w.advertisedURL, "worker_id", w.workerID,

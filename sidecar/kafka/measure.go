@@ -349,18 +349,11 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 			continue
 		}
 		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, len(t.Partitions))}
-		ls := make([]int32, len(t.Partitions))
 		for i := range tl.Partitions {
 			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
-			ls[i] = -1
-		}
-		for _, p := range t.Partitions {
-			if p.Partition >= 0 && int(p.Partition) < len(ls) {
-				ls[p.Partition] = p.Leader
-			}
 		}
 		topics = append(topics, tl)
-		leaders = append(leaders, ls)
+		leaders = append(leaders, leadersOf(t, int32(len(t.Partitions))))
 		ids.add(t)
 	}
 	kresp = nil // release the metadata before the offset requests
@@ -368,12 +361,9 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	for i, t := range topics {
 		req[i] = topicParts{t.Topic, leaders[i]}
 	}
+	// Sorted so that topicLag finds a topic by binary search: metadata
+	// answers in no particular order.
 	sort.Sort(byTopic{topics, req})
-	// Indexed after sorting: metadata answers in no particular order.
-	index := make(map[string]int, len(topics))
-	for i, t := range topics {
-		index[t.Topic] = i
-	}
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
 			t := topicLag(topics, topic)

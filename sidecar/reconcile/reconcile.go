@@ -28,6 +28,7 @@ import (
 type Connect interface {
 	ExpandedAll(ctx context.Context) (map[string]connect.Expanded, error)
 	Config(ctx context.Context, name string) (map[string]string, error)
+	Status(ctx context.Context, name string) (connect.ConnectorStatus, error)
 	Create(ctx context.Context, name string, cfg map[string]string, initialState string) error
 	PutConfig(ctx context.Context, name string, cfg map[string]string) (bool, error)
 	Delete(ctx context.Context, name string) error
@@ -403,15 +404,14 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 		}
 		// Read again: the connector, its config and its state may have moved.
 		fresh = true
-		got, rerr := r.readConfig(ctx, d.Name)
+		got, rerr := r.c.Config(ctx, d.Name)
 		switch {
 		case rerr == nil:
 			cfg, exists = got, true
-			if st2, ok := r.status(ctx, d.Name); ok {
-				st, stateKnown = st2, true
-			} else {
-				stateKnown = false
-			}
+			// A failure to read the state only means the state step waits
+			// for the next cycle.
+			st2, serr := r.c.Status(ctx, d.Name)
+			st, stateKnown = st2, serr == nil
 		case connect.IsNotFound(rerr):
 			cfg, exists, stateKnown = nil, false, false
 		default:
@@ -430,21 +430,6 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 			cy.jittered = true
 		}
 	}
-}
-
-func (r *Reconciler) readConfig(ctx context.Context, name string) (map[string]string, error) {
-	return r.c.Config(ctx, name)
-}
-
-// status reads one connector's state through the listing; a failure only
-// means the state step waits for the next cycle.
-func (r *Reconciler) status(ctx context.Context, name string) (connect.ConnectorStatus, bool) {
-	all, err := r.c.ExpandedAll(ctx)
-	if err != nil {
-		return connect.ConnectorStatus{}, false
-	}
-	e, ok := all[name]
-	return e.Status, ok
 }
 
 // decide returns the next action: create, update, or a state change.

@@ -360,15 +360,10 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 		}
 		var err error
 		if !cy.known && !fresh {
-			// Another sidecar may be about to write the same change: wait a
-			// random while, then look again before writing.
-			if !cy.jittered && r.opts.WriteJitter > 0 {
-				cy.jittered = true
-				if err := r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)); err != nil {
-					return OutcomeError, op, err
-				}
+			// Look again before writing, after the cycle's wait.
+			if err := r.jitter(ctx, cy); err != nil {
+				return OutcomeError, op, err
 			}
-			err = nil
 		} else {
 			outcome := ""
 			outcome, err = act(ctx)
@@ -464,6 +459,17 @@ func (r *Reconciler) decide(d desired.Connector, cfg map[string]string, exists b
 	return "", nil
 }
 
+// jitter waits a random while, at most WriteJitter and once per cycle,
+// before the first write made while the leader is unknown: another sidecar
+// may be about to make the same write.
+func (r *Reconciler) jitter(ctx context.Context, cy *cycle) error {
+	if cy.known || cy.jittered || r.opts.WriteJitter <= 0 {
+		return nil
+	}
+	cy.jittered = true
+	return r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter))
+}
+
 // backoff is exponential with jitter: a random delay in [d/2, d] where d
 // doubles from RetryBase up to RetryMax.
 func (r *Reconciler) backoff(n int) time.Duration {
@@ -532,11 +538,8 @@ func (r *Reconciler) autoRestart(ctx context.Context, cy *cycle, d desired.Conne
 	if cy.known && !cy.leader {
 		return OutcomeNotLeader, nil
 	}
-	if !cy.known && !cy.jittered && r.opts.WriteJitter > 0 {
-		cy.jittered = true
-		if err := r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)); err != nil {
-			return OutcomeError, err
-		}
+	if err := r.jitter(ctx, cy); err != nil {
+		return OutcomeError, err
 	}
 	if err := r.retry(ctx, func(ctx context.Context) error { return r.c.Restart(ctx, d.Name) }); err != nil {
 		cerr := &ConnectorError{Connector: d.Name, File: d.File, Op: "restart", Err: err}
@@ -586,12 +589,9 @@ func (r *Reconciler) handleUnmanaged(ctx context.Context, cy *cycle, set desired
 	if canPrune && len(extra) > 0 {
 		var kept []string
 		for _, name := range extra {
-			if !cy.known && !cy.jittered && r.opts.WriteJitter > 0 {
-				cy.jittered = true
-				if r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)) != nil {
-					kept = append(kept, name)
-					continue
-				}
+			if r.jitter(ctx, cy) != nil {
+				kept = append(kept, name)
+				continue
 			}
 			err := r.retry(ctx, func(ctx context.Context) error { return r.c.Delete(ctx, name) })
 			if err != nil && !connect.IsNotFound(err) {

@@ -347,10 +347,10 @@ func (r *Reconciler) one(ctx context.Context, cy *cycle, d desired.Connector, a 
 // converge makes one connector's config and state match, reading again
 // before each retry so that a write is never made on stale knowledge.
 func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connector, cfg map[string]string, exists bool, st connect.ConnectorStatus) (string, string, error) {
-	conflicts, servers := 0, 0
+	budget := retries{r: r}
 	fresh := false
 	stateKnown := exists
-	for attempt := 0; ; attempt++ {
+	for {
 		op, act := r.decide(d, cfg, exists, st, stateKnown)
 		if act == nil {
 			return OutcomeUnchanged, op, nil
@@ -380,20 +380,11 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 			switch {
 			case connect.IsBadRequest(err):
 				return OutcomeInvalid, op, err
-			case connect.IsConflict(err):
-				conflicts++
-				if conflicts > r.opts.ConflictRetries {
-					return OutcomeError, op, err
-				}
 			case connect.IsRetryable(err) || connect.IsNotFound(err):
-				servers++
-				if servers > r.opts.ServerRetries {
+				if err := budget.wait(ctx, err); err != nil {
 					return OutcomeError, op, err
 				}
 			default:
-				return OutcomeError, op, err
-			}
-			if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
 				return OutcomeError, op, err
 			}
 		}
@@ -410,15 +401,7 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 		case connect.IsNotFound(rerr):
 			cfg, exists, stateKnown = nil, false, false
 		default:
-			if connect.IsConflict(rerr) {
-				conflicts++
-			} else {
-				servers++
-			}
-			if conflicts > r.opts.ConflictRetries || servers > r.opts.ServerRetries {
-				return OutcomeError, "read", rerr
-			}
-			if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
+			if err := budget.wait(ctx, rerr); err != nil {
 				return OutcomeError, "read", err
 			}
 			fresh = false
@@ -480,23 +463,38 @@ func (r *Reconciler) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retry runs a read with the cycle's retry bounds.
+// retries counts the retries of one operation in one cycle: 409s against
+// ConflictRetries, every other failure (5xx, no answer, 404) against
+// ServerRetries.
+type retries struct {
+	r                  *Reconciler
+	conflicts, servers int
+}
+
+// wait counts err and sleeps the backoff before the next attempt. It
+// returns err when the bound of its kind is spent, or the sleep's error
+// when ctx ends.
+func (b *retries) wait(ctx context.Context, err error) error {
+	if connect.IsConflict(err) {
+		b.conflicts++
+	} else {
+		b.servers++
+	}
+	if b.conflicts > b.r.opts.ConflictRetries || b.servers > b.r.opts.ServerRetries {
+		return err
+	}
+	return b.r.opts.Sleep(ctx, b.r.backoff(b.conflicts+b.servers))
+}
+
+// retry runs a request with the cycle's retry bounds.
 func (r *Reconciler) retry(ctx context.Context, fn func(context.Context) error) error {
-	conflicts, servers := 0, 0
+	budget := retries{r: r}
 	for {
 		err := fn(ctx)
 		if err == nil || !connect.IsRetryable(err) || ctx.Err() != nil {
 			return err
 		}
-		if connect.IsConflict(err) {
-			conflicts++
-		} else {
-			servers++
-		}
-		if conflicts > r.opts.ConflictRetries || servers > r.opts.ServerRetries {
-			return err
-		}
-		if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
+		if err := budget.wait(ctx, err); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +23,7 @@ import (
 
 // ConnectAPI is what a measurement needs from Kafka Connect REST.
 type ConnectAPI interface {
-	Connectors(ctx context.Context) ([]string, error)
+	ExpandedAll(ctx context.Context) (map[string]connect.Expanded, error)
 	Config(ctx context.Context, name string) (map[string]string, error)
 	SourceOffsets(ctx context.Context, name string, fn func(cluster, topic string, partition int32, offset int64) error) error
 }
@@ -122,7 +124,7 @@ func (s *clusterState) intern(b string) string {
 	return b
 }
 
-// Connectors returns the source and checkpoint connector names in use,
+// connectors returns the source and checkpoint connector names in use,
 // finding them by class when they were not configured.
 func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpcCfg map[string]string, err error) {
 	if m.msc != "" {
@@ -142,20 +144,17 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 		}
 	}
 	if m.msc == "" || m.cpc == "" && m.opts.CheckpointConnector == "" {
-		names, err := m.api.Connectors(ctx)
+		// One listing carries every connector's config: finding the MM2
+		// connectors costs one request however many connectors Connect
+		// runs, and it is repeated each measurement while there is no
+		// checkpoint connector.
+		all, err := m.api.ExpandedAll(ctx)
 		if err != nil {
 			return "", "", nil, nil, fmt.Errorf("list connectors: %w", err)
 		}
-		sort.Strings(names)
 		var foundMSC, foundCPC []string
-		cfgs := map[string]map[string]string{}
-		for _, n := range names {
-			cfg, err := m.api.Config(ctx, n)
-			if err != nil {
-				return "", "", nil, nil, fmt.Errorf("connector %s config: %w", n, err)
-			}
-			cfgs[n] = cfg
-			switch cls := cfg["connector.class"]; {
+		for _, n := range slices.Sorted(maps.Keys(all)) {
+			switch cls := all[n].Info.Config["connector.class"]; {
 			case isClass(cls, sourceConnectorClass):
 				foundMSC = append(foundMSC, n)
 			case isClass(cls, checkpointConnectorClass):
@@ -166,13 +165,13 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 			if len(foundMSC) != 1 {
 				return "", "", nil, nil, fmt.Errorf("want exactly one MirrorSourceConnector, found %d (%s): set SIDECAR_SOURCE_CONNECTOR", len(foundMSC), strings.Join(foundMSC, ", "))
 			}
-			m.msc, mscCfg = foundMSC[0], cfgs[foundMSC[0]]
+			m.msc, mscCfg = foundMSC[0], all[foundMSC[0]].Info.Config
 		}
 		if m.cpc == "" && len(foundCPC) > 1 {
 			return "", "", nil, nil, fmt.Errorf("found %d MirrorCheckpointConnectors (%s): set SIDECAR_CHECKPOINT_CONNECTOR", len(foundCPC), strings.Join(foundCPC, ", "))
 		}
 		if m.cpc == "" && len(foundCPC) == 1 {
-			m.cpc, cpcCfg = foundCPC[0], cfgs[foundCPC[0]]
+			m.cpc, cpcCfg = foundCPC[0], all[foundCPC[0]].Info.Config
 		}
 	}
 	return m.msc, m.cpc, mscCfg, cpcCfg, nil
@@ -349,18 +348,11 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 			continue
 		}
 		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, len(t.Partitions))}
-		ls := make([]int32, len(t.Partitions))
 		for i := range tl.Partitions {
 			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
-			ls[i] = -1
-		}
-		for _, p := range t.Partitions {
-			if p.Partition >= 0 && int(p.Partition) < len(ls) {
-				ls[p.Partition] = p.Leader
-			}
 		}
 		topics = append(topics, tl)
-		leaders = append(leaders, ls)
+		leaders = append(leaders, leadersOf(t, int32(len(t.Partitions))))
 		ids.add(t)
 	}
 	kresp = nil // release the metadata before the offset requests
@@ -368,12 +360,9 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	for i, t := range topics {
 		req[i] = topicParts{t.Topic, leaders[i]}
 	}
+	// Sorted so that topicLag finds a topic by binary search: metadata
+	// answers in no particular order.
 	sort.Sort(byTopic{topics, req})
-	// Indexed after sorting: metadata answers in no particular order.
-	index := make(map[string]int, len(topics))
-	for i, t := range topics {
-		index[t.Topic] = i
-	}
 	set := func(start bool) func(string, int32, int64) {
 		return func(topic string, p int32, off int64) {
 			t := topicLag(topics, topic)

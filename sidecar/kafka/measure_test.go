@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +263,122 @@ func TestMeasureManyTopics(t *testing.T) {
 		if tl.Topic != "t-"+string(rune('a'+i)) || len(tl.Partitions) != 2 || tl.Partitions[0] != want[0] || tl.Partitions[1] != want[1] {
 			t.Errorf("topic %d = %s %+v, want t-%c %+v", i, tl.Topic, tl.Partitions, 'a'+i, want)
 		}
+	}
+}
+
+// TestMeasureFindsConnectorsByClass covers how a Measurer without
+// configured names finds the MM2 connectors, and that it does so with one
+// listing, not one request per connector Connect runs.
+func TestMeasureFindsConnectorsByClass(t *testing.T) {
+	const others = 5
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, e *mm2)
+		opts    MeasurerOptions
+		wantMSC string
+		wantCPC string
+		wantErr string
+	}{
+		{name: "by class", wantMSC: mscName, wantCPC: cpcName},
+		{
+			name: "no checkpoint connector",
+			setup: func(t *testing.T, e *mm2) {
+				deleteConnector(t, e, cpcName)
+			},
+			wantMSC: mscName,
+		},
+		{
+			name: "configured names",
+			opts: MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName},
+			setup: func(t *testing.T, e *mm2) {
+				e.putLike(t, "mm2-msc-2", mscName)
+			},
+			wantMSC: mscName, wantCPC: cpcName,
+		},
+		{
+			name:    "two source connectors",
+			setup:   func(t *testing.T, e *mm2) { e.putLike(t, "mm2-msc-2", mscName) },
+			wantErr: "want exactly one MirrorSourceConnector, found 2 (mm2-msc, mm2-msc-2)",
+		},
+		{
+			name:    "two checkpoint connectors",
+			setup:   func(t *testing.T, e *mm2) { e.putLike(t, "mm2-cpc-2", cpcName) },
+			wantErr: "found 2 MirrorCheckpointConnectors (mm2-cpc, mm2-cpc-2)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newMM2(t, nil)
+			for i := range others {
+				if err := e.connect.Put(fmt.Sprintf("file-%d", i), map[string]string{"connector.class": "FileStreamSource"}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.setup != nil {
+				tt.setup(t, e)
+			}
+			m := NewMeasurer(e.api, tt.opts)
+			t.Cleanup(m.Close)
+			for round := range 2 {
+				e.connect.ResetCounters()
+				snap, err := m.Measure(ctxT(t))
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("measure = %v, want an error containing %q", err, tt.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if snap.SourceConnector != tt.wantMSC || snap.CheckpointConnector != tt.wantCPC {
+					t.Errorf("round %d: connectors = %q, %q, want %q, %q", round, snap.SourceConnector, snap.CheckpointConnector, tt.wantMSC, tt.wantCPC)
+				}
+				// At most: the listing or the two configs, the source
+				// offsets, and a config read before the listing.
+				if gets := e.connect.Requests()["GET"]; gets > 4 {
+					t.Errorf("round %d: %d GET requests to Connect with %d other connectors, want at most 4", round, gets, others)
+				}
+			}
+		})
+	}
+}
+
+// TestMeasureFindsRenamedSourceConnector: a source connector found by
+// class and then deleted is looked for again, and its successor is used.
+func TestMeasureFindsRenamedSourceConnector(t *testing.T) {
+	e := newMM2(t, nil)
+	m := NewMeasurer(e.api, MeasurerOptions{})
+	t.Cleanup(m.Close)
+	if _, err := m.Measure(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.putLike(t, "mm2-msc-new", mscName)
+	deleteConnector(t, e, mscName)
+	snap, err := m.Measure(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.SourceConnector != "mm2-msc-new" {
+		t.Errorf("source connector = %q, want mm2-msc-new", snap.SourceConnector)
+	}
+}
+
+// putLike creates connector name with the config of connector like.
+func (e *mm2) putLike(t *testing.T, name, like string) {
+	t.Helper()
+	cfg, ok := e.connect.Config(like)
+	if !ok {
+		t.Fatalf("no connector %s", like)
+	}
+	if err := e.connect.Put(name, cfg, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deleteConnector(t *testing.T, e *mm2, name string) {
+	t.Helper()
+	if err := e.api.Delete(ctxT(t), name); err != nil {
+		t.Fatal(err)
 	}
 }

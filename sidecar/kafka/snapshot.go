@@ -178,14 +178,6 @@ func (s *Snapshot) group(name string) *GroupReadiness {
 	return nil
 }
 
-func (s *Snapshot) topic(name string) *TopicLag {
-	i := sort.Search(len(s.Topics), func(i int) bool { return s.Topics[i].Topic >= name })
-	if i < len(s.Topics) && s.Topics[i].Topic == name {
-		return &s.Topics[i]
-	}
-	return nil
-}
-
 // CutoverCheck returns nil when every named group is synced and every
 // topic it consumes has no replication backlog; otherwise one reason per
 // line.
@@ -213,7 +205,7 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 				continue
 			}
 			seen[p.Topic] = true
-			if t := s.topic(p.Topic); t != nil && t.Lag > 0 {
+			if t := topicLag(s.Topics, p.Topic); t != nil && t.Lag > 0 {
 				reasons = append(reasons, fmt.Sprintf("group %s: topic %s has %d records not yet copied", name, p.Topic, t.Lag))
 			}
 		}

@@ -39,73 +39,72 @@ type Registry struct {
 // process_* series passed through from the JMX exporter.
 func NewRegistry(version string) *Registry {
 	r := &Registry{reg: prometheus.NewRegistry(), state: NewStateCollector()}
-	f := func(c prometheus.Collector) prometheus.Collector { r.reg.MustRegister(c); return c }
 
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "connect_sidecar_build_info",
 		Help: "Build of the sidecar; always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	f(build)
+	r.reg.MustRegister(build)
 
-	r.reconciles = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+	r.reconciles = register(r.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "connect_sidecar_reconcile_total",
 		Help: "Connector reconcile passes by outcome.",
-	}, []string{"connector", "outcome"})).(*prometheus.CounterVec)
-	r.reconcileDuration = f(prometheus.NewHistogram(prometheus.HistogramOpts{
+	}, []string{"connector", "outcome"}))
+	r.reconcileDuration = register(r.reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "connect_sidecar_reconcile_duration_seconds",
 		Help:    "Time spent reconciling one connector.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	})).(prometheus.Histogram)
-	r.requests = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+	}))
+	r.requests = register(r.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "connect_sidecar_connect_requests_total",
 		Help: "Requests to the Kafka Connect REST API by method and HTTP status code (0: no answer).",
-	}, []string{"method", "code"})).(*prometheus.CounterVec)
-	r.restarts = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+	}, []string{"method", "code"}))
+	r.restarts = register(r.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "connect_sidecar_connector_restarts_total",
 		Help: "Restarts of failed connectors or tasks requested by the sidecar.",
-	}, []string{"connector"})).(*prometheus.CounterVec)
-	r.configError = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	}, []string{"connector"}))
+	r.configError = register(r.reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "connect_sidecar_connector_config_error",
 		Help: "1 when the last attempt to apply the connector's desired config failed.",
-	}, []string{"connector"})).(*prometheus.GaugeVec)
-	r.unmanaged = f(prometheus.NewGauge(prometheus.GaugeOpts{
+	}, []string{"connector"}))
+	r.unmanaged = register(r.reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "connect_sidecar_unmanaged_connectors",
 		Help: "Connectors running in Connect that no desired config describes.",
-	})).(prometheus.Gauge)
-	r.isLeader = f(prometheus.NewGauge(prometheus.GaugeOpts{
+	}))
+	r.isLeader = register(r.reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "connect_sidecar_is_leader",
 		Help: "1 when this sidecar's worker is the Connect group leader.",
-	})).(prometheus.Gauge)
-	r.s3Fetches = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+	}))
+	r.s3Fetches = register(r.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "connect_sidecar_s3_fetches_total",
 		Help: "Reads of configuration objects by outcome.",
-	}, []string{"outcome"})).(*prometheus.CounterVec)
-	r.certExpiry = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	}, []string{"outcome"}))
+	r.certExpiry = register(r.reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "connect_sidecar_certificate_expiry_timestamp_seconds",
 		Help: "Expiry (Unix time) of each certificate in the worker's key and trust stores.",
-	}, []string{"store", "subject"})).(*prometheus.GaugeVec)
-	r.jmxUp = f(prometheus.NewGauge(prometheus.GaugeOpts{
+	}, []string{"store", "subject"}))
+	r.jmxUp = register(r.reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "connect_sidecar_jmx_up",
 		Help: "1 when the last scrape of the worker's JMX exporter succeeded.",
-	})).(prometheus.Gauge)
-	r.jmxDuration = f(prometheus.NewGauge(prometheus.GaugeOpts{
+	}))
+	r.jmxDuration = register(r.reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "connect_sidecar_jmx_scrape_duration_seconds",
 		Help: "Duration of the last scrape of the worker's JMX exporter, passthrough included.",
-	})).(prometheus.Gauge)
-	r.jmxMalformed = f(prometheus.NewCounter(prometheus.CounterOpts{
+	}))
+	r.jmxMalformed = register(r.reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "connect_sidecar_jmx_malformed_lines_total",
 		Help: "Lines of the JMX exporter's output skipped because they are not valid text exposition.",
-	})).(prometheus.Counter)
-	r.cwDropped = f(prometheus.NewCounter(prometheus.CounterOpts{
+	}))
+	r.cwDropped = register(r.reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "connect_sidecar_cloudwatch_dropped_datums_total",
 		Help: "CloudWatch datums dropped, oldest first, because the buffer was full or CloudWatch rejected them.",
-	})).(prometheus.Counter)
-	r.cwPuts = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+	}))
+	r.cwPuts = register(r.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "connect_sidecar_cloudwatch_put_requests_total",
 		Help: "PutMetricData requests by outcome.",
-	}, []string{"outcome"})).(*prometheus.CounterVec)
-	f(r.state)
+	}, []string{"outcome"}))
+	r.reg.MustRegister(r.state)
 
 	wrapped := prometheus.WrapRegistererWithPrefix(ownPrefix, r.reg)
 	wrapped.MustRegister(collectors.NewGoCollector())
@@ -176,6 +175,12 @@ func (r *Registry) observeJMX(up bool, d time.Duration, malformed int) {
 	r.jmxUp.Set(boolValue(up))
 	r.jmxDuration.Set(d.Seconds())
 	r.jmxMalformed.Add(float64(malformed))
+}
+
+// register registers c with reg and returns it with its own type.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	reg.MustRegister(c)
+	return c
 }
 
 func boolValue(b bool) float64 {

@@ -28,6 +28,7 @@ import (
 type Connect interface {
 	ExpandedAll(ctx context.Context) (map[string]connect.Expanded, error)
 	Config(ctx context.Context, name string) (map[string]string, error)
+	Status(ctx context.Context, name string) (connect.ConnectorStatus, error)
 	Create(ctx context.Context, name string, cfg map[string]string, initialState string) error
 	PutConfig(ctx context.Context, name string, cfg map[string]string) (bool, error)
 	Delete(ctx context.Context, name string) error
@@ -346,10 +347,10 @@ func (r *Reconciler) one(ctx context.Context, cy *cycle, d desired.Connector, a 
 // converge makes one connector's config and state match, reading again
 // before each retry so that a write is never made on stale knowledge.
 func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connector, cfg map[string]string, exists bool, st connect.ConnectorStatus) (string, string, error) {
-	conflicts, servers := 0, 0
+	budget := retries{r: r}
 	fresh := false
 	stateKnown := exists
-	for attempt := 0; ; attempt++ {
+	for {
 		op, act := r.decide(d, cfg, exists, st, stateKnown)
 		if act == nil {
 			return OutcomeUnchanged, op, nil
@@ -359,15 +360,10 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 		}
 		var err error
 		if !cy.known && !fresh {
-			// Another sidecar may be about to write the same change: wait a
-			// random while, then look again before writing.
-			if !cy.jittered && r.opts.WriteJitter > 0 {
-				cy.jittered = true
-				if err := r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)); err != nil {
-					return OutcomeError, op, err
-				}
+			// Look again before writing, after the cycle's wait.
+			if err := r.jitter(ctx, cy); err != nil {
+				return OutcomeError, op, err
 			}
-			err = nil
 		} else {
 			outcome := ""
 			outcome, err = act(ctx)
@@ -384,67 +380,34 @@ func (r *Reconciler) converge(ctx context.Context, cy *cycle, d desired.Connecto
 			switch {
 			case connect.IsBadRequest(err):
 				return OutcomeInvalid, op, err
-			case connect.IsConflict(err):
-				conflicts++
-				if conflicts > r.opts.ConflictRetries {
-					return OutcomeError, op, err
-				}
 			case connect.IsRetryable(err) || connect.IsNotFound(err):
-				servers++
-				if servers > r.opts.ServerRetries {
+				if err := budget.wait(ctx, err); err != nil {
 					return OutcomeError, op, err
 				}
 			default:
 				return OutcomeError, op, err
 			}
-			if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
-				return OutcomeError, op, err
-			}
 		}
 		// Read again: the connector, its config and its state may have moved.
 		fresh = true
-		got, rerr := r.readConfig(ctx, d.Name)
+		got, rerr := r.c.Config(ctx, d.Name)
 		switch {
 		case rerr == nil:
 			cfg, exists = got, true
-			if st2, ok := r.status(ctx, d.Name); ok {
-				st, stateKnown = st2, true
-			} else {
-				stateKnown = false
-			}
+			// A failure to read the state only means the state step waits
+			// for the next cycle.
+			st2, serr := r.c.Status(ctx, d.Name)
+			st, stateKnown = st2, serr == nil
 		case connect.IsNotFound(rerr):
 			cfg, exists, stateKnown = nil, false, false
 		default:
-			if connect.IsConflict(rerr) {
-				conflicts++
-			} else {
-				servers++
-			}
-			if conflicts > r.opts.ConflictRetries || servers > r.opts.ServerRetries {
-				return OutcomeError, "read", rerr
-			}
-			if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
+			if err := budget.wait(ctx, rerr); err != nil {
 				return OutcomeError, "read", err
 			}
 			fresh = false
 			cy.jittered = true
 		}
 	}
-}
-
-func (r *Reconciler) readConfig(ctx context.Context, name string) (map[string]string, error) {
-	return r.c.Config(ctx, name)
-}
-
-// status reads one connector's state through the listing; a failure only
-// means the state step waits for the next cycle.
-func (r *Reconciler) status(ctx context.Context, name string) (connect.ConnectorStatus, bool) {
-	all, err := r.c.ExpandedAll(ctx)
-	if err != nil {
-		return connect.ConnectorStatus{}, false
-	}
-	e, ok := all[name]
-	return e.Status, ok
 }
 
 // decide returns the next action: create, update, or a state change.
@@ -479,6 +442,17 @@ func (r *Reconciler) decide(d desired.Connector, cfg map[string]string, exists b
 	return "", nil
 }
 
+// jitter waits a random while, at most WriteJitter and once per cycle,
+// before the first write made while the leader is unknown: another sidecar
+// may be about to make the same write.
+func (r *Reconciler) jitter(ctx context.Context, cy *cycle) error {
+	if cy.known || cy.jittered || r.opts.WriteJitter <= 0 {
+		return nil
+	}
+	cy.jittered = true
+	return r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter))
+}
+
 // backoff is exponential with jitter: a random delay in [d/2, d] where d
 // doubles from RetryBase up to RetryMax.
 func (r *Reconciler) backoff(n int) time.Duration {
@@ -489,23 +463,38 @@ func (r *Reconciler) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retry runs a read with the cycle's retry bounds.
+// retries counts the retries of one operation in one cycle: 409s against
+// ConflictRetries, every other failure (5xx, no answer, 404) against
+// ServerRetries.
+type retries struct {
+	r                  *Reconciler
+	conflicts, servers int
+}
+
+// wait counts err and sleeps the backoff before the next attempt. It
+// returns err when the bound of its kind is spent, or the sleep's error
+// when ctx ends.
+func (b *retries) wait(ctx context.Context, err error) error {
+	if connect.IsConflict(err) {
+		b.conflicts++
+	} else {
+		b.servers++
+	}
+	if b.conflicts > b.r.opts.ConflictRetries || b.servers > b.r.opts.ServerRetries {
+		return err
+	}
+	return b.r.opts.Sleep(ctx, b.r.backoff(b.conflicts+b.servers))
+}
+
+// retry runs a request with the cycle's retry bounds.
 func (r *Reconciler) retry(ctx context.Context, fn func(context.Context) error) error {
-	conflicts, servers := 0, 0
+	budget := retries{r: r}
 	for {
 		err := fn(ctx)
 		if err == nil || !connect.IsRetryable(err) || ctx.Err() != nil {
 			return err
 		}
-		if connect.IsConflict(err) {
-			conflicts++
-		} else {
-			servers++
-		}
-		if conflicts > r.opts.ConflictRetries || servers > r.opts.ServerRetries {
-			return err
-		}
-		if err := r.opts.Sleep(ctx, r.backoff(conflicts+servers)); err != nil {
+		if err := budget.wait(ctx, err); err != nil {
 			return err
 		}
 	}
@@ -547,11 +536,8 @@ func (r *Reconciler) autoRestart(ctx context.Context, cy *cycle, d desired.Conne
 	if cy.known && !cy.leader {
 		return OutcomeNotLeader, nil
 	}
-	if !cy.known && !cy.jittered && r.opts.WriteJitter > 0 {
-		cy.jittered = true
-		if err := r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)); err != nil {
-			return OutcomeError, err
-		}
+	if err := r.jitter(ctx, cy); err != nil {
+		return OutcomeError, err
 	}
 	if err := r.retry(ctx, func(ctx context.Context) error { return r.c.Restart(ctx, d.Name) }); err != nil {
 		cerr := &ConnectorError{Connector: d.Name, File: d.File, Op: "restart", Err: err}
@@ -601,12 +587,9 @@ func (r *Reconciler) handleUnmanaged(ctx context.Context, cy *cycle, set desired
 	if canPrune && len(extra) > 0 {
 		var kept []string
 		for _, name := range extra {
-			if !cy.known && !cy.jittered && r.opts.WriteJitter > 0 {
-				cy.jittered = true
-				if r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter)) != nil {
-					kept = append(kept, name)
-					continue
-				}
+			if r.jitter(ctx, cy) != nil {
+				kept = append(kept, name)
+				continue
 			}
 			err := r.retry(ctx, func(ctx context.Context) error { return r.c.Delete(ctx, name) })
 			if err != nil && !connect.IsNotFound(err) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 )
 
 func TestThreeSidecarsAreIdempotent(t *testing.T) {
@@ -430,4 +431,52 @@ func mustReq(t *testing.T, method, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// While the leader is unknown a sidecar waits, then reads the connector
+// again, its state included, and acts on what another sidecar did in the
+// meantime rather than on the listing it started from.
+func TestUnknownLeaderActsOnFreshState(t *testing.T) {
+	tests := []struct {
+		name      string
+		initial   string // the connector's state in the cycle's listing
+		desired   string
+		meanwhile func(ctx context.Context, c *connect.Client) error // another sidecar, during the wait
+		outcome   string
+		want      string
+		writes    int
+	}{
+		{
+			name: "resumed meanwhile", initial: connecttest.StatePaused, desired: desired.StateRunning,
+			meanwhile: func(ctx context.Context, c *connect.Client) error { return c.Resume(ctx, "hbc") },
+			outcome:   OutcomeUnchanged, want: connecttest.StateRunning, writes: 0,
+		},
+		{
+			name: "paused meanwhile", initial: connecttest.StateRunning, desired: desired.StateStopped,
+			meanwhile: func(ctx context.Context, c *connect.Client) error { return c.Pause(ctx, "hbc") },
+			outcome:   OutcomeStopped, want: connecttest.StateStopped, writes: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := connecttest.NewCluster(t, 1)
+			if err := c.Put("hbc", map[string]string{"connector.class": "MirrorHeartbeatConnector"}, tt.initial); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			writeFile(t, dir, "hbc.json", `{"name":"hbc","config":{"connector.class":"MirrorHeartbeatConnector"},"state":"`+tt.desired+`"}`)
+			other := newClient(t, c.URL(), 0)
+			r := New(newClient(t, c.URL(), 0), Options{
+				Leadership:  Unknown{},
+				WriteJitter: time.Millisecond,
+				Sleep:       func(ctx context.Context, _ time.Duration) error { return tt.meanwhile(ctx, other) },
+			})
+			rep := r.Cycle(context.Background(), load(t, dir))
+			got, _ := c.ConnectorState("hbc")
+			if rep.Outcomes["hbc"] != tt.outcome || rep.Writes != tt.writes || got != tt.want {
+				t.Fatalf("outcome %q, %d writes, Connect %s; want %q, %d writes, %s (errors %v)",
+					rep.Outcomes["hbc"], rep.Writes, got, tt.outcome, tt.writes, tt.want, rep.Errors)
+			}
+		})
+	}
 }

@@ -169,6 +169,27 @@ func TestLoadS3RefetchesOnlyChangedObjects(t *testing.T) {
 	}
 }
 
+// TestWatchS3FirstFilesInEmptyPrefix: files uploaded to a prefix that was
+// empty when polling started are a change like any other.
+func TestWatchS3FirstFilesInEmptyPrefix(t *testing.T) {
+	backend, _ := startS3(t)
+	l, err := NewLoader(source.New(source.Options{Deadline: 10 * time.Second}), "s3://cfg/mm2/connectors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Watch(ctx, WatchOptions{PollInterval: 20 * time.Millisecond}, changed) }()
+	time.Sleep(100 * time.Millisecond) // the empty baseline is taken
+	putObject(t, backend, "mm2/connectors/msc.json", `{"name":"msc","connector.class":"MirrorSourceConnector"}`)
+	waitChange(t, changed)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitChange(t *testing.T, ch <-chan struct{}) {
 	t.Helper()
 	select {

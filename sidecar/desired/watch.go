@@ -50,7 +50,10 @@ func signal(ch chan<- struct{}) {
 }
 
 func (l *Loader) poll(ctx context.Context, every time.Duration, changed chan<- struct{}) error {
+	// The first listing is the baseline, not a change. An empty listing is a
+	// baseline too: the first files uploaded to an empty prefix are a change.
 	var last string
+	baseline := false
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -60,12 +63,11 @@ func (l *Loader) poll(ctx context.Context, every time.Duration, changed chan<- s
 			for _, o := range objs {
 				fmt.Fprintf(&b, "%s\x00%s\n", o.Name, o.Version)
 			}
-			// The first listing is the baseline, not a change.
 			cur := b.String()
-			if last != "" && cur != last {
+			if baseline && cur != last {
 				signal(changed)
 			}
-			last = cur
+			last, baseline = cur, true
 		}
 		select {
 		case <-ctx.Done():

@@ -155,9 +155,9 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 		var foundMSC, foundCPC []string
 		for _, n := range slices.Sorted(maps.Keys(all)) {
 			switch cls := all[n].Info.Config["connector.class"]; {
-			case isClass(cls, sourceConnectorClass):
+			case IsConnectorClass(cls, sourceConnectorClass):
 				foundMSC = append(foundMSC, n)
-			case isClass(cls, checkpointConnectorClass):
+			case IsConnectorClass(cls, checkpointConnectorClass):
 				foundCPC = append(foundCPC, n)
 			}
 		}
@@ -177,9 +177,9 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 	return m.msc, m.cpc, mscCfg, cpcCfg, nil
 }
 
-// isClass matches a connector.class as Connect resolves it: the full name,
-// the simple name, or the simple name without "Connector".
-func isClass(cls, full string) bool {
+// IsConnectorClass matches a connector.class as Connect resolves it: the
+// full name, the simple name, or the simple name without "Connector".
+func IsConnectorClass(cls, full string) bool {
 	simple := full[strings.LastIndex(full, ".")+1:]
 	return cls == full || cls == simple || cls+"Connector" == simple
 }

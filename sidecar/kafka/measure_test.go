@@ -382,3 +382,21 @@ func deleteConnector(t *testing.T, e *mm2, name string) {
 		t.Fatal(err)
 	}
 }
+
+func TestIsConnectorClass(t *testing.T) {
+	const full = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
+	tests := map[string]bool{
+		full:                        true,
+		"MirrorSourceConnector":     true,
+		"MirrorSource":              true,
+		"MirrorCheckpointConnector": false,
+		"com.example.MirrorSource":  false,
+		"":                          false,
+		"mirrorsourceconnector":     false,
+	}
+	for cls, want := range tests {
+		if got := IsConnectorClass(cls, full); got != want {
+			t.Errorf("IsConnectorClass(%q) = %v, want %v", cls, got, want)
+		}
+	}
+}

@@ -131,11 +131,11 @@ func (r *Replicator) step(ctx context.Context) {
 		seen[name] = true
 		tasks := byConn[name]
 		switch cls := cfg["connector.class"]; {
-		case isClass(cls, sourceClass):
+		case kafka.IsConnectorClass(cls, sourceClass):
 			stepRunner(ctx, r, r.sources, newSourceRunner, name, cfg, tasks)
-		case isClass(cls, checkpointClass):
+		case kafka.IsConnectorClass(cls, checkpointClass):
 			stepRunner(ctx, r, r.checkpoints, newCheckpointRunner, name, cfg, tasks)
-		case isClass(cls, heartbeatClass):
+		case kafka.IsConnectorClass(cls, heartbeatClass):
 			stepRunner(ctx, r, r.heartbeats, newHeartbeatRunner, name, cfg, tasks)
 		}
 	}
@@ -231,13 +231,6 @@ func (r *Replicator) clusters(cfg map[string]string) (src, tgt kafka.Cluster, er
 	}
 	tgt, err = kafka.ClusterFromConnector(cfg, kafka.Target, r.resolver())
 	return src, tgt, err
-}
-
-// isClass matches connector.class as Connect resolves it: full name,
-// simple name, or simple name without "Connector".
-func isClass(cls, full string) bool {
-	simple := full[strings.LastIndex(full, ".")+1:]
-	return cls == full || cls == simple || cls+"Connector" == simple
 }
 
 func fingerprint(cfg map[string]string) string {

@@ -480,3 +480,30 @@ func TestUnknownLeaderActsOnFreshState(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoRestartFailedConnector: a FAILED connector, not only a task, is
+// restarted at once, with the first line of its trace in the log.
+func TestAutoRestartFailedConnector(t *testing.T) {
+	c := connecttest.NewCluster(t, 2)
+	set := load(t, copyDir(t, "mm2"))
+	var logs bytes.Buffer
+	r := New(newClient(t, c.URL(), 0), Options{AutoRestart: true, Sleep: noSleep, Now: newClock().Now,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r.Cycle(context.Background(), set)
+	if err := c.SetConnectorFailed("mm2-cpc", "org.apache.kafka.connect.errors.ConnectException: target cluster unreachable\n\tat Foo"); err != nil {
+		t.Fatal(err)
+	}
+	r.Cycle(context.Background(), set)
+	if got := c.Restarts("mm2-cpc"); got != 1 {
+		t.Fatalf("restarts of the FAILED connector = %d, want 1", got)
+	}
+	if got, _ := c.ConnectorState("mm2-cpc"); got != connecttest.StateRunning {
+		t.Errorf("state after the restart = %s, want RUNNING", got)
+	}
+	if !strings.Contains(logs.String(), "target cluster unreachable") {
+		t.Errorf("restart not logged with the trace's first line:\n%s", logs.String())
+	}
+	if c.Restarts("mm2-msc") != 0 || c.Restarts("mm2-hbc") != 0 {
+		t.Error("a healthy connector was restarted")
+	}
+}

@@ -115,6 +115,10 @@ type Processor struct {
 	familyType []byte
 	keyBuf     []byte
 	numBuf     []byte
+	// reduceName and reduceKind remember the reduction of the last reduced
+	// name: samples of one name come together, and the rule is string work.
+	reduceName []byte
+	reduceKind aggKind
 	agg        aggregator
 	res        ProcessResult
 }
@@ -537,7 +541,11 @@ func (p *Processor) sample(line []byte) {
 			p.keyBuf = append(p.keyBuf[:0], name...)
 			p.keyBuf = append(p.keyBuf, 0xff)
 			p.keyBuf = p.appendLabels(p.keyBuf, line, part, true)
-			p.agg.add(p.keyBuf, n, reduction(name), v)
+			if !bytes.Equal(name, p.reduceName) {
+				p.reduceName = append(p.reduceName[:0], name...)
+				p.reduceKind = reduction(name)
+			}
+			p.agg.add(p.keyBuf, n, p.reduceKind, v)
 			return
 		}
 	}

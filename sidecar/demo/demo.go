@@ -28,6 +28,7 @@ import (
 	"github.com/magiconair/properties"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/realkafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest/mirror"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
@@ -80,6 +81,10 @@ type Options struct {
 	Backlog int
 	// Logger for the demo's own components; discards when nil.
 	Logger *slog.Logger
+	// Runtime, when set, runs everything on real Apache Kafka: two KRaft
+	// brokers and distributed Connect workers with MirrorMaker 2 and the
+	// JMX exporter agent, instead of kfake, connecttest and mirror.
+	Runtime *realkafka.Runtime
 }
 
 // Demo is a running assembly.
@@ -90,12 +95,18 @@ type Demo struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
+	// Source, Target, Connect and Mirror are the embedded doubles; nil
+	// when Options.Runtime is set.
 	Source, Target *kfake.Cluster
-	S3             *s3test.Server
 	Connect        *connecttest.Cluster
 	Mirror         *mirror.Replicator
-	Binary         string
-	Sidecars       []*Sidecar
+	// RealSource, RealTarget and Workers are the real Apache Kafka parts;
+	// nil unless Options.Runtime is set.
+	RealSource, RealTarget *realkafka.Broker
+	Workers                []*realkafka.Worker
+	S3                     *s3test.Server
+	Binary                 string
+	Sidecars               []*Sidecar
 
 	jmxSrvs []*http.Server
 	traffic *traffic
@@ -142,7 +153,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 func (d *Demo) start(ctx context.Context) error {
 	var err error
 	if d.opts.RepoDir == "" {
-		if d.opts.RepoDir, err = findRepo(); err != nil {
+		if d.opts.RepoDir, err = FindRepo(); err != nil {
 			return err
 		}
 	}
@@ -152,13 +163,16 @@ func (d *Demo) start(ctx context.Context) error {
 		}
 		d.ownWork = true
 	}
+	if d.opts.Runtime != nil {
+		return d.startReal(ctx)
+	}
 	if d.Source, err = kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("source")); err != nil {
 		return fmt.Errorf("source cluster: %w", err)
 	}
 	if d.Target, err = kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("target")); err != nil {
 		return fmt.Errorf("target cluster: %w", err)
 	}
-	if d.traffic, err = startTraffic(ctx, d.Source.ListenAddrs(), d.opts.Backlog, d.opts.ProduceFor, d.log); err != nil {
+	if d.traffic, err = startTraffic(ctx, d.SourceAddrs(), 3, d.opts.Backlog, d.opts.ProduceFor, d.log); err != nil {
 		return err
 	}
 	workerProps, err := d.startS3()
@@ -194,7 +208,11 @@ func (d *Demo) start(ctx context.Context) error {
 		}
 	}
 	for i, w := range d.Connect.Workers() {
-		sc, err := d.startSidecar(ctx, i, w, jmxURLs[i])
+		configDir, err := d.bootstrap(ctx, i, w.ID())
+		if err != nil {
+			return err
+		}
+		sc, err := d.startSidecar(i, configDir, w.URL(), jmxURLs[i])
 		if err != nil {
 			return err
 		}
@@ -203,8 +221,32 @@ func (d *Demo) start(ctx context.Context) error {
 	return nil
 }
 
-// findRepo walks up from the working directory to the module's root.
-func findRepo() (string, error) {
+// SourceAddrs are the source cluster's bootstrap servers.
+func (d *Demo) SourceAddrs() []string {
+	if d.RealSource != nil {
+		return []string{d.RealSource.Bootstrap}
+	}
+	return d.Source.ListenAddrs()
+}
+
+// TargetAddrs are the target cluster's bootstrap servers.
+func (d *Demo) TargetAddrs() []string {
+	if d.RealTarget != nil {
+		return []string{d.RealTarget.Bootstrap}
+	}
+	return d.Target.ListenAddrs()
+}
+
+// ConnectURL is a Connect REST URL of the cluster (the first worker's).
+func (d *Demo) ConnectURL() string {
+	if d.opts.Runtime != nil {
+		return d.Workers[0].URL
+	}
+	return d.Connect.URL()
+}
+
+// FindRepo walks up from the working directory to the module's root.
+func FindRepo() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -235,8 +277,8 @@ func buildSidecar(ctx context.Context, repo, dir string) (string, error) {
 
 func (d *Demo) clusterEnv() map[string]string {
 	return map[string]string{
-		"SOURCE_BOOTSTRAP_SERVERS": strings.Join(d.Source.ListenAddrs(), ","),
-		"TARGET_BOOTSTRAP_SERVERS": strings.Join(d.Target.ListenAddrs(), ","),
+		"SOURCE_BOOTSTRAP_SERVERS": strings.Join(d.SourceAddrs(), ","),
+		"TARGET_BOOTSTRAP_SERVERS": strings.Join(d.TargetAddrs(), ","),
 	}
 }
 
@@ -331,38 +373,49 @@ func freePort() (string, error) {
 	return addr, ln.Close()
 }
 
-func (d *Demo) startSidecar(ctx context.Context, i int, w *connecttest.Worker, jmxURL string) (*Sidecar, error) {
-	dir := filepath.Join(d.opts.WorkDir, fmt.Sprintf("worker-%d", i+1))
-	configDir := filepath.Join(dir, "config")
+// bootstrap runs `connect-sidecar bootstrap` for worker i, whose REST
+// listener is hostPort, and returns the config directory it wrote.
+func (d *Demo) bootstrap(ctx context.Context, i int, hostPort string) (string, error) {
+	configDir := filepath.Join(d.workerDir(i), "config")
 	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		return nil, err
+		return "", err
 	}
-	host, port, _ := net.SplitHostPort(w.ID())
+	host, port, _ := net.SplitHostPort(hostPort)
 	bootEnv := append(d.taskEnv(configDir),
 		"KAFKA_CONNECT_PROPERTIES_S3_URI=s3://"+Bucket+"/"+workerKey,
-		"CONNECT_BOOTSTRAP_SERVERS="+strings.Join(d.Target.ListenAddrs(), ","),
-		"CONNECT_LISTENERS=http://"+w.ID(),
+		"CONNECT_BOOTSTRAP_SERVERS="+strings.Join(d.TargetAddrs(), ","),
+		"CONNECT_LISTENERS=http://"+hostPort,
 		"CONNECT_REST_ADVERTISED_HOST_NAME="+host,
 		"CONNECT_REST_ADVERTISED_PORT="+port,
 	)
 	boot := exec.CommandContext(ctx, d.Binary, "bootstrap")
 	boot.Env = bootEnv
 	if out, err := boot.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("worker %d: connect-sidecar bootstrap: %w\n%s", i+1, err, out)
+		return "", fmt.Errorf("worker %d: connect-sidecar bootstrap: %w\n%s", i+1, err, out)
 	}
+	return configDir, nil
+}
+
+func (d *Demo) workerDir(i int) string {
+	return filepath.Join(d.opts.WorkDir, fmt.Sprintf("worker-%d", i+1))
+}
+
+// startSidecar starts `connect-sidecar run` beside worker i.
+func (d *Demo) startSidecar(i int, configDir, workerURL, jmxURL string) (*Sidecar, error) {
+	dir := d.workerDir(i)
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	sc := &Sidecar{
-		Index: i, WorkerURL: w.URL(), MetricsURL: "http://" + addr,
+		Index: i, WorkerURL: workerURL, MetricsURL: "http://" + addr,
 		LogPath: filepath.Join(dir, "sidecar.log"),
 		done:    make(chan struct{}),
 	}
 	runEnv := append(d.taskEnv(configDir),
 		"SIDECAR_CONNECTORS_URI=s3://"+Bucket+"/"+connectorsDir,
-		"SIDECAR_CONNECT_URL="+w.URL(),
-		"SIDECAR_ADVERTISED_URL="+w.URL()+"/",
+		"SIDECAR_CONNECT_URL="+workerURL,
+		"SIDECAR_ADVERTISED_URL="+workerURL+"/",
 		"SIDECAR_JMX_URL="+jmxURL,
 		"SIDECAR_METRICS_ADDR="+addr,
 		"SIDECAR_CLOUDWATCH_MODE=emf",
@@ -440,8 +493,12 @@ func (s *Sidecar) stop(grace time.Duration) error {
 	return s.err
 }
 
-// FailTask marks a task FAILED as a crashing task would be.
+// FailTask marks a task FAILED as a crashing task would be. Only the
+// embedded Connect double can be told to; on real Kafka it is an error.
 func (d *Demo) FailTask(connector string, id int) error {
+	if d.Connect == nil {
+		return errors.New("a task can be marked FAILED only in the embedded mode")
+	}
 	return d.Connect.SetTaskState(connector, id, connecttest.StateFailed,
 		"org.apache.kafka.connect.errors.ConnectException: injected by mm2-demo\n\tat org.apache.kafka.connect.mirror.MirrorSourceTask.poll(MirrorSourceTask.java:0)")
 }
@@ -460,9 +517,9 @@ func (d *Demo) StatusCommand() string {
 
 func (d *Demo) statusEnv() []string {
 	return []string{
-		"SIDECAR_CONNECT_URL=" + d.Connect.URL(),
-		"SOURCE_BOOTSTRAP_SERVERS=" + strings.Join(d.Source.ListenAddrs(), ","),
-		"TARGET_BOOTSTRAP_SERVERS=" + strings.Join(d.Target.ListenAddrs(), ","),
+		"SIDECAR_CONNECT_URL=" + d.ConnectURL(),
+		"SOURCE_BOOTSTRAP_SERVERS=" + strings.Join(d.SourceAddrs(), ","),
+		"TARGET_BOOTSTRAP_SERVERS=" + strings.Join(d.TargetAddrs(), ","),
 	}
 }
 
@@ -518,6 +575,7 @@ func (d *Demo) Close() error {
 	if d.Connect != nil {
 		d.Connect.Close()
 	}
+	d.stopReal()
 	if d.S3 != nil {
 		d.S3.Close()
 	}

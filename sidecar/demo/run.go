@@ -23,7 +23,11 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 	if opts.Every <= 0 {
 		opts.Every = 3 * time.Second
 	}
-	fmt.Fprintln(out, "mm2-demo: starting two Kafka clusters, S3, three Connect workers with MirrorMaker 2, and building connect-sidecar…")
+	if opts.Runtime != nil {
+		fmt.Fprintln(out, "mm2-demo: starting two real Kafka brokers, S3, three real Connect workers with MirrorMaker 2, and building connect-sidecar…")
+	} else {
+		fmt.Fprintln(out, "mm2-demo: starting two Kafka clusters, S3, three Connect workers with MirrorMaker 2, and building connect-sidecar…")
+	}
 	d, err := Start(ctx, opts.Options)
 	if err != nil {
 		return err
@@ -79,8 +83,8 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 
 func (d *Demo) printBanner(out io.Writer) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nSource Kafka  %s   (topics orders, payments, inventory; groups billing, shipping, analytics)\n", strings.Join(d.Source.ListenAddrs(), ","))
-	fmt.Fprintf(&b, "Target Kafka  %s   (empty at start)\n", strings.Join(d.Target.ListenAddrs(), ","))
+	fmt.Fprintf(&b, "\nSource Kafka  %s   (topics orders, payments, inventory; groups billing, shipping, analytics)\n", strings.Join(d.SourceAddrs(), ","))
+	fmt.Fprintf(&b, "Target Kafka  %s   (empty at start)\n", strings.Join(d.TargetAddrs(), ","))
 	fmt.Fprintf(&b, "S3            %s   s3://%s/%s and s3://%s/%s*.json (from connect-image/)\n", d.S3.URL, Bucket, workerKey, Bucket, connectorsDir)
 	b.WriteString("\nWorker  Connect REST              sidecar /metrics                        logs\n")
 	for _, sc := range d.Sidecars {
@@ -92,7 +96,7 @@ func (d *Demo) printBanner(out io.Writer) {
 	b.WriteString("\nIn another terminal:\n")
 	fmt.Fprintf(&b, "  curl -s %s/metrics | grep -E 'connect_sidecar_(topic_lag_records|group_verdict|migration_ready)'\n", d.Sidecars[0].MetricsURL)
 	fmt.Fprintf(&b, "  %s\n", d.StatusCommand())
-	fmt.Fprintf(&b, "  curl -s %s/connectors?expand=status\n", d.Connect.URL())
+	fmt.Fprintf(&b, "  curl -s %s/connectors?expand=status\n", d.ConnectURL())
 	b.WriteString("\nCtrl-C stops everything.\n")
 	fmt.Fprintln(out, b.String())
 }

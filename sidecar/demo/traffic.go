@@ -26,7 +26,7 @@ type traffic struct {
 // produceRate is records per second per topic while producers run.
 const produceRate = 100
 
-func startTraffic(ctx context.Context, brokers []string, backlog int, produceFor time.Duration, log *slog.Logger) (*traffic, error) {
+func startTraffic(ctx context.Context, brokers []string, replicas int16, backlog int, produceFor time.Duration, log *slog.Logger) (*traffic, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	t := &traffic{cancel: cancel}
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("demo-producer"))
@@ -44,7 +44,7 @@ func startTraffic(ctx context.Context, brokers []string, backlog int, produceFor
 		}
 	})
 	for _, topic := range topics {
-		resp, err := adm.CreateTopic(ctx, sourceTopics[topic], 3, nil, topic)
+		resp, err := adm.CreateTopic(ctx, sourceTopics[topic], replicas, nil, topic)
 		if err == nil {
 			err = resp.Err
 		}

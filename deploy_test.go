@@ -337,6 +337,7 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_cloudwatch_put_requests_total":        {"outcome"},
 	"connect_sidecar_connector_state":                      {"connector", "state"},
 	"connect_sidecar_task_state":                           {"connector", "task", "worker", "state"},
+	"connect_sidecar_task_failure":                         {"connector", "task", "worker", "exception"},
 	"connect_sidecar_topic_lag_records":                    {"topic"},
 	"connect_sidecar_partition_lag_records":                {"topic", "partition"},
 	"connect_sidecar_group_verdict":                        {"group", "verdict"},

@@ -219,7 +219,7 @@ func loadMBeans(t *testing.T) []mbeanLine {
 
 func loadFixture(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	f, err := os.Open("testdata/jmx-exposition.prom")
+	f, err := os.Open("testdata/rules-expected.prom")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func loadFixture(t *testing.T) map[string]*dto.MetricFamily {
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(f)
 	if err != nil {
-		t.Fatalf("testdata/jmx-exposition.prom: %v", err)
+		t.Fatalf("testdata/rules-expected.prom: %v", err)
 	}
 	return fams
 }

@@ -366,6 +366,23 @@ func IsNotFound(err error) bool { s, _ := status(err); return s == http.StatusNo
 // or the config is stale. Retry with backoff.
 func IsConflict(err error) bool { s, _ := status(err); return s == http.StatusConflict }
 
+// msgRebalanceExpected is the message of the 500 that Kafka Connect (4.2.1
+// checked) answers to a config read made while a rebalance is pending: the
+// herder's RebalanceNeededException, which reads do not map to a 409.
+const msgRebalanceExpected = "Request cannot be completed because a rebalance is expected"
+
+// IsRebalance reports an answer a Connect rebalance explains: a 409, or the
+// 500 a config read gets while a rebalance is pending. Retry with backoff,
+// as for a conflict.
+func IsRebalance(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == http.StatusConflict ||
+		e.Status == http.StatusInternalServerError && strings.HasPrefix(e.Message, msgRebalanceExpected)
+}
+
 // IsBadRequest reports a 400: Connect rejected a value. Do not retry.
 func IsBadRequest(err error) bool { s, _ := status(err); return s == http.StatusBadRequest }
 

@@ -131,6 +131,7 @@ func TestClientErrors(t *testing.T) {
 		notFound   bool
 		conflict   bool
 		badRequest bool
+		rebalance  bool
 		retryable  bool
 	}{
 		{name: "unknown connector", call: func() error { _, err := c.Config(ctx, "nope"); return err },
@@ -140,12 +141,23 @@ func TestClientErrors(t *testing.T) {
 		}, status: 400, message: "Connector configuration is invalid", badRequest: true},
 		{name: "unknown class", call: func() error {
 			return c.Create(ctx, "unknown", map[string]string{"connector.class": "com.example.Nope"}, "")
-		}, status: 500, message: "Failed to find any class that implements Connector", retryable: true},
+		}, status: 400, message: "Failed to find any class that implements Connector", badRequest: true},
 		{name: "rebalance", call: func() error {
 			cluster.Conflicts(1, http.MethodGet, "/connectors/x")
 			_, err := c.Config(ctx, "x")
 			return err
-		}, status: 409, conflict: true, retryable: true},
+		}, status: 409, conflict: true, rebalance: true, retryable: true},
+		{name: "config read during a rebalance", call: func() error {
+			cluster.SetRebalancing(true)
+			defer cluster.SetRebalancing(false)
+			_, err := c.Config(ctx, "x")
+			return err
+		}, status: 500, message: connecttest.MsgRebalanceExpected, rebalance: true, retryable: true},
+		{name: "other server error", call: func() error {
+			cluster.ServerErrors(1, http.MethodGet, "/connectors/x", "Request timed out")
+			_, err := c.Config(ctx, "x")
+			return err
+		}, status: 500, message: "Request timed out", retryable: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +170,8 @@ func TestClientErrors(t *testing.T) {
 				t.Errorf("message %q lacks Connect's %q", ce.Message, tt.message)
 			}
 			if connect.IsNotFound(err) != tt.notFound || connect.IsConflict(err) != tt.conflict ||
-				connect.IsBadRequest(err) != tt.badRequest || connect.IsRetryable(err) != tt.retryable {
+				connect.IsBadRequest(err) != tt.badRequest || connect.IsRetryable(err) != tt.retryable ||
+				connect.IsRebalance(err) != tt.rebalance {
 				t.Errorf("classification of %v is wrong", err)
 			}
 		})

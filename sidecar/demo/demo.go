@@ -119,6 +119,8 @@ type Sidecar struct {
 	MetricsURL string // base URL of /metrics, /healthz and /readyz
 	LogPath    string
 
+	configDir, jmxURL, addr string
+
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -402,16 +404,42 @@ func (d *Demo) workerDir(i int) string {
 
 // startSidecar starts `connect-sidecar run` beside worker i.
 func (d *Demo) startSidecar(i int, configDir, workerURL, jmxURL string) (*Sidecar, error) {
-	dir := d.workerDir(i)
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	sc := &Sidecar{
+	return d.launchSidecar(&Sidecar{
 		Index: i, WorkerURL: workerURL, MetricsURL: "http://" + addr,
-		LogPath: filepath.Join(dir, "sidecar.log"),
-		done:    make(chan struct{}),
+		LogPath:   filepath.Join(d.workerDir(i), "sidecar.log"),
+		configDir: configDir, jmxURL: jmxURL, addr: addr,
+	})
+}
+
+// RestartSidecars stops every sidecar with SIGTERM and starts it again
+// with the same settings, as an ECS redeployment of the task does.
+func (d *Demo) RestartSidecars() error {
+	var errs []error
+	for i, sc := range d.Sidecars {
+		if err := sc.stop(15 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		next, err := d.launchSidecar(&Sidecar{
+			Index: sc.Index, WorkerURL: sc.WorkerURL, MetricsURL: sc.MetricsURL, LogPath: sc.LogPath,
+			configDir: sc.configDir, jmxURL: sc.jmxURL, addr: sc.addr,
+		})
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		d.Sidecars[i] = next
 	}
+	return errors.Join(errs...)
+}
+
+// launchSidecar starts `connect-sidecar run` as sc describes; its log and
+// EMF files are appended to, so a restart keeps the earlier lines.
+func (d *Demo) launchSidecar(sc *Sidecar) (*Sidecar, error) {
+	dir, configDir, workerURL, jmxURL, addr, i := filepath.Dir(sc.LogPath), sc.configDir, sc.WorkerURL, sc.jmxURL, sc.addr, sc.Index
+	sc.done = make(chan struct{})
 	runEnv := append(d.taskEnv(configDir),
 		"SIDECAR_CONNECTORS_URI=s3://"+Bucket+"/"+connectorsDir,
 		"SIDECAR_CONNECT_URL="+workerURL,
@@ -429,11 +457,11 @@ func (d *Demo) startSidecar(i int, configDir, workerURL, jmxURL string) (*Sideca
 		"SIDECAR_RECONCILE_INTERVAL=10s",
 		"SIDECAR_WRITE_JITTER=2s",
 	)
-	logf, err := os.Create(sc.LogPath)
+	logf, err := os.OpenFile(sc.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	emff, err := os.Create(filepath.Join(dir, "emf.log"))
+	emff, err := os.OpenFile(filepath.Join(dir, "emf.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		logf.Close()
 		return nil, err
@@ -444,8 +472,9 @@ func (d *Demo) startSidecar(i int, configDir, workerURL, jmxURL string) (*Sideca
 	sc.cmd.Stdout = sc.emf
 	sc.cmd.Stderr = logf
 	// Its own process group: Ctrl-C reaches the demo only, which then
-	// stops each sidecar with SIGTERM as ECS does.
-	sc.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// stops each sidecar with SIGTERM as ECS does. Should the demo die
+	// first, the kernel ends the sidecar too.
+	sc.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := sc.cmd.Start(); err != nil {
 		logf.Close()
 		emff.Close()
@@ -472,6 +501,9 @@ func (s *Sidecar) Exited() (bool, error) {
 
 // LastEMF returns the latest EMF line the sidecar printed, if any.
 func (s *Sidecar) LastEMF() []byte { return s.emf.last() }
+
+// EMFCount is how many EMF lines the sidecar has printed.
+func (s *Sidecar) EMFCount() int { return s.emf.count() }
 
 // stop sends SIGTERM and waits; a process that outlives grace is killed.
 func (s *Sidecar) stop(grace time.Duration) error {
@@ -596,6 +628,7 @@ type emfTail struct {
 	mu      sync.Mutex
 	partial []byte
 	lastEMF []byte
+	lines   int
 }
 
 func (e *emfTail) Write(p []byte) (int, error) {
@@ -609,11 +642,18 @@ func (e *emfTail) Write(p []byte) (int, error) {
 		line := e.partial[:i]
 		if bytes.Contains(line, []byte(`"_aws"`)) {
 			e.lastEMF = append(e.lastEMF[:0], line...)
+			e.lines++
 		}
 		e.partial = e.partial[i+1:]
 	}
 	e.mu.Unlock()
 	return e.w.Write(p)
+}
+
+func (e *emfTail) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lines
 }
 
 func (e *emfTail) last() []byte {

@@ -69,7 +69,7 @@ func (d *Demo) Summary(ctx context.Context) (Summary, error) {
 		for _, m := range metrics(mfs, "connect_sidecar_connector_restarts_total") {
 			s.Restarts += m.GetCounter().GetValue()
 		}
-		s.Backlog = append(s.Backlog, emfValue(sc.LastEMF(), "ReplicationBacklogRecords"))
+		s.Backlog = append(s.Backlog, EMFValue(sc.LastEMF(), "ReplicationBacklogRecords"))
 		// Each sidecar exports the states of its own worker's tasks.
 		for _, m := range metrics(mfs, "connect_sidecar_task_state") {
 			if m.GetGauge().GetValue() == 1 {
@@ -133,8 +133,8 @@ func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string
 	return -1
 }
 
-// emfValue reads a top-level metric value from an EMF line, -1 if absent.
-func emfValue(line []byte, name string) float64 {
+// EMFValue reads a top-level metric value from an EMF line, -1 if absent.
+func EMFValue(line []byte, name string) float64 {
 	if len(line) == 0 {
 		return -1
 	}

@@ -20,7 +20,7 @@ func TestEMFTailKeepsLastEMFLine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := emfValue(e.last(), "ReplicationBacklogRecords"); got != 3 {
+	if got := EMFValue(e.last(), "ReplicationBacklogRecords"); got != 3 {
 		t.Errorf("last EMF backlog = %v, want 3 (a line split across writes)", got)
 	}
 	if file.String() != strings.Join(chunks, "") {
@@ -41,8 +41,8 @@ func TestEMFValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := emfValue([]byte(tt.line), "FailedTasks"); got != tt.want {
-				t.Errorf("emfValue(%q) = %v, want %v", tt.line, got, tt.want)
+			if got := EMFValue([]byte(tt.line), "FailedTasks"); got != tt.want {
+				t.Errorf("EMFValue(%q) = %v, want %v", tt.line, got, tt.want)
 			}
 		})
 	}

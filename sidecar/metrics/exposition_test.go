@@ -208,25 +208,90 @@ func TestProcessorCapturesScalingInputs(t *testing.T) {
 	}
 }
 
-// TestProcessorOnTheShippedRules runs the processor over the exposition the
-// Connect image's JMX exporter rules are tested against, so that a change of
-// a rule that breaks what the sidecar captures fails here.
+// TestProcessorOnTheShippedRules runs the processor over what the Connect
+// image's JMX exporter rules produce: the rules' expected output
+// (rules-expected.prom, with known numbers) and the output of the real agent
+// on running MM2 workers (jmx-exposition.prom, captured by the integration
+// suite), whose numbers are read independently with prometheus/common. A
+// change of a rule that breaks what the sidecar captures fails here.
 func TestProcessorOnTheShippedRules(t *testing.T) {
-	in, err := os.ReadFile(filepath.Join("..", "..", "connect-image", "testdata", "jmx-exposition.prom"))
+	tests := []struct {
+		file string
+		want func(t *testing.T, in []byte) ProcessResult
+	}{
+		{"rules-expected.prom", func(*testing.T, []byte) ProcessResult {
+			return ProcessResult{LeaderURL: "http://10.0.1.5:8083/", BacklogRecords: 1215, MaxRecordAgeMs: 2304, MaxReplicationLatencyMs: 120}
+		}},
+		{"jmx-exposition.prom", independentReading},
+	}
+	for _, tt := range tests {
+		in, err := os.ReadFile(filepath.Join("..", "..", "connect-image", "testdata", tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tt.want(t, in)
+		if want.LeaderURL == "" || math.IsNaN(want.MaxRecordAgeMs) {
+			t.Fatalf("%s: holds no leader or no MM2 record age: %+v", tt.file, want)
+		}
+		for _, perTopic := range []bool{false, true} {
+			out, res := process(t, in, testLabels(), perTopic)
+			parseText(t, out)
+			if res.Malformed != 0 || res.Dropped != 0 {
+				t.Errorf("%s perTopic=%v: malformed %d dropped %d", tt.file, perTopic, res.Malformed, res.Dropped)
+			}
+			if res.LeaderURL != want.LeaderURL || res.BacklogRecords != want.BacklogRecords ||
+				res.MaxRecordAgeMs != want.MaxRecordAgeMs || res.MaxReplicationLatencyMs != want.MaxReplicationLatencyMs {
+				t.Errorf("%s perTopic=%v: captured %+v, want %+v", tt.file, perTopic, res, want)
+			}
+		}
+	}
+}
+
+// independentReading computes what the processor should capture with
+// prometheus/common's parser instead of the processor's own.
+func independentReading(t *testing.T, in []byte) ProcessResult {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, perTopic := range []bool{false, true} {
-		out, res := process(t, in, testLabels(), perTopic)
-		parseText(t, out)
-		if res.Malformed != 0 || res.Dropped != 0 {
-			t.Errorf("perTopic=%v: malformed %d dropped %d", perTopic, res.Malformed, res.Dropped)
+	want := ProcessResult{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
+	label := func(m *dto.Metric, name string) string {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
 		}
-		if res.LeaderURL != "http://10.0.1.5:8083/" || res.BacklogRecords != 1215 ||
-			res.MaxRecordAgeMs != 2304 || res.MaxReplicationLatencyMs != 120 {
-			t.Errorf("perTopic=%v: captured %+v", perTopic, res)
+		return ""
+	}
+	value := func(m *dto.Metric) float64 {
+		if m.Gauge != nil {
+			return m.GetGauge().GetValue()
+		}
+		return m.GetUntyped().GetValue()
+	}
+	for _, m := range fams["kafka_connect_worker_rebalance_leader"].GetMetric() {
+		want.LeaderURL = label(m, "leader_name")
+	}
+	for _, m := range fams["kafka_consumer_fetch_manager_records_lag"].GetMetric() {
+		if v := value(m); strings.HasSuffix(label(m, "client_id"), "|replication-consumer") && !math.IsNaN(v) {
+			want.BacklogRecords += v
 		}
 	}
+	for name, dst := range map[string]*float64{
+		"kafka_connect_mirror_source_connector_record_age_ms":              &want.MaxRecordAgeMs,
+		"kafka_connect_mirror_source_connector_record_age_ms_max":          &want.MaxRecordAgeMs,
+		"kafka_connect_mirror_source_connector_replication_latency_ms":     &want.MaxReplicationLatencyMs,
+		"kafka_connect_mirror_source_connector_replication_latency_ms_max": &want.MaxReplicationLatencyMs,
+	} {
+		for _, m := range fams[name].GetMetric() {
+			if v := value(m); !math.IsNaN(v) && !math.IsInf(v, 0) && (math.IsNaN(*dst) || v > *dst) {
+				*dst = v
+			}
+		}
+	}
+	return want
 }
 
 func TestProcessorMalformedAndSpecialValues(t *testing.T) {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ func connectStates() []string {
 type StateCollector struct {
 	connector *prometheus.Desc
 	task      *prometheus.Desc
+	failure   *prometheus.Desc
 
 	mu       sync.Mutex
 	statuses map[string]connect.ConnectorStatus
@@ -40,6 +42,9 @@ func NewStateCollector() *StateCollector {
 		task: prometheus.NewDesc("connect_sidecar_task_state",
 			"Task state from Connect REST, 1 for the current state; exported by the sidecar of the task's worker (unassigned tasks: by the leader's).",
 			[]string{"connector", "task", "worker", "state"}, nil),
+		failure: prometheus.NewDesc("connect_sidecar_task_failure",
+			"1 for each FAILED task, labelled with the exception its trace starts with; exported like connect_sidecar_task_state.",
+			[]string{"connector", "task", "worker", "exception"}, nil),
 	}
 }
 
@@ -84,6 +89,7 @@ func (s *StateCollector) LocalTaskCounts() (running, failed int, ok bool) {
 func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.connector
 	ch <- s.task
+	ch <- s.failure
 }
 
 // Collect implements prometheus.Collector.
@@ -111,6 +117,32 @@ func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(s.task, prometheus.GaugeValue,
 					boolValue(t.State == st), name, id, t.WorkerID, st)
 			}
+			if t.State == connect.StateFailed {
+				ch <- prometheus.MustNewConstMetric(s.failure, prometheus.GaugeValue, 1,
+					name, id, t.WorkerID, exception(t.Trace))
+			}
 		}
 	}
+}
+
+// exception is the class of a Java stack trace's root cause (its last
+// "Caused by:", else its first line), e.g.
+// "org.apache.kafka.common.errors.RecordTooLargeException": a label of
+// bounded cardinality that names the cause without its message, which may
+// quote configuration values.
+func exception(trace string) string {
+	lines := strings.Split(strings.TrimSpace(trace), "\n")
+	line := lines[0]
+	for i := len(lines) - 1; i > 0; i-- {
+		if cause, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "Caused by: "); ok {
+			line = cause
+			break
+		}
+	}
+	class, _, _ := strings.Cut(line, ":")
+	class = strings.TrimSpace(class)
+	if class == "" || len(class) > 200 || strings.ContainsAny(class, " \t") {
+		return "unknown"
+	}
+	return class
 }

@@ -475,7 +475,7 @@ type retries struct {
 // returns err when the bound of its kind is spent, or the sleep's error
 // when ctx ends.
 func (b *retries) wait(ctx context.Context, err error) error {
-	if connect.IsConflict(err) {
+	if connect.IsRebalance(err) {
 		b.conflicts++
 	} else {
 		b.servers++

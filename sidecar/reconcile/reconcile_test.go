@@ -171,7 +171,7 @@ func TestBadFilesAndRefusedConfigs(t *testing.T) {
 		"twin-b.json":    "duplicate connector name",
 		"mismatch.json":  `"name" is "mm2-new" but config's "name" is "mm2-old"`,
 		"bad-tasks.json": "Connect answered 400: Connector configuration is invalid and contains the following 1 error(s):\nInvalid value 0 for configuration tasks.max: Value must be at least 1",
-		"bad-class.json": "Connect answered 500: Failed to find any class that implements Connector and which name matches org.apache.kafka.connect.mirror.MirrorSourceConnecter",
+		"bad-class.json": "Connect answered 400: Failed to find any class that implements Connector and which name matches org.apache.kafka.connect.mirror.MirrorSourceConnecter",
 	}
 	got := map[string]int{}
 	for _, err := range rep.Errors {
@@ -202,18 +202,19 @@ func TestBadFilesAndRefusedConfigs(t *testing.T) {
 		}
 	}
 
-	// Next cycles: the 400 is not retried until its file changes; the 500
-	// waits out its backoff; nothing else is written.
+	// Next cycles: a 400 (a bad value, or a class Connect does not have) is
+	// not retried until its file changes, not even after a backoff; nothing
+	// else is written.
 	before := c.Requests()
 	r.Cycle(context.Background(), set)
 	after := c.Requests()
 	if after["POST"] != before["POST"] || after["PUT"] != before["PUT"] {
 		t.Fatalf("bad connectors retried at once: %v -> %v", before, after)
 	}
-	clock.Advance(time.Minute)
+	clock.Advance(time.Hour)
 	r.Cycle(context.Background(), set)
-	if got := c.Requests()["POST"] - after["POST"]; got != 1+r.opts.ServerRetries {
-		t.Fatalf("after the backoff %d POSTs, want the unknown class tried again %d times", got, 1+r.opts.ServerRetries)
+	if got := c.Requests()["POST"] - after["POST"]; got != 0 {
+		t.Fatalf("an hour later %d POSTs, want none until the files change", got)
 	}
 	writeFile(t, dir, "bad-tasks.json", `{"name":"bad-tasks","config":{"connector.class":"org.apache.kafka.connect.mirror.MirrorSourceConnector","tasks.max":2}}`)
 	rep = r.Cycle(context.Background(), load(t, dir))

@@ -27,15 +27,15 @@ type restartState struct {
 }
 
 // failed lists the failed parts of a connector: "connector" and task ids,
-// each with its trace's first line.
+// each with its trace's summary.
 func failedParts(st connect.ConnectorStatus) []failure {
 	var out []failure
 	if st.Connector.State == connect.StateFailed {
-		out = append(out, failure{part: "connector", trace: firstLine(st.Connector.Trace)})
+		out = append(out, failure{part: "connector", trace: TraceSummary(st.Connector.Trace)})
 	}
 	for _, t := range st.Tasks {
 		if t.State == connect.StateFailed {
-			out = append(out, failure{part: "task " + strconv.Itoa(t.ID), worker: t.WorkerID, trace: firstLine(t.Trace)})
+			out = append(out, failure{part: "task " + strconv.Itoa(t.ID), worker: t.WorkerID, trace: TraceSummary(t.Trace)})
 		}
 	}
 	return out
@@ -45,13 +45,25 @@ type failure struct {
 	part, worker, trace string
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = strings.TrimSpace(s[:i])
+// TraceSummary is a Java stack trace in one line: its first line and,
+// when there is one, its root cause (the last "Caused by:"). A real MM2
+// task that fails on a record too large for the target starts with
+// "ConnectException: Unrecoverable exception from producer send callback"
+// and names RecordTooLargeException only as its cause.
+func TraceSummary(trace string) string {
+	lines := strings.Split(strings.TrimSpace(trace), "\n")
+	out := clip(strings.TrimSpace(lines[0]))
+	for i := len(lines) - 1; i > 0; i-- {
+		if cause, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "Caused by: "); ok {
+			return out + " | caused by " + clip(cause)
+		}
 	}
+	return out
+}
+
+func clip(s string) string {
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		return s[:300] + "…"
 	}
 	return s
 }

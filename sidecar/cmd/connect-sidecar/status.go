@@ -113,7 +113,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "status: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "ready for cutover: %s\n", strings.Join(groups, " "))
+		// With --json, stdout carries the document alone.
+		verdict := stdout
+		if *asJSON {
+			verdict = stderr
+		}
+		fmt.Fprintf(verdict, "ready for cutover: %s\n", strings.Join(groups, " "))
 	}
 	return 0
 }

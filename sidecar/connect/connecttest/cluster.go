@@ -99,10 +99,12 @@ const AnyWorker = -1
 
 // Messages Connect answers with, for tests that inject or expect them.
 const (
-	MsgStaleConfig   = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
-	MsgNoLeader      = "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."
-	MsgConflictingOp = "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"
-	MsgTimedOut      = "Request timed out"
+	MsgStaleConfig = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+	// MsgRebalanceExpected is the 500 of a config read during a rebalance.
+	MsgRebalanceExpected = "Request cannot be completed because a rebalance is expected"
+	MsgNoLeader          = "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."
+	MsgConflictingOp     = "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"
+	MsgTimedOut          = "Request timed out"
 )
 
 // Cluster is a Connect cluster of one or more workers sharing state.

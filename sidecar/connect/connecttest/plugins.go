@@ -9,7 +9,7 @@ import (
 )
 
 // version is the Connect version GET / and the plugin list report.
-const version = "3.9.0"
+const version = "4.2.1"
 
 // plugins are the connector classes the cluster knows: class -> "source" | "sink".
 var plugins = map[string]string{
@@ -45,8 +45,8 @@ func errorf(status int, format string, args ...any) *restError {
 // validateLocked checks a config as Connect's herder does before writing it
 // and returns the connector type. Connect looks the class up by full name,
 // simple name, or simple name without the "Connector" suffix; a class it
-// cannot find is a plain ConnectException (500), while invalid values of
-// known settings are collected into one 400.
+// cannot find is a 400, as are invalid values of known settings (collected
+// into one answer).
 func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
 	class, ok := cfg["connector.class"]
 	if !ok {
@@ -60,7 +60,7 @@ func (c *Cluster) validateLocked(cfg map[string]string) (string, error) {
 		}
 	}
 	if typ == "" {
-		return "", errorf(http.StatusInternalServerError,
+		return "", errorf(http.StatusBadRequest,
 			"Failed to find any class that implements Connector and which name matches %s, available connectors are: %s",
 			class, pluginList())
 	}

@@ -210,6 +210,7 @@ type taskID struct {
 
 type stateInfo struct {
 	State    string `json:"state"`
+	Version  string `json:"version"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
 }
@@ -217,6 +218,7 @@ type stateInfo struct {
 type taskStateInfo struct {
 	ID       int    `json:"id"`
 	State    string `json:"state"`
+	Version  string `json:"version"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
 }
@@ -238,10 +240,10 @@ func (c *Cluster) infoLocked(k *connector) connectorInfo {
 
 func (c *Cluster) statusLocked(k *connector, assign map[string]string) connectorStatus {
 	st := connectorStatus{Name: k.name, Type: k.typ, Tasks: []taskStateInfo{}}
-	st.Connector = stateInfo{State: c.connectorStateLocked(k), WorkerID: assign[k.name], Trace: k.failed}
+	st.Connector = stateInfo{State: c.connectorStateLocked(k), Version: version, WorkerID: assign[k.name], Trace: k.failed}
 	for i := range k.tasks {
 		s, trace := c.taskStateLocked(k, i)
-		st.Tasks = append(st.Tasks, taskStateInfo{ID: i, State: s, WorkerID: assign[taskKey(k.name, i)], Trace: trace})
+		st.Tasks = append(st.Tasks, taskStateInfo{ID: i, State: s, Version: version, WorkerID: assign[taskKey(k.name, i)], Trace: trace})
 	}
 	return st
 }
@@ -277,12 +279,14 @@ func (c *Cluster) list(r *http.Request) (int, any, error) {
 
 // readConfig serves a read of a connector's stored config (info, config,
 // tasks): fn runs under the lock. Unlike status and offsets, these reads
-// answer 409 during a rebalance, as the herder's config reads do.
+// fail during a rebalance: the herder throws RebalanceNeededException and,
+// as these reads are not forwarded, Connect's exception mapper answers 500
+// (seen on Kafka Connect 4.2.1; writes answer 409 instead).
 func (c *Cluster) readConfig(name string, fn func(k *connector) any) (int, any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rebalancing {
-		return 0, nil, errorf(http.StatusConflict, MsgStaleConfig)
+		return 0, nil, errorf(http.StatusInternalServerError, MsgRebalanceExpected)
 	}
 	k, ok := c.connectors[name]
 	if !ok {
@@ -401,6 +405,11 @@ func (c *Cluster) apply(name string, cfg map[string]string, target string, allow
 	}
 	c.writes[name]++
 	info := c.infoLocked(k)
+	if status == http.StatusCreated {
+		// Connect answers a create before the connector has generated its
+		// task configs: the new connector's info lists no tasks yet.
+		info.Tasks = []taskID{}
+	}
 	c.mu.Unlock()
 	c.emit([]Event{{ev, name}})
 	return status, info, nil

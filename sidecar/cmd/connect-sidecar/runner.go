@@ -92,7 +92,6 @@ func (r *runner) stopped(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-
 // health is what /healthz and /readyz answer from. /healthz says the
 // process serves; /readyz says the last reconcile cycle reached Connect
 // and applied every connector, and that it is recent: a cycle stuck on a

@@ -200,6 +200,10 @@ func (j *JMX) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// Ticks and ctx.Done() may be ready together; select picks either.
+		if ctx.Err() != nil {
+			return
+		}
 		if time.Since(j.Snapshot().At) >= interval/2 {
 			_, _ = j.Scrape(ctx, io.Discard)
 		}

@@ -108,7 +108,7 @@ func TestShutdownFitsStopTimeout(t *testing.T) {
 }
 
 // SIGTERM at random points of the cycle while every Connect request is
-// held open longer than most of the grace: the process always exits, with
+// held open, for most of the grace or for ever: the process always exits, with
 // status 0, within one grace plus a small bound of the signal, however many
 // cycles were due. A cycle due when the signal came used to start with a
 // fresh grace of its own, so stops took a multiple of the grace.
@@ -125,8 +125,14 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	if bound > stopMargin {
 		t.Fatalf("the test's bound %s is looser than the exit margin %s the sidecar promises", bound, stopMargin)
 	}
-	c := connecttest.NewCluster(t, 1)
-	c.InjectFault(connecttest.Fault{Worker: connecttest.AnyWorker, Delay: 250 * time.Millisecond})
+	// Every request held just under the grace, so that cycles follow one
+	// another and the signal lands anywhere in them; and Connect hung on
+	// every /connectors request, longer than the grace and the test.
+	slow := connecttest.NewCluster(t, 1)
+	slow.InjectFault(connecttest.Fault{Worker: connecttest.AnyWorker, Delay: 250 * time.Millisecond})
+	hung := connecttest.NewCluster(t, 1)
+	hung.InjectFault(connecttest.Fault{Path: "/connectors", Worker: connecttest.AnyWorker, Delay: time.Hour})
+	clusters := []*connecttest.Cluster{slow, hung}
 	dir := t.TempDir()
 	for i := range 3 {
 		body := fmt.Sprintf(`{"name":"mm2-hbc-%d","config":{"connector.class":"org.apache.kafka.connect.mirror.MirrorHeartbeatConnector","tasks.max":"1"}}`, i)
@@ -135,7 +141,6 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 		}
 	}
 	env := append(os.Environ(),
-		"SIDECAR_CONNECT_URL="+c.URL(),
 		"SIDECAR_CONNECTORS_URI=file://"+dir,
 		"SIDECAR_RECONCILE_INTERVAL=50ms",
 		"SIDECAR_WRITE_JITTER=1ms",
@@ -150,7 +155,7 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	for i := range runs {
 		var logs bytes.Buffer
 		cmd := exec.Command(bin, "run")
-		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+freeAddr(t))
+		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+freeAddr(t), "SIDECAR_CONNECT_URL="+clusters[i%2].URL())
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -330,7 +330,7 @@ func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Cl
 			onCycle(rep)
 			h.cycle(judge(last, rep))
 		} else {
-			h.cycle(false, "connector files unreadable")
+			h.cycle(false, "cannot list the connector files under "+loader.URI()+" (see the log)")
 		}
 		select {
 		case <-ctx.Done():

@@ -17,7 +17,8 @@
 // Values end up as Connect stores them: strings verbatim, numbers as their
 // JSON text (3 -> "3", 1.50 -> "1.50"), booleans as "true"/"false", and the
 // connector's name added under "name", as Connect's REST layer adds it.
-// null, objects and arrays are errors.
+// null, objects and arrays are errors. A name Connect's REST paths cannot
+// address (".", "..", one holding "/" or a control character) is refused.
 package desired
 
 import (

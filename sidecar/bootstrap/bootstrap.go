@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -92,9 +93,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		propsURI = (&url.URL{Scheme: "file", Path: cfg.BaseProperties}).String()
 		what = "worker properties from SIDECAR_BASE_PROPERTIES (KAFKA_CONNECT_PROPERTIES_S3_URI is not set)"
 	}
+	objs := fetchAll(ctx, o.Fetcher, cfg.FetchDeadline, propsURI, cfg.KeystoreURI, cfg.TruststoreURI)
 	props := Properties{}
 	baseOK := false
-	if b, _, err := o.Fetcher.Get(ctx, propsURI); err != nil {
+	if b, err := objs[0].data, objs[0].err; err != nil {
 		fail(fmt.Errorf("%s: %w", what, err))
 	} else if p, err := ParseProperties(propsURI, b); err != nil {
 		fail(fmt.Errorf("%s: %w", what, err))
@@ -126,14 +128,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var stores []Store
 	for _, in := range []struct {
 		role, uri, password, env string
+		fetched
 	}{
-		{RoleKeystore, cfg.KeystoreURI, cfg.KeystorePassword, "SIDECAR_KEYSTORE_PASSWORD"},
-		{RoleTruststore, cfg.TruststoreURI, cfg.TruststorePassword, "SIDECAR_TRUSTSTORE_PASSWORD"},
+		{RoleKeystore, cfg.KeystoreURI, cfg.KeystorePassword, "SIDECAR_KEYSTORE_PASSWORD", objs[1]},
+		{RoleTruststore, cfg.TruststoreURI, cfg.TruststorePassword, "SIDECAR_TRUSTSTORE_PASSWORD", objs[2]},
 	} {
 		if in.uri == "" {
 			continue
 		}
-		s, data, errs := loadStore(ctx, o, in.role, in.uri, in.password, in.env)
+		if in.err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", in.role, in.err))
+			continue
+		}
+		s, data, errs := loadStore(o, in.role, in.uri, in.data, in.password, in.env)
 		if len(errs) > 0 {
 			problems = append(problems, errs...)
 			continue
@@ -180,11 +187,37 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
-func loadStore(ctx context.Context, o Options, role, uri, password, env string) (Store, []byte, []error) {
-	data, _, err := o.Fetcher.Get(ctx, uri)
-	if err != nil {
-		return Store{}, nil, []error{fmt.Errorf("%s: %w", role, err)}
+// fetched is one object fetchAll read, or why it could not.
+type fetched struct {
+	data []byte
+	err  error
+}
+
+// fetchAll fetches every non-empty URI at once, under one deadline for
+// them all: one after another, a degraded S3 would make the task wait the
+// deadline once per object before failing.
+func fetchAll(ctx context.Context, f Fetcher, deadline time.Duration, uris ...string) []fetched {
+	if deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deadline)
+		defer cancel()
 	}
+	out := make([]fetched, len(uris))
+	var wg sync.WaitGroup
+	for i, uri := range uris {
+		if uri == "" {
+			continue
+		}
+		wg.Go(func() {
+			b, _, err := f.Get(ctx, uri)
+			out[i] = fetched{b, err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func loadStore(o Options, role, uri string, data []byte, password, env string) (Store, []byte, []error) {
 	s, err := OpenStore(role, data, password)
 	if err != nil {
 		if errors.Is(err, ErrWrongPassword) {
@@ -250,6 +283,10 @@ func pointStores(props Properties, role string, s Store, log *slog.Logger) {
 // pattern of ConfigTransformer).
 var providerRef = regexp.MustCompile(`\$\{([^}]*?):(?:[^}]*?:)?[^}]*?\}`)
 
+// providerName is what config.providers entries look like; only such a
+// name is quoted in an error.
+var providerName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
 // validate checks the rendered properties: the keys a distributed worker
 // needs, and that every ${provider:...} reference names a provider that
 // config.providers declares; Connect would otherwise pass the text through
@@ -278,8 +315,14 @@ func validate(name string, props Properties) []error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, m := range providerRef.FindAllStringSubmatch(props[k], -1) {
-			if !declared[m[1]] {
+			switch {
+			case declared[m[1]]:
+			case providerName.MatchString(m[1]):
 				errs = append(errs, fmt.Errorf("worker properties %s: key %s references config provider %q, which config.providers does not declare", name, k, m[1]))
+			default:
+				// What reads as the provider here is text of the value
+				// (a "${" inside a password, say): name only the key.
+				errs = append(errs, fmt.Errorf("worker properties %s: key %s holds a ${...:...} reference whose provider part is not a declared provider name; Connect would pass it through unresolved", name, k))
 			}
 		}
 	}

@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
 const marker = "MARKER-SECRET-7f3a9c"
@@ -264,6 +267,13 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 		{"undeclared config provider", func(e *env) {
 			e.environ = []string{"CONNECT_SASL_JAAS_CONFIG=x password=\"${vault:secret/kafka:pw}\";"}
 		}, []string{`key sasl.jaas.config references config provider "vault"`}},
+		{"properties are a FIFO", func(e *env) {
+			fifo := filepath.Join(e.in, "fifo.properties")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e.cfg.PropertiesURI = "file://" + fifo
+		}, []string{"fifo.properties: not a regular file: it is a named pipe"}},
 		{"object over the size cap", func(e *env) {
 			e.cfg.MaxObjectBytes = 10
 		}, []string{"object too large"}},
@@ -461,5 +471,106 @@ func TestWriteFilesRefusesDirectoryAtTarget(t *testing.T) {
 	leftovers, _ := fs.Glob(os.DirFS(dir), ".*tmp*")
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// A write that fails in a directory the bootstrap had to create, parents
+// included, removes every directory it made.
+func TestWriteFilesFailureRemovesTheDirectoriesItMade(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "config")
+	_, err := writeFiles(dir, []File{{Name: PropertiesFile, Data: []byte("x")}, {Name: "no/such", Data: []byte("y")}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if entries, _ := os.ReadDir(base); len(entries) != 0 {
+		t.Errorf("left behind in %s: %v", base, entries)
+	}
+}
+
+// An undeclared ${provider:...} reference is reported by its key, and by
+// the provider's name only when that is a name: what the pattern takes for
+// the provider may be the text of a password around a stray "${".
+func TestUndeclaredProviderErrorKeepsTheValueOut(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"a provider name", `x password="${vault:secret/kafka:pw}";`, `key sasl.jaas.config references config provider "vault"`},
+		{"text of the value", `x password="pa${` + marker + `" user="u:v}";`, `key sasl.jaas.config holds a ${...:...} reference whose provider part is not a declared provider name`},
+		{"spaces and quotes", `a ${b "` + marker + `":c}`, `key sasl.jaas.config holds a ${...:...} reference`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := validate("w.properties", Properties{"sasl.jaas.config": tt.value})
+			var msgs []string
+			for _, err := range errs {
+				msgs = append(msgs, err.Error())
+			}
+			all := strings.Join(msgs, "\n")
+			if !strings.Contains(all, tt.want) {
+				t.Errorf("errors %q lack %q", all, tt.want)
+			}
+			if strings.Contains(all, marker) || strings.Contains(all, "pa$") || strings.Contains(all, `user=`) {
+				t.Errorf("errors repeat the value: %q", all)
+			}
+		})
+	}
+}
+
+// barrier holds every GET until requests for want distinct keys are under
+// way at once: fetches made one after another never get an answer.
+type barrier struct {
+	want int
+	next http.Handler
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+	open     chan struct{}
+}
+
+func (b *barrier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		b.mu.Lock()
+		b.inFlight[r.URL.Path] = true
+		if len(b.inFlight) == b.want {
+			select {
+			case <-b.open:
+			default:
+				close(b.open)
+			}
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.open:
+		case <-r.Context().Done():
+			b.mu.Lock()
+			delete(b.inFlight, r.URL.Path)
+			b.mu.Unlock()
+			return
+		}
+	}
+	b.next.ServeHTTP(w, r)
+}
+
+// The properties, keystore and truststore are fetched at once, so that a
+// degraded S3 costs one SIDECAR_FETCH_DEADLINE, not one per object.
+func TestRunFetchesObjectsConcurrently(t *testing.T) {
+	b := &barrier{want: 3, inFlight: map[string]bool{}, open: make(chan struct{})}
+	srv := s3test.New(t, func(h http.Handler) http.Handler { b.next = h; return b })
+	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
+	srv.MustPut(t, "configs", "worker.properties", readFixture(t, "worker.properties"))
+	srv.MustPut(t, "configs", "keystore.jks", pki.jksKeystore(t, marker, marker))
+	srv.MustPut(t, "configs", "truststore.p12", pki.p12Truststore(t, marker))
+	e := newEnv(t)
+	e.cfg.PropertiesURI = "s3://configs/worker.properties"
+	e.cfg.KeystoreURI = "s3://configs/keystore.jks"
+	e.cfg.TruststoreURI = "s3://configs/truststore.p12"
+	e.cfg.FetchDeadline = 3 * time.Second
+	res, err := e.run()
+	if err != nil {
+		t.Fatalf("the three fetches did not overlap: %v", err)
+	}
+	if len(res.Files) != 3 || len(res.Stores) != 2 {
+		t.Errorf("wrote %+v", res.Files)
 	}
 }

@@ -43,13 +43,7 @@ type staged struct {
 // the same bytes with mode 0600 are not touched at all, so their mtime
 // stays and a watcher sees no change.
 func writeFiles(dir string, files []File) (written []Written, err error) {
-	createdDir := false
-	if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create directory %s: %w", dir, err)
-		}
-		createdDir = true
-	}
+	created, err := mkdirs(dir)
 	var stage []*staged
 	defer func() {
 		if err == nil {
@@ -60,10 +54,11 @@ func writeFiles(dir string, files []File) (written []Written, err error) {
 				os.Remove(s.tmp)
 			}
 		}
-		if createdDir {
-			os.Remove(dir)
-		}
+		removeDirs(created)
 	}()
+	if err != nil {
+		return nil, err
+	}
 
 	for _, f := range files {
 		s := &staged{f: f, path: filepath.Join(dir, f.Name)}
@@ -96,6 +91,42 @@ func writeFiles(dir string, files []File) (written []Written, err error) {
 		return nil, err
 	}
 	return written, nil
+}
+
+// mkdirs creates dir and whichever of its parents are missing, and returns
+// those it created, outermost first, so that a failure can remove exactly
+// them and leave the tree as it was.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("create directory %s: %w", dir, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var created []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		switch err := os.Mkdir(missing[i], 0o700); {
+		case err == nil:
+			created = append(created, missing[i])
+		case !errors.Is(err, fs.ErrExist):
+			return created, fmt.Errorf("create directory %s: %w", dir, err)
+		}
+	}
+	return created, nil
+}
+
+// removeDirs removes directories mkdirs created, innermost first; one that
+// is not empty (someone else wrote there meanwhile) stays.
+func removeDirs(created []string) {
+	for i := len(created) - 1; i >= 0; i-- {
+		os.Remove(created[i])
+	}
 }
 
 // sameContent reports whether path is a regular file with mode 0600 holding

@@ -18,7 +18,7 @@ type Bootstrap struct {
 	TruststorePassword string        `envconfig:"SIDECAR_TRUSTSTORE_PASSWORD" desc:"truststore password, read only to validate the store (secret)"`
 	AllowExpiredCerts  bool          `envconfig:"SIDECAR_ALLOW_EXPIRED_CERTS" default:"false" desc:"accept stores holding expired certificates"`
 	CertWarnWithin     time.Duration `envconfig:"SIDECAR_CERT_WARN_WITHIN" default:"720h" desc:"warn about certificates that expire within this time"`
-	FetchDeadline      time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for fetching one object, retries included"`
+	FetchDeadline      time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for one fetch, retries included; bootstrap fetches its objects at once within it"`
 	MaxObjectBytes     int64         `envconfig:"SIDECAR_MAX_OBJECT_BYTES" default:"10485760" desc:"largest object the sidecar downloads"`
 }
 

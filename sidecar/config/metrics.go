@@ -12,6 +12,7 @@ type Metrics struct {
 	MetricsAddr     string        `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
 	JMXURL          string        `envconfig:"SIDECAR_JMX_URL" default:"http://127.0.0.1:9404/metrics" desc:"the worker's JMX exporter; also the source of the rebalance leader-name (empty: off)"`
 	JMXTimeout      time.Duration `envconfig:"SIDECAR_JMX_TIMEOUT" default:"5s" desc:"timeout of one JMX exporter scrape"`
+	JMXMaxBytes     int64         `envconfig:"SIDECAR_JMX_MAX_BYTES" default:"268435456" desc:"most bytes read of one JMX exporter answer; the passthrough stops there and jmx_up is 0"`
 	PartitionDetail string        `envconfig:"SIDECAR_METRICS_PARTITION_DETAIL" default:"topic" desc:"MM2 series per partition or reduced per topic: partition or topic"`
 }
 
@@ -25,6 +26,9 @@ func (m Metrics) validate() []error {
 	}
 	if m.JMXTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_JMX_TIMEOUT=%s: must be positive", m.JMXTimeout))
+	}
+	if m.JMXMaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_JMX_MAX_BYTES=%d: must be positive", m.JMXMaxBytes))
 	}
 	if m.JMXURL != "" {
 		if err := checkHTTPURL("SIDECAR_JMX_URL", m.JMXURL); err != nil {

@@ -254,8 +254,50 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return err
 }
 
-// maxBody bounds what is read of an answer.
-const maxBody = 64 << 20
+// Caps on what is read of Connect's answers. An answer decoded whole (a
+// listing with every connector's config and status) is held twice while it
+// is decoded, so its cap bounds the sidecar's memory: 16 MiB is a thousand
+// connectors with long task traces. The offsets are streamed one entry at
+// a time, so their cap only bounds the time a hostile answer may take. An
+// error answer is read only for Connect's message.
+const (
+	MaxAnswerBytes   = 16 << 20
+	maxStreamedBytes = 256 << 20
+	maxErrorBytes    = 64 << 10
+)
+
+// ErrAnswerTooLarge is an answer longer than the sidecar reads; it comes
+// wrapped in an *Error naming the request.
+var ErrAnswerTooLarge = errors.New("answer too large")
+
+// capped reads at most n bytes of r and then fails with ErrAnswerTooLarge
+// rather than a silent end, which a decoder would take for truncated JSON
+// or, worse, for a complete answer.
+type capped struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		// One byte more tells a body of exactly n bytes from a longer one.
+		var one [1]byte
+		if k, _ := io.ReadFull(c.r, one[:]); k > 0 {
+			return 0, ErrAnswerTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	k, err := c.r.Read(p)
+	c.n -= int64(k)
+	return k, err
+}
+
+func tooLarge(limit int64) error {
+	return fmt.Errorf("%w: over %d MiB, more than the sidecar reads", ErrAnswerTooLarge, limit>>20)
+}
 
 func (c *Client) send(ctx context.Context, method, path string, in, out any) (int, error) {
 	resp, err := c.open(ctx, method, path, in)
@@ -263,7 +305,10 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) (in
 		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(&capped{r: resp.Body, n: MaxAnswerBytes})
+	if errors.Is(err, ErrAnswerTooLarge) {
+		return resp.StatusCode, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: tooLarge(MaxAnswerBytes)}
+	}
 	if err != nil {
 		return resp.StatusCode, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
 	}
@@ -309,7 +354,7 @@ func (c *Client) open(ctx context.Context, method, path string, in any) (*http.R
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 	if err != nil {
 		return nil, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: err}
 	}
@@ -340,6 +385,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Err != nil && e.Status > 0 {
+		return fmt.Sprintf("%s %s: HTTP %d: %v", e.Method, e.Path, e.Status, e.Err)
+	}
 	if e.Status == 0 {
 		return fmt.Sprintf("%s %s: %v", e.Method, e.Path, e.Err)
 	}

@@ -261,3 +261,48 @@ func TestClientHidesURLPassword(t *testing.T) {
 		t.Errorf("unparsable URL = %v, want an error naming SIDECAR_CONNECT_URL without the password", err)
 	}
 }
+
+// namesAnswer is a valid GET /connectors answer of exactly n bytes.
+func namesAnswer(n int) []byte {
+	b := make([]byte, 0, n)
+	b = append(b, `["`...)
+	for len(b) < n-2 {
+		b = append(b, 'a')
+	}
+	return append(b, `"]`...)
+}
+
+// An answer longer than the sidecar reads is an error saying so, not a
+// silently cut answer (a cut listing could read as complete) nor a buffer
+// of whatever size Connect, or whatever answers in its place, sends.
+func TestClientCapsAnswers(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		ok   bool
+	}{
+		{"at the cap", connect.MaxAnswerBytes, true},
+		{"one byte over", connect.MaxAnswerBytes + 1, false},
+		{"far over", 4 * connect.MaxAnswerBytes, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := namesAnswer(tt.size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(body)
+			}))
+			defer srv.Close()
+			names, err := newClient(t, config.Connect{ConnectURL: srv.URL}, nil).Connectors(context.Background())
+			if tt.ok {
+				if err != nil || len(names) != 1 || len(names[0]) != tt.size-4 {
+					t.Fatalf("answer at the cap: %d names, %v", len(names), err)
+				}
+				return
+			}
+			if !errors.Is(err, connect.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "GET /connectors") || !strings.Contains(err.Error(), "16 MiB") {
+				t.Fatalf("error %v, want ErrAnswerTooLarge naming the request and the cap", err)
+			}
+		})
+	}
+}

@@ -31,7 +31,7 @@ func (c *Client) SourceOffsets(ctx context.Context, name string, fn func(cluster
 		return err
 	}
 	defer resp.Body.Close()
-	body := &bodyReader{r: io.LimitReader(resp.Body, maxBody)}
+	body := &bodyReader{r: &capped{r: resp.Body, n: maxStreamedBytes}}
 	err = decodeSourceOffsets(json.NewDecoder(body), fn)
 	var fnErr *callbackError
 	switch {
@@ -39,6 +39,8 @@ func (c *Client) SourceOffsets(ctx context.Context, name string, fn func(cluster
 		return nil
 	case errors.As(err, &fnErr):
 		return fnErr.err
+	case errors.Is(body.err, ErrAnswerTooLarge):
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Err: tooLarge(maxStreamedBytes)}
 	case body.err != nil:
 		return &Error{Method: method, Path: path, Status: resp.StatusCode, Err: body.err}
 	case errors.Is(err, io.EOF) && body.n == 0:

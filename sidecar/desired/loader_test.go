@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,5 +197,41 @@ func waitChange(t *testing.T, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change announced")
+	}
+}
+
+// A FIFO among the connector files (or anything else that blocks on read)
+// is reported against its file, as a bad file is, and the other connectors
+// still load: the load must not wait for a writer that never comes.
+func TestLoadReportsAFIFOAndKeepsTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "aaa.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "hbc.json", `{"name":"hbc","connector.class":"MirrorHeartbeatConnector"}`)
+	type result struct {
+		set Set
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		set, err := newFileLoader(t, dir).Load(context.Background())
+		done <- result{set, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load blocked on a FIFO")
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(res.set.Connectors) != 1 || res.set.Connectors[0].Name != "hbc" {
+		t.Errorf("connectors %+v, want hbc", res.set.Connectors)
+	}
+	fifo := "file://" + filepath.Join(dir, "aaa.json")
+	if len(res.set.Errors) != 1 || res.set.Errors[0].File != fifo || !errors.Is(res.set.Errors[0], source.ErrNotRegular) {
+		t.Fatalf("errors %v, want one for %s", res.set.Errors, fifo)
 	}
 }

@@ -17,7 +17,8 @@
 // Values end up as Connect stores them: strings verbatim, numbers as their
 // JSON text (3 -> "3", 1.50 -> "1.50"), booleans as "true"/"false", and the
 // connector's name added under "name", as Connect's REST layer adds it.
-// null, objects and arrays are errors.
+// null, objects and arrays are errors. A name Connect's REST paths cannot
+// address (".", "..", one holding "/" or a control character) is refused.
 package desired
 
 import (
@@ -76,6 +77,7 @@ var (
 	ErrBadValue      = errors.New("bad value")
 	ErrBadState      = errors.New("bad state")
 	ErrDuplicateName = errors.New("duplicate connector name")
+	ErrBadName       = errors.New("bad connector name")
 )
 
 // Parse reads one connector file. file names it in errors.
@@ -215,8 +217,20 @@ func finish(name string, cfg map[string]string, state string) (Connector, error)
 	if strings.TrimSpace(name) == "" {
 		return Connector{}, fmt.Errorf("%w: the name is empty", ErrNoName)
 	}
-	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
-		return Connector{Name: name}, fmt.Errorf("%w: name %q has surrounding spaces or control characters", ErrBadValue, name)
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		// Not kept as the connector's name: it would reach logs raw.
+		return Connector{}, fmt.Errorf("%w: name %q has a control character", ErrBadName, name)
+	}
+	if strings.TrimSpace(name) != name {
+		return Connector{Name: name}, fmt.Errorf("%w: name %q has surrounding spaces", ErrBadValue, name)
+	}
+	// Every request about a connector puts its name in the path
+	// /connectors/{name}/...: HTTP stacks drop "." and ".." segments (and
+	// "../config" then names another resource), and an escaped "/" is
+	// refused or decoded into two segments. Such a connector could be
+	// created but never updated, paused or restarted.
+	if name == "." || name == ".." || strings.Contains(name, "/") {
+		return Connector{Name: name}, fmt.Errorf("%w: name %q cannot be addressed in Connect's REST paths (/connectors/{name}): not \".\", \"..\" or with \"/\"", ErrBadName, name)
 	}
 	cfg["name"] = name
 	return Connector{Name: name, Config: cfg, State: state, Digest: digest(name, cfg, state)}, nil

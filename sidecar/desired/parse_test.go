@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -47,6 +48,12 @@ func TestParse(t *testing.T) {
 		{file: "state-disagree.json", wantErr: ErrBadState},
 		{file: "unknown-key.json", wantErr: ErrBadValue, errHas: `"confg"`},
 		{file: "name-spaces.json", wantErr: ErrBadValue},
+		// Names Connect's REST paths cannot address: a dot segment is
+		// normalised away (PUT /connectors/../config), a slash splits one.
+		{file: "name-dot.json", wantErr: ErrBadName, errHas: `name "." cannot be addressed`},
+		{file: "name-dotdot.json", wantErr: ErrBadName, errHas: `name ".." cannot be addressed`},
+		{file: "name-slash.json", wantErr: ErrBadName, errHas: `name "mm2/msc" cannot be addressed`},
+		{file: "name-control.json", wantErr: ErrBadName, errHas: `name "mm2-\amsc" has a control character`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -117,6 +124,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.Name == "" || c.Config["name"] != c.Name {
 			t.Fatalf("accepted without a consistent name: %+v", c)
+		}
+		if c.Name == "." || c.Name == ".." || strings.ContainsAny(c.Name, "/") || strings.ContainsFunc(c.Name, unicode.IsControl) {
+			t.Fatalf("accepted name %q, which Connect's REST paths cannot address", c.Name)
 		}
 		switch c.State {
 		case "", StateRunning, StatePaused, StateStopped:

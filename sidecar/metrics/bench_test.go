@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 )
 
 // mm2Exposition generates the JMX exporter's output for a worker in a large
@@ -145,6 +150,77 @@ func BenchmarkExposition(b *testing.B) {
 				}
 			})
 			report(b, peak)
+		})
+	}
+}
+
+// perScrape renders an exposition for every scrape, as /metrics did before
+// scrapes shared renderings: the baseline of BenchmarkConcurrentScrapes.
+type perScrape struct{ h *handler }
+
+func (p perScrape) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	cur := &rendering{done: make(chan struct{})}
+	p.h.render(cur, 0)
+	_, _ = w.Write(cur.body)
+}
+
+// BenchmarkConcurrentScrapes sends 200 concurrent scrapes per operation to
+// a sidecar with 1,000 connectors and the JMX passthrough on, and reports
+// the peak heap growth and the requests made of the JMX exporter, shared
+// renderings against one rendering per scrape. Run:
+//
+//	go test ./sidecar/metrics -run '^$' -bench ConcurrentScrapes -benchmem -benchtime 3x
+func BenchmarkConcurrentScrapes(b *testing.B) {
+	const connectors, scrapers = 1000, 200
+	exposition, _ := mm2Exposition(20_000, 8)
+	var exporterRequests atomic.Int64
+	jmxSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		exporterRequests.Add(1)
+		_, _ = w.Write(exposition)
+	}))
+	defer jmxSrv.Close()
+	reg := NewRegistry("bench")
+	statuses := map[string]connect.ConnectorStatus{}
+	for i := range connectors {
+		name := fmt.Sprintf("mm2-msc-%04d", i)
+		reg.ObserveReconcile(name, "unchanged", time.Millisecond)
+		statuses[name] = connect.ConnectorStatus{Name: name, Connector: connect.State{State: "RUNNING", WorkerID: "w:8083"},
+			Tasks: []connect.TaskState{{ID: 0, State: "RUNNING", WorkerID: "w:8083"}, {ID: 1, State: "RUNNING", WorkerID: "w:8083"}}}
+	}
+	reg.State().Update(statuses, "w:8083", true)
+	jmx := NewJMX(JMXOptions{URL: jmxSrv.URL, Timeout: 10 * time.Second, Labels: testLabels(), PerTopic: true}, reg)
+	for _, bb := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"shared", Handler(reg, jmx, nil)},
+		{"rendering-per-scrape", perScrape{&handler{reg: reg, jmx: jmx}}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			srv := httptest.NewServer(bb.h)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: scrapers}}
+			exporterRequests.Store(0)
+			var peak uint64
+			for b.Loop() {
+				peak = max(peak, peakHeap(func() {
+					var wg sync.WaitGroup
+					for range scrapers {
+						wg.Go(func() {
+							resp, err := client.Get(srv.URL)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							_, _ = io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+						})
+					}
+					wg.Wait()
+				}))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(exporterRequests.Load())/float64(b.N), "exporter-requests/op")
 		})
 	}
 }

@@ -16,6 +16,7 @@ func JMXOptionsFromConfig(cfg config.Metrics, labels TaskLabels) JMXOptions {
 	return JMXOptions{
 		URL:      cfg.JMXURL,
 		Timeout:  cfg.JMXTimeout,
+		MaxBytes: cfg.JMXMaxBytes,
 		Labels:   labels,
 		PerTopic: cfg.PartitionDetail == "topic",
 	}

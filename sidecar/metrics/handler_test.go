@@ -3,11 +3,15 @@ package metrics
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,6 +287,126 @@ func TestLeaderURLOnlyFromFreshSuccessfulScrapes(t *testing.T) {
 			got, gotOK := jmx.LeaderURL()
 			if got != tt.want || gotOK != tt.wantOK {
 				t.Fatalf("LeaderURL() = %q, %v; want %q, %v", got, gotOK, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// held is a JMX exporter that answers only once released, counting requests.
+type held struct {
+	body     []byte
+	release  chan struct{}
+	mu       sync.Mutex
+	requests int
+}
+
+func (h *held) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.requests
+}
+
+func (h *held) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.requests++
+	h.mu.Unlock()
+	select {
+	case <-h.release:
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	_, _ = w.Write(h.body)
+}
+
+// entered counts the scrapes that reached the handler.
+type entered struct {
+	next http.Handler
+	n    atomic.Int32
+}
+
+func (e *entered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.n.Add(1)
+	e.next.ServeHTTP(w, r)
+}
+
+// Scrapes that come while a rendering is under way share it: one request
+// to the JMX exporter and one exposition in memory for all of them.
+func TestHandlerConcurrentScrapesShareOneRendering(t *testing.T) {
+	const scrapers = 50
+	exporter := &held{body: readFixture(t, "connect_mm2.prom"), release: make(chan struct{})}
+	jmxSrv := httptest.NewServer(exporter)
+	defer jmxSrv.Close()
+	reg := NewRegistry("test")
+	jmx := NewJMX(JMXOptions{URL: jmxSrv.URL, Timeout: time.Minute, Labels: testLabels(), PerTopic: true}, reg)
+	front := &entered{next: Handler(reg, jmx, nil)}
+	srv := httptest.NewServer(front)
+	defer srv.Close()
+
+	bodies := make([][]byte, scrapers)
+	errs := make([]error, scrapers)
+	var wg sync.WaitGroup
+	for i := range scrapers {
+		wg.Go(func() {
+			resp, err := http.Get(srv.URL + "/metrics")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			bodies[i], errs[i] = io.ReadAll(resp.Body)
+		})
+	}
+	for front.n.Load() < scrapers {
+		runtime.Gosched()
+	}
+	close(exporter.release)
+	wg.Wait()
+	for i := range scrapers {
+		if errs[i] != nil {
+			t.Fatalf("scrape %d: %v", i, errs[i])
+		}
+		if !bytes.Equal(bodies[i], bodies[0]) {
+			t.Fatalf("scrape %d got another exposition", i)
+		}
+	}
+	if !bytes.Contains(bodies[0], []byte("kafka_connect_mirror_source_connector_record_count")) || !bytes.Contains(bodies[0], []byte("connect_sidecar_jmx_up 1")) {
+		t.Fatalf("exposition lacks the passthrough:\n%s", bodies[0])
+	}
+	if n := exporter.count(); n != 1 {
+		t.Errorf("%d scrapes made %d requests to the JMX exporter, want 1", scrapers, n)
+	}
+	// The next scrape renders anew.
+	scrapeHandler(t, front.next)
+	if n := exporter.count(); n != 2 {
+		t.Errorf("a later scrape reused an old rendering: %d exporter requests", n)
+	}
+}
+
+// An exporter answer over the cap ends the passthrough there: jmx_up 0 and
+// an error naming the setting, never an unbounded read.
+func TestJMXAnswerOverTheCap(t *testing.T) {
+	fixture := readFixture(t, "connect_mm2.prom")
+	for _, tt := range []struct {
+		name string
+		max  int64
+		up   bool
+	}{
+		{"at the cap", int64(len(fixture)), true},
+		{"one byte over", int64(len(fixture)) - 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := NewRegistry("test")
+			jmx := NewJMX(JMXOptions{URL: jmxExporter(t, 200, fixture, 0).URL, Timeout: 5 * time.Second, Labels: testLabels(), MaxBytes: tt.max}, reg)
+			_, err := jmx.Scrape(context.Background(), io.Discard)
+			if tt.up {
+				if err != nil || !jmx.Snapshot().Up {
+					t.Fatalf("answer at the cap: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrExpositionTooLarge) || !strings.Contains(err.Error(), "SIDECAR_JMX_MAX_BYTES") || jmx.Snapshot().Up {
+				t.Fatalf("error %v, up %v; want ErrExpositionTooLarge naming SIDECAR_JMX_MAX_BYTES and jmx down", err, jmx.Snapshot().Up)
 			}
 		})
 	}

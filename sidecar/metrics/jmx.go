@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -39,12 +40,13 @@ func (e *JMXStatusError) Error() string {
 // JMX scrapes the worker's JMX exporter, streams the exposition through a
 // Processor, and keeps the latest JMXSnapshot. It is safe for concurrent use.
 type JMX struct {
-	url     string
-	timeout time.Duration
-	maxAge  time.Duration
-	client  *http.Client
-	reg     *Registry
-	procs   sync.Pool
+	url      string
+	timeout  time.Duration
+	maxBytes int64
+	maxAge   time.Duration
+	client   *http.Client
+	reg      *Registry
+	procs    sync.Pool
 
 	mu   sync.Mutex
 	snap JMXSnapshot
@@ -53,10 +55,13 @@ type JMX struct {
 // JMXOptions configure NewJMX.
 type JMXOptions struct {
 	URL      string        // the exporter's /metrics; empty turns the passthrough off
-	Timeout  time.Duration // one scrape, body included
+	Timeout  time.Duration // one scrape, body included (default 10s)
 	Labels   TaskLabels
 	PerTopic bool         // reduce per-partition series to per topic
 	Client   *http.Client // nil: a client with no timeout of its own (Timeout applies per scrape)
+	// MaxBytes is the most read of one answer (default 256 MiB); a longer
+	// one ends the passthrough there and counts as a failed scrape.
+	MaxBytes int64
 	// MaxAge is how old a snapshot may be for LeaderURL to trust it
 	// (default 2 minutes).
 	MaxAge time.Duration
@@ -71,7 +76,15 @@ func NewJMX(opts JMXOptions, reg *Registry) *JMX {
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = 2 * time.Minute
 	}
-	j := &JMX{url: opts.URL, timeout: opts.Timeout, maxAge: opts.MaxAge, client: client, reg: reg}
+	if opts.Timeout <= 0 {
+		// /metrics renderings are shared and not bound to one scraper's
+		// request: a scrape must end by itself.
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 256 << 20
+	}
+	j := &JMX{url: opts.URL, timeout: opts.Timeout, maxBytes: opts.MaxBytes, maxAge: opts.MaxAge, client: client, reg: reg}
 	j.procs.New = func() any { return NewProcessor(opts.Labels, opts.PerTopic) }
 	j.snap = JMXSnapshot{MaxRecordAgeMs: math.NaN(), MaxReplicationLatencyMs: math.NaN()}
 	return j
@@ -144,11 +157,41 @@ func (j *JMX) scrape(ctx context.Context, w io.Writer) (ProcessResult, error) {
 	}
 	p := j.procs.Get().(*Processor)
 	defer j.procs.Put(p)
-	res, err := p.Process(resp.Body, w)
+	res, err := p.Process(&capped{r: resp.Body, n: j.maxBytes}, w)
+	if errors.Is(err, ErrExpositionTooLarge) {
+		return res, fmt.Errorf("jmx exporter %s: %w: over %d bytes (SIDECAR_JMX_MAX_BYTES)", j.url, ErrExpositionTooLarge, j.maxBytes)
+	}
 	if err != nil {
 		return res, fmt.Errorf("jmx exporter %s: %w", j.url, err)
 	}
 	return res, nil
+}
+
+// ErrExpositionTooLarge is a JMX exporter answer longer than
+// SIDECAR_JMX_MAX_BYTES.
+var ErrExpositionTooLarge = errors.New("exposition too large")
+
+// capped reads at most n bytes and then fails with ErrExpositionTooLarge,
+// so that an endless answer ends as an error, not as a normal end.
+type capped struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		var one [1]byte
+		if k, _ := io.ReadFull(c.r, one[:]); k > 0 {
+			return 0, ErrExpositionTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	k, err := c.r.Read(p)
+	c.n -= int64(k)
+	return k, err
 }
 
 // Run refreshes the snapshot every interval when nothing else scraped in the
@@ -157,6 +200,10 @@ func (j *JMX) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// Ticks and ctx.Done() may be ready together; select picks either.
+		if ctx.Err() != nil {
+			return
+		}
 		if time.Since(j.Snapshot().At) >= interval/2 {
 			_, _ = j.Scrape(ctx, io.Discard)
 		}

@@ -73,7 +73,7 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 	if err != nil {
 		return nil, Object{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Deadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
 	defer cancel()
 	in := &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key}
 	if u.VersionID != "" {
@@ -91,6 +91,9 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 	b, err := io.ReadAll(io.LimitReader(out.Body, r.opts.MaxBytes+1))
 	if err != nil {
 		r.count("error")
+		if ctx.Err() != nil {
+			return nil, Object{}, r.ended(ctx, fmt.Errorf("read body: %w", err))
+		}
 		return nil, Object{}, fmt.Errorf("read body: %w", err)
 	}
 	if int64(len(b)) > r.opts.MaxBytes {
@@ -106,7 +109,7 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Deadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
 	defer cancel()
 	// The URI names a "directory", as a file:// one does: without the
 	// slash, s3://b/connectors would also list connectors-old/….
@@ -165,7 +168,7 @@ func (r *Reader) classify(ctx context.Context, err error) error {
 	}
 	r.count("error")
 	if ctx.Err() != nil {
-		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.Deadline, err)
+		return r.ended(ctx, err)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,7 +28,14 @@ var (
 	ErrNotFound     = errors.New("not found")
 	ErrAccessDenied = errors.New("access denied")
 	ErrTooLarge     = errors.New("object too large")
+	// ErrNotRegular is a file:// path naming a FIFO, device, socket or
+	// directory: reading one may block for ever or never end.
+	ErrNotRegular = errors.New("not a regular file")
 )
+
+// errDeadline is the cause of a fetch's own deadline, told apart from the
+// caller's cancellation (SIGTERM) when an error is reported.
+var errDeadline = errors.New("SIDECAR_FETCH_DEADLINE")
 
 // Error names the URI an operation failed on.
 type Error struct {
@@ -84,7 +92,7 @@ func (r *Reader) Get(ctx context.Context, raw string) ([]byte, Object, error) {
 		return nil, Object{}, err
 	}
 	if u.Scheme == "file" {
-		b, obj, err := r.readFile(u.Path, raw)
+		b, obj, err := r.readFile(ctx, u.Path, raw)
 		if err != nil {
 			return nil, Object{}, &Error{URI: raw, Op: "read", Err: err}
 		}
@@ -119,27 +127,100 @@ func (r *Reader) List(ctx context.Context, raw string) ([]Object, error) {
 	return objs, nil
 }
 
-func (r *Reader) readFile(p, raw string) ([]byte, Object, error) {
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, Object{}, ErrNotFound
+// readFile reads a regular file within the deadline. The read runs aside,
+// so that a file on a stuck mount cannot hold the caller past the deadline
+// or a cancellation.
+func (r *Reader) readFile(ctx context.Context, p, raw string) ([]byte, Object, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+	defer cancel()
+	if ctx.Err() != nil {
+		return nil, Object{}, r.ended(ctx, ctx.Err())
 	}
-	if errors.Is(err, fs.ErrPermission) {
-		return nil, Object{}, fmt.Errorf("%w: %v", ErrAccessDenied, err)
-	}
+	info, err := os.Stat(p)
 	if err != nil {
+		return nil, Object{}, fileError(err)
+	}
+	if err := regular(info); err != nil {
 		return nil, Object{}, err
+	}
+	// O_NONBLOCK: should the path have become a FIFO since the Stat, open
+	// returns at once instead of waiting for a writer.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, Object{}, fileError(err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, r.opts.MaxBytes+1))
-	if err != nil {
+	if info, err = f.Stat(); err != nil {
 		return nil, Object{}, err
+	}
+	if err := regular(info); err != nil {
+		return nil, Object{}, err
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(f, r.opts.MaxBytes+1))
+		done <- result{b, err}
+	}()
+	var b []byte
+	select {
+	case res := <-done:
+		if res.err != nil {
+			return nil, Object{}, res.err
+		}
+		b = res.b
+	case <-ctx.Done():
+		return nil, Object{}, r.ended(ctx, ctx.Err())
 	}
 	if int64(len(b)) > r.opts.MaxBytes {
 		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxBytes)
 	}
 	sum := sha256.Sum256(b)
 	return b, Object{URI: raw, Name: filepath.Base(p), Version: hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
+}
+
+func fileError(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return ErrNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%w: %v", ErrAccessDenied, err)
+	}
+	return err
+}
+
+// regular refuses anything but a regular file, naming what it is.
+func regular(info fs.FileInfo) error {
+	m := info.Mode()
+	kind := ""
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		kind = "a device"
+	default:
+		kind = "of mode " + m.String()
+	}
+	return fmt.Errorf("%w: it is %s", ErrNotRegular, kind)
+}
+
+// ended explains why a fetch stopped before its end: its own deadline, or
+// the caller's cancellation, which is not the deadline's doing however it
+// reaches here.
+func (r *Reader) ended(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errDeadline) {
+		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.Deadline, err)
+	}
+	return fmt.Errorf("stopped before the fetch ended: %w", context.Cause(ctx))
 }
 
 func (r *Reader) listDir(root string) ([]Object, error) {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -435,4 +438,95 @@ func FuzzParseURI(f *testing.F) {
 			t.Fatalf("scheme %q", u.Scheme)
 		}
 	})
+}
+
+// getWithin runs Get and fails the test, rather than hanging it, when Get
+// does not return within limit.
+func getWithin(t *testing.T, ctx context.Context, r *Reader, uri string, limit time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { _, _, err := r.Get(ctx, uri); done <- err }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("Get(%s) still blocked after %s", uri, limit)
+		return nil
+	}
+}
+
+// Only regular files are read: a FIFO with no writer, a device or a socket
+// would block for ever or never end, and are refused with the path.
+func TestGetFileRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "aaa.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, kind string }{
+		{fifo, "named pipe"},
+		{link, "named pipe"},
+		{"/dev/zero", "device"},
+		{sock, "socket"},
+		{dir, "directory"},
+	}
+	r := New(Options{Deadline: time.Minute})
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			uri := "file://" + tt.path
+			err := getWithin(t, context.Background(), r, uri, 5*time.Second)
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), uri) || !strings.Contains(err.Error(), tt.kind) {
+				t.Errorf("error %v, want ErrNotRegular naming %s and %q", err, uri, tt.kind)
+			}
+		})
+	}
+}
+
+// A cancelled fetch (SIGTERM) reads nothing, from a file or from S3, and
+// says it was stopped: not that it gave up after SIDECAR_FETCH_DEADLINE.
+func TestGetCancelledIsNotTheDeadline(t *testing.T) {
+	backend, f := s3Server(t)
+	putObject(t, backend, "k", []byte("payload"))
+	for i := 0; i < 50; i++ {
+		f.push("hang")
+	}
+	file := filepath.Join(t.TempDir(), "w.properties")
+	if err := os.WriteFile(file, []byte("group.id=mm2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := New(Options{Deadline: 2 * time.Minute})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := getWithin(t, ctx, r, "file://"+file, 5*time.Second); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") {
+		t.Errorf("file, cancelled: %v", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, _, err := r.Get(ctx, "s3://configs/k"); done <- err }()
+	for f.count() == 0 {
+		runtime.Gosched()
+	}
+	cancel() // the first attempt is stalled at the server
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled S3 fetch did not return")
+	}
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "s3://configs/k") {
+		t.Errorf("s3, cancelled while stalled: %v; want a cancellation naming the URI, not the deadline", err)
+	}
 }

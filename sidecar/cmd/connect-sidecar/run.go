@@ -77,8 +77,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return leader || (!known && jmx == nil)
 	}
 
-	r := &runner{mux: http.NewServeMux()}
-	h := &health{detail: "starting"}
+	r := &runner{mux: http.NewServeMux(), stopWithin: cfg.ShutdownGrace + stopMargin}
+	h := newHealth(cfg.ReconcileInterval)
 	h.register(r.mux)
 	r.mux.Handle("GET /metrics", metrics.Handler(reg, jmx, log))
 	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.MetricsAddr, r.mux, log) })
@@ -155,6 +155,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log.Info("stopped")
 	return 0
 }
+
+// stopMargin is how long after SIDECAR_SHUTDOWN_GRACE the process may
+// take to exit: answering the last scrapes, closing clients. The grace plus
+// this margin must stay well inside the task definition's stopTimeout.
+const stopMargin = time.Second
 
 // jmxRefresh is how often the JMX snapshot (leader, backlog) is refreshed
 // when Prometheus does not scrape /metrics more often.
@@ -235,9 +240,13 @@ func serveHTTP(ctx context.Context, addr string, mux *http.ServeMux, log *slog.L
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Scrapes under way get half the exit margin; then their connections
+	// are closed, so that they cannot hold the process past the stop.
+	sctx, cancel := context.WithTimeout(context.Background(), stopMargin/2)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	if srv.Shutdown(sctx) != nil {
+		_ = srv.Close()
+	}
 	return nil
 }
 
@@ -278,6 +287,7 @@ func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logge
 
 func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Client, loader *desired.Loader,
 	rec *reconcile.Reconciler, h *health, onCycle func(reconcile.Report), log *slog.Logger) error {
+	h.starting("waiting for Connect REST")
 	if err := waitForConnect(ctx, client, log); err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -289,10 +299,20 @@ func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Cl
 	}()
 	tick := time.NewTicker(cfg.ReconcileInterval)
 	defer tick.Stop()
+	// One grace period from the signal for the whole loop: requests under
+	// way may finish within it, and no cycle begun after it gets a fresh
+	// one.
+	work, cancel := graceful(ctx, cfg.ShutdownGrace)
+	defer cancel()
 	var last desired.Set
 	haveSet := false
+	h.starting("reading connector files")
 	for {
-		work, cancel := graceful(ctx, cfg.ShutdownGrace)
+		// A tick or a change may be pending next to ctx.Done(), and select
+		// picks among ready cases at random: check before new work.
+		if ctx.Err() != nil {
+			return nil
+		}
 		set, err := loader.Load(work)
 		switch {
 		case err == nil:
@@ -302,16 +322,16 @@ func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Cl
 		default:
 			log.Error("cannot list connector files", "uri", loader.URI(), "error", err.Error())
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if haveSet {
 			rep := rec.Cycle(work, last)
 			onCycle(rep)
-			detail := fmt.Sprintf("connect reachable: %v, applied: %v, connectors: %d, errors: %d",
-				rep.Reached, rep.Applied, len(last.Connectors), len(rep.Errors))
-			h.set(rep.Reached, rep.Applied, detail)
+			h.cycle(judge(last, rep))
 		} else {
-			h.set(client.Ping(work) == nil, false, "connector files unreadable")
+			h.cycle(false, "cannot list the connector files under "+loader.URI()+" (see the log)")
 		}
-		cancel()
 		select {
 		case <-ctx.Done():
 			return nil

@@ -75,7 +75,7 @@ func contractWithConnecttest(t *testing.T, d *demo.Demo) {
 		{name: "bad tasks.max", method: "PUT", path: "/connectors/contract-bad/config", body: js(badTasks)},
 		{name: "delete", method: "DELETE", path: "/connectors/" + name},
 		{name: "read deleted", method: "GET", path: "/connectors/" + name + "/config"},
-		{name: "status of deleted", method: "GET", path: "/connectors/" + name + "/status"},
+		{name: "status once deleted", method: "GET", path: "/connectors/" + name + "/status", settle: "gone"},
 	}
 	var divergences []string
 	for _, s := range steps {
@@ -102,12 +102,16 @@ func contractWithConnecttest(t *testing.T, d *demo.Demo) {
 func call(t *testing.T, base, name string, s contractStep) (int, any) {
 	t.Helper()
 	if s.settle != "" {
+		// "gone": Kafka Connect keeps answering a deleted connector's
+		// status (type "unknown") until the status topic's tombstones are
+		// read back; connecttest forgets it at once.
 		deadline := time.Now().Add(45 * time.Second)
 		for {
 			code, body := rest(t, "GET", base+"/connectors/"+name+"/status", "")
 			st, _ := body.(map[string]any)
 			conn, _ := st["connector"].(map[string]any)
-			if code == 200 && conn["state"] == s.settle || time.Now().After(deadline) {
+			settled := code == 200 && conn["state"] == s.settle || s.settle == "gone" && code == 404
+			if settled || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(250 * time.Millisecond)
@@ -152,6 +156,10 @@ func compareAnswers(real, fake any, at string) []string {
 		f, ok := fake.([]any)
 		if !ok {
 			return []string{fmt.Sprintf("%s: array, connecttest %T", orRoot(at), fake)}
+		}
+		if strings.HasSuffix(at, ".offsets") {
+			// Offsets are data (what the connector committed), not shape.
+			return nil
 		}
 		if len(r) != len(f) {
 			return []string{fmt.Sprintf("%s: %d elements, connecttest %d", orRoot(at), len(r), len(f))}
@@ -203,7 +211,7 @@ func rebalanceAnswers(t *testing.T, d *demo.Demo, fake *connecttest.Cluster) {
 	var seenBody any
 	for attempt := 0; attempt < 5 && seenCode == 0; attempt++ {
 		rest(t, "POST", d.ConnectURL()+"/connectors", body)
-		for i := 0; i < 200; i++ {
+		for until := time.Now().Add(8 * time.Second); time.Now().Before(until); {
 			code, b := rest(t, "GET", d.ConnectURL()+"/connectors/mm2-hbc/config", "")
 			if code != 200 {
 				seenCode, seenBody = code, b

@@ -3,7 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -15,7 +15,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/demo"
@@ -152,44 +151,32 @@ func writeExposition(t *testing.T, path string, fams map[string]*dto.MetricFamil
 	}
 }
 
-// backlogIsRecordsLag slows MM2's writes to the target with a real broker
-// quota, writes a burst of small records on the source (MM2 polls them
-// max.poll.records at a time, so its consumers' records-lag stays above 0
-// for a while), and checks each worker's CloudWatch ReplicationBacklogRecords
-// (EMF) against the records-lag of that worker's MM2 consumers in the same
-// JMX scrape: the sidecar's /metrics streams the scrape it takes its
-// reading from.
+// backlogIsRecordsLag checks each worker's CloudWatch ReplicationBacklogRecords
+// (EMF) against the records-lag of that worker's MM2 consumers in the JMX
+// scrape the sidecar took it from: the sidecar's /metrics streams the scrape
+// and keeps its reading, which the next EMF line publishes. To see a backlog
+// above 0, MM2's consumers are held to small fetches (a connector file edit,
+// undone at the end) while a burst of small batches lands on the source.
 func backlogIsRecordsLag(t *testing.T, d *demo.Demo) {
 	ctx := context.Background()
-	tgt, err := kgo.NewClient(kgo.SeedBrokers(d.TargetAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
-	setQuota := func(remove bool) {
-		op := kadm.AlterClientQuotaOp{Key: "producer_byte_rate", Value: 64 << 10, Remove: remove}
-		res, err := kadm.NewClient(tgt).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
-			Entity: []kadm.ClientQuotaEntityComponent{{Type: "client-id"}}, // the default entity
-			Ops:    []kadm.AlterClientQuotaOp{op},
-		}})
-		if err == nil {
-			for _, r := range res {
-				err = errors.Join(err, r.Err)
-			}
-		}
-		if err != nil {
-			t.Fatalf("target client quota: %v", err)
-		}
-	}
-	setQuota(false)
-	defer setQuota(true)
+	original := connectorFile(t, "mm2-msc")
+	slow := maps.Clone(original.Config)
+	slow["source.consumer.max.partition.fetch.bytes"] = "1024"
+	slow["source.consumer.fetch.max.bytes"] = "1024"
+	putConnector(t, d, "mm2-msc", slow)
+	defer putConnector(t, d, "mm2-msc", original.Config)
+	eventually(t, 90*time.Second, "mm2-msc reconfigured with small fetches", func() (bool, string) {
+		code, body := rest(t, "GET", d.ConnectURL()+"/connectors/mm2-msc/config", "")
+		cfg, _ := body.(map[string]any)
+		return code == 200 && cfg["source.consumer.fetch.max.bytes"] == "1024", fmt.Sprintf("HTTP %d", code)
+	})
 
-	src, err := kgo.NewClient(kgo.SeedBrokers(d.SourceAddrs()...))
+	src, err := kgo.NewClient(kgo.SeedBrokers(d.SourceAddrs()...), kgo.ProducerBatchMaxBytes(1024), kgo.ProducerLinger(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	recs := make([]*kgo.Record, 0, 200_000)
+	recs := make([]*kgo.Record, 0, 50_000)
 	for i := range cap(recs) {
 		recs = append(recs, &kgo.Record{Topic: "orders", Value: fmt.Appendf(nil, "burst-%d-%x", i, i*2654435761)})
 	}
@@ -198,34 +185,49 @@ func backlogIsRecordsLag(t *testing.T, d *demo.Demo) {
 	}
 
 	isMM2 := func(l map[string]string) bool { return strings.HasSuffix(l["client_id"], "|replication-consumer") }
-	lagOf := func(w int) float64 {
-		return sum(scrape(t, d.Workers[w].JMXURL), "kafka_consumer_fetch_manager_records_lag", isMM2)
-	}
 	compared := 0
-	eventually(t, 3*time.Minute, "a worker's EMF backlog compared while its records-lag is steady above 0", func() (bool, string) {
+	eventually(t, 3*time.Minute, "a worker's EMF backlog compared with a records-lag above 0", func() (bool, string) {
 		var seen []string
 		for w, sc := range d.Sidecars {
 			if exited, _ := d.Workers[w].Exited(); exited {
 				continue
 			}
-			before := lagOf(w)
-			lines := sc.EMFCount()
-			viaSidecar := sum(scrape(t, sc.MetricsURL+"/metrics"), "kafka_consumer_fetch_manager_records_lag", isMM2)
-			for deadline := time.Now().Add(15 * time.Second); sc.EMFCount() == lines && time.Now().Before(deadline); {
-				time.Sleep(100 * time.Millisecond)
+			lag := sum(scrape(t, sc.MetricsURL+"/metrics"), "kafka_consumer_fetch_manager_records_lag", isMM2)
+			scraped := time.Now()
+			if lag == 0 {
+				seen = append(seen, fmt.Sprintf("worker %d: 0", w+1))
+				continue
 			}
-			emf := demo.EMFValue(sc.LastEMF(), "ReplicationBacklogRecords")
-			after := lagOf(w)
-			seen = append(seen, fmt.Sprintf("worker %d: %v/%v/%v emf %v", w+1, before, viaSidecar, after, emf))
-			if before == 0 || before != after || before != viaSidecar {
-				continue // not steady: MM2 polled in between
+			var line []byte
+			for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				if l := sc.LastEMF(); emfTime(l).After(scraped) {
+					line = l
+					break
+				}
 			}
-			if emf != viaSidecar {
-				t.Errorf("worker %d: EMF ReplicationBacklogRecords %v, records-lag of its MM2 consumers %v in the same scrape", w+1, emf, viaSidecar)
+			if line == nil {
+				t.Fatalf("sidecar %d printed no EMF line within 15s", w+1)
 			}
-			t.Logf("worker %d: records-lag of its MM2 consumers %v (agent before and after, and via the sidecar), EMF backlog %v", w+1, viaSidecar, emf)
+			emf := demo.EMFValue(line, "ReplicationBacklogRecords")
+			if emf != lag {
+				t.Errorf("worker %d: EMF ReplicationBacklogRecords %v, records-lag of its MM2 consumers %v in the scrape it was read from", w+1, emf, lag)
+			}
+			t.Logf("worker %d: records-lag of its MM2 consumers %v in the sidecar's scrape, EMF ReplicationBacklogRecords %v", w+1, lag, emf)
 			compared++
 		}
 		return compared > 0, strings.Join(seen, "; ")
 	})
+}
+
+// emfTime is the _aws.Timestamp of an EMF line, the time its values were read.
+func emfTime(line []byte) time.Time {
+	var doc struct {
+		AWS struct {
+			Timestamp int64 `json:"Timestamp"`
+		} `json:"_aws"`
+	}
+	if json.Unmarshal(line, &doc) != nil || doc.AWS.Timestamp == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(doc.AWS.Timestamp)
 }

@@ -165,27 +165,10 @@ func redeployWritesNothing(t *testing.T, d *demo.Demo) {
 // editReconfiguresOne changes one connector file and checks that Connect
 // wrote records for that connector only.
 func editReconfiguresOne(t *testing.T, d *demo.Demo) {
-	repo, err := demo.FindRepo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(repo + "/connect-image/connectors/plaintext/mm2-hbc.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Name   string            `json:"name"`
-		Config map[string]string `json:"config"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
-	}
+	file := connectorFile(t, "mm2-hbc")
 	file.Config["emit.heartbeats.interval.seconds"] = "3"
-	edited, _ := json.MarshalIndent(file, "", "  ")
 	before := configRecords(t, d)
-	if err := d.PutConnectorFile("mm2-hbc.json", edited); err != nil {
-		t.Fatal(err)
-	}
+	putConnector(t, d, "mm2-hbc", file.Config)
 	took := eventually(t, 90*time.Second, "mm2-hbc reconfigured", func() (bool, string) {
 		code, body := rest(t, "GET", d.ConnectURL()+"/connectors/mm2-hbc/config", "")
 		cfg, _ := body.(map[string]any)
@@ -353,6 +336,42 @@ func failedTaskRestarted(t *testing.T, d *demo.Demo) {
 		}
 		return len(states) == 1 && states["RUNNING"] > 0, fmt.Sprint(states)
 	})
+}
+
+// connectorFileBody is a connector file in the POST /connectors form.
+type connectorFileBody struct {
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+}
+
+// connectorFile reads connect-image/connectors/plaintext/<name>.json.
+func connectorFile(t *testing.T, name string) connectorFileBody {
+	t.Helper()
+	repo, err := demo.FindRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(repo + "/connect-image/connectors/plaintext/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f connectorFileBody
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// putConnector uploads a connector file to the sidecars' S3 prefix.
+func putConnector(t *testing.T, d *demo.Demo, name string, cfg map[string]string) {
+	t.Helper()
+	b, err := json.MarshalIndent(connectorFileBody{Name: name, Config: cfg}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutConnectorFile(name+".json", b); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func firstLine(s string) string {

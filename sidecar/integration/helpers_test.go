@@ -260,6 +260,34 @@ func startupAttempts(t *testing.T, d *demo.Demo) float64 {
 	return total
 }
 
+// workerStarts counts, per connector or task name, the "Creating
+// connector" and "Creating task" lines of every worker's log: each is one
+// start of that connector or task by Kafka Connect's Worker. (The workers'
+// task-startup-attempts counter stays 0 on Kafka 4.2.1 workers that run
+// tasks, so it cannot prove the absence of task restarts.)
+func workerStarts(t *testing.T, d *demo.Demo) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, p := range d.RealProcesses() {
+		if !strings.HasPrefix(p.Name, "worker") {
+			continue
+		}
+		b, err := os.ReadFile(p.LogPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, marker := range []string{"INFO Creating task ", "INFO Creating connector "} {
+				if _, rest, ok := strings.Cut(line, marker); ok {
+					name, _, _ := strings.Cut(rest, " ")
+					out[name]++
+				}
+			}
+		}
+	}
+	return out
+}
+
 // leaderIndex returns the sidecars reporting connect_sidecar_is_leader 1.
 func leaders(t *testing.T, d *demo.Demo) []int {
 	t.Helper()

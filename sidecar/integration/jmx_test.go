@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/demo"
@@ -156,7 +158,8 @@ func writeExposition(t *testing.T, path string, fams map[string]*dto.MetricFamil
 // scrape the sidecar took it from: the sidecar's /metrics streams the scrape
 // and keeps its reading, which the next EMF line publishes. To see a backlog
 // above 0, MM2's consumers are held to small fetches (a connector file edit,
-// undone at the end) while a burst of small batches lands on the source.
+// undone at the end) under a real fetch quota on the source while a burst of
+// small batches lands there.
 func backlogIsRecordsLag(t *testing.T, d *demo.Demo) {
 	ctx := context.Background()
 	original := connectorFile(t, "mm2-msc")
@@ -176,6 +179,20 @@ func backlogIsRecordsLag(t *testing.T, d *demo.Demo) {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	setQuota := func(remove bool) {
+		res, err := kadm.NewClient(src).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+			Entity: []kadm.ClientQuotaEntityComponent{{Type: "client-id"}}, // every consumer of the source
+			Ops:    []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 8192, Remove: remove}},
+		}})
+		for _, r := range res {
+			err = errors.Join(err, r.Err)
+		}
+		if err != nil {
+			t.Fatalf("source consumer quota: %v", err)
+		}
+	}
+	setQuota(false)
+	defer setQuota(true)
 	recs := make([]*kgo.Record, 0, 50_000)
 	for i := range cap(recs) {
 		recs = append(recs, &kgo.Record{Topic: "orders", Value: fmt.Appendf(nil, "burst-%d-%x", i, i*2654435761)})

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -129,6 +130,7 @@ func connectorsCreatedOnce(t *testing.T, d *demo.Demo) {
 func redeployWritesNothing(t *testing.T, d *demo.Demo) {
 	before := configRecords(t, d)
 	attempts := startupAttempts(t, d)
+	starts := workerStarts(t, d)
 	if err := d.RestartSidecars(); err != nil {
 		t.Fatalf("restarting the sidecars: %v", err)
 	}
@@ -152,6 +154,9 @@ func redeployWritesNothing(t *testing.T, d *demo.Demo) {
 	if a := startupAttempts(t, d); a != attempts {
 		t.Errorf("connector and task startup attempts went from %v to %v after the redeploy", attempts, a)
 	}
+	if now := workerStarts(t, d); !maps.Equal(now, starts) {
+		t.Errorf("connectors or tasks were started again by the workers after the redeploy: %v, before %v", now, starts)
+	}
 	for _, sc := range d.Sidecars {
 		fams := scrape(t, sc.MetricsURL+"/metrics")
 		writes := sum(fams, "connect_sidecar_connect_requests_total", func(l map[string]string) bool { return l["method"] != "GET" })
@@ -159,7 +164,7 @@ func redeployWritesNothing(t *testing.T, d *demo.Demo) {
 			t.Errorf("sidecar %d sent %v writing requests after the redeploy", sc.Index+1, writes)
 		}
 	}
-	t.Logf("redeploy: config topic %d records before and after, startup attempts %v before and after", len(before), attempts)
+	t.Logf("redeploy: config topic %d records before and after; connector and task starts in the workers' logs unchanged: %v", len(before), starts)
 }
 
 // editReconfiguresOne changes one connector file and checks that Connect
@@ -168,6 +173,7 @@ func editReconfiguresOne(t *testing.T, d *demo.Demo) {
 	file := connectorFile(t, "mm2-hbc")
 	file.Config["emit.heartbeats.interval.seconds"] = "3"
 	before := configRecords(t, d)
+	starts := workerStarts(t, d)
 	putConnector(t, d, "mm2-hbc", file.Config)
 	took := eventually(t, 90*time.Second, "mm2-hbc reconfigured", func() (bool, string) {
 		code, body := rest(t, "GET", d.ConnectURL()+"/connectors/mm2-hbc/config", "")
@@ -184,6 +190,11 @@ func editReconfiguresOne(t *testing.T, d *demo.Demo) {
 	for _, k := range added {
 		if !strings.Contains(k, "mm2-hbc") {
 			t.Errorf("editing mm2-hbc.json also wrote %q", k)
+		}
+	}
+	for name, n := range workerStarts(t, d) {
+		if n != starts[name] && !strings.HasPrefix(name, "mm2-hbc") {
+			t.Errorf("editing mm2-hbc.json started %s again (%d starts, %d before)", name, n, starts[name])
 		}
 	}
 	t.Logf("edit applied %s after the upload; records Connect wrote: %v", took.Round(time.Second), added)

@@ -84,7 +84,7 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 // for every connector, naming leader as the Connect group leader.
 func jmxExposition(t *testing.T, leader string, connectors int) []byte {
 	t.Helper()
-	fixture, err := os.ReadFile("../../../connect-image/testdata/jmx-exposition.prom")
+	fixture, err := os.ReadFile("../../../connect-image/testdata/rules-expected.prom")
 	if err != nil {
 		t.Fatal(err)
 	}

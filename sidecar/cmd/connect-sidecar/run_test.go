@@ -213,7 +213,7 @@ func TestLocalAddr(t *testing.T) {
 // state, a cluster-wide fact, comes only from the leader's sidecar: not from
 // another worker's, and not from anyone while the leader is unknown.
 func TestRunExportsMetricsAndEMF(t *testing.T) {
-	fixture, err := os.ReadFile("../../../connect-image/testdata/jmx-exposition.prom")
+	fixture, err := os.ReadFile("../../../connect-image/testdata/rules-expected.prom")
 	if err != nil {
 		t.Fatal(err)
 	}

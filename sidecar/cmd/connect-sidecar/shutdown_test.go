@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,10 +156,20 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	for i := range runs {
 		var logs bytes.Buffer
 		cmd := exec.Command(bin, "run")
-		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+freeAddr(t), "SIDECAR_CONNECT_URL="+clusters[i%2].URL())
+		metricsAddr := freeAddr(t)
+		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+metricsAddr, "SIDECAR_CONNECT_URL="+clusters[i%2].URL())
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// A SIGTERM before the runtime has installed its handler kills the
+		// process by default: that is not a stop to measure. /healthz
+		// answers only after the handler is in place.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if resp, err := http.Get("http://" + metricsAddr + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
 		}
 		time.Sleep(rand.N(1500 * time.Millisecond))
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -4,6 +4,7 @@ package scripts_test
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -511,5 +512,43 @@ func TestBuildImagesDryRun(t *testing.T) {
 		if r.err == nil || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: err=%v stderr=%q, want %q", tc.args, r.err, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestKafkaRuntime: --help, an unknown flag, and without Java or Maven one
+// line that names what to install (exit 3, which the Go harness reads as
+// "skip outside CI").
+func TestKafkaRuntime(t *testing.T) {
+	r := run(t, nil, "kafka-runtime.sh", "--help")
+	if r.err != nil || !strings.HasPrefix(r.stdout, "Usage:") {
+		t.Errorf("--help: err=%v stdout=%q", r.err, r.stdout)
+	}
+	r = run(t, nil, "kafka-runtime.sh", "--no-such-flag")
+	if r.err == nil || !strings.Contains(r.stderr, "unknown argument") {
+		t.Errorf("--no-such-flag: err=%v stderr=%q", r.err, r.stderr)
+	}
+	// A PATH with the shell tools the script uses, but no java or mvn.
+	bin := t.TempDir()
+	for _, tool := range []string{"bash", "dirname", "sha256sum", "cut"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "bash"), "kafka-runtime.sh")
+	cmd.Env = []string{"PATH=" + bin, "HOME=" + t.TempDir()}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("without java and mvn: %v, want exit 3; stderr %q", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "openjdk-17-jdk-headless") || !strings.Contains(lines[0], "maven") {
+		t.Errorf("want one line naming both packages, got %q", stderr.String())
 	}
 }

@@ -112,14 +112,14 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 		}
 		last = detail
 		if time.Since(began) > within {
-			dumpLogs(t)
 			t.Fatalf("%s: not reached within %s; last: %s", what, within, last)
 		}
 		time.Sleep(time.Second)
 	}
 }
 
-// dumpLogs prints the tails of every JVM and sidecar log.
+// dumpLogs prints the tails of every JVM and sidecar log; the whole logs
+// stay under the suite's work folder, which a failed run keeps.
 func dumpLogs(t *testing.T) {
 	t.Helper()
 	for _, p := range env.RealProcesses() {

@@ -46,6 +46,9 @@ func TestRealKafka(t *testing.T) {
 	for _, s := range steps {
 		began := time.Now()
 		ok := t.Run(s.name, func(t *testing.T) { s.fn(t, d) })
+		if !ok {
+			dumpLogs(t)
+		}
 		t.Logf("%s: %s in %s", s.name, map[bool]string{true: "passed", false: "FAILED"}[ok], time.Since(began).Round(time.Second))
 	}
 }

@@ -111,6 +111,12 @@ func call(t *testing.T, base, name string, s contractStep) (int, any) {
 			st, _ := body.(map[string]any)
 			conn, _ := st["connector"].(map[string]any)
 			settled := code == 200 && conn["state"] == s.settle || s.settle == "gone" && code == 404
+			// Tasks follow their connector's state asynchronously.
+			tasks, _ := st["tasks"].([]any)
+			for _, task := range tasks {
+				tm, _ := task.(map[string]any)
+				settled = settled && tm["state"] == s.settle
+			}
 			if settled || time.Now().After(deadline) {
 				break
 			}

@@ -91,7 +91,7 @@ func (d *Demo) printBanner(out io.Writer) {
 		fmt.Fprintf(&b, "%d       %-25s %-39s %s\n", sc.Index+1, sc.WorkerURL, sc.MetricsURL+"/metrics", sc.LogPath)
 	}
 	b.WriteString("\nEach sidecar prints its CloudWatch EMF lines to emf.log next to sidecar.log.\n")
-	b.WriteString("Lag and group verdicts are exported once, by the sidecar of the Connect leader (worker 1);\n")
+	b.WriteString("Lag and group verdicts are exported once, by the sidecar of the Connect leader (the summary names it);\n")
 	b.WriteString("each sidecar exports its own worker's tasks and JMX series.\n")
 	b.WriteString("\nIn another terminal:\n")
 	fmt.Fprintf(&b, "  curl -s %s/metrics | grep -E 'connect_sidecar_(topic_lag_records|group_verdict|migration_ready)'\n", d.Sidecars[0].MetricsURL)

@@ -341,6 +341,7 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_partition_lag_records":                {"topic", "partition"},
 	"connect_sidecar_group_verdict":                        {"group", "verdict"},
 	"connect_sidecar_group_records_behind":                 {"group"},
+	"connect_sidecar_group_records_skipped":                {"group"},
 	"connect_sidecar_migration_ready":                      nil,
 	"connect_sidecar_lag_measurement_timestamp_seconds":    nil,
 	"connect_sidecar_lag_measurement_age_seconds":          nil,

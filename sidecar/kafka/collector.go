@@ -48,6 +48,7 @@ type Collector struct {
 	lastErr error
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
+	descSkipped                                                  *prometheus.Desc
 	descTS, descAge, descUp                                      *prometheus.Desc
 }
 
@@ -77,6 +78,7 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 		descPartition: d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
 		descVerdict:   d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
 		descBehind:    d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
+		descSkipped:   d("group_records_skipped", "Records a consumer group would never read if it moved to the target now (rewound or target-ahead).", "group"),
 		descReady:     d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
 		descTS:        d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
 		descAge:       d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
@@ -157,7 +159,7 @@ func (c *Collector) Totals() (t Totals, ok bool) {
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descReady, c.descTS, c.descAge, c.descUp} {
+	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp} {
 		ch <- d
 	}
 }
@@ -194,6 +196,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.Verdict == v), g.Group, string(v))
 		}
 		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.RecordsBehind), g.Group)
+		ch <- prometheus.MustNewConstMetric(c.descSkipped, prometheus.GaugeValue, float64(g.RecordsSkipped), g.Group)
 	}
 }
 

@@ -11,24 +11,48 @@ import (
 // partitions.
 type Verdict string
 
-// Verdicts, from ready to worst.
+// Verdicts, from ready to worst. Each says what a consumer of the group
+// moved to the target now would do: resume where the source group stands
+// (synced), re-read records (behind), or skip records it never read
+// (target-ahead, rewound, negative-lag).
 const (
 	// Synced: the latest checkpoint covers the group's source offset and
-	// the translated offset lies inside the target partition.
+	// the offset a consumer resumes from on the target is the checkpoint's.
 	Synced Verdict = "synced"
 	// Behind: the group committed on the source after the latest
-	// checkpoint; moving now re-reads RecordsBehind records.
+	// checkpoint, or its target offset lags the checkpoint; moving now
+	// re-reads RecordsBehind records.
 	Behind Verdict = "behind"
 	// NoCheckpoint: MM2 has not checkpointed the partition yet.
 	NoCheckpoint Verdict = "no-checkpoint"
+	// Unknown: an offset the verdict needs could not be read in this
+	// measurement; the partition or group carries the reason.
+	Unknown Verdict = "unknown"
+	// TargetAhead: the group's committed offset on the target lies beyond
+	// the latest checkpoint's, further than the source group has moved
+	// since: consumers already run on the target, or the group was rewound
+	// on the source and MM2, which never moves a target group backwards,
+	// left the target offset where it was. Moving now skips RecordsSkipped
+	// records the source group has not read.
+	TargetAhead Verdict = "target-ahead"
+	// Rewound: the group committed on the source an offset below the
+	// latest checkpoint's upstream offset (reset for reprocessing after MM2
+	// checkpointed). A consumer moved now resumes at the checkpoint's
+	// translation of the old, higher offset and skips about RecordsSkipped
+	// records.
+	Rewound Verdict = "rewound"
 	// NegativeLag: the offset the group would use on the target lies
 	// beyond the target's end offset (KAFKA-12635); consumers would skip
 	// the records written there next. See Snapshot.ResetPlan.
 	NegativeLag Verdict = "negative-lag"
 )
 
-// Verdicts lists every verdict in order, ready first.
-func Verdicts() []Verdict { return []Verdict{Synced, Behind, NoCheckpoint, NegativeLag} }
+// Verdicts lists every verdict in order, ready first. A group's verdict
+// is the worst of its partitions': a known skip outranks an unknown, which
+// outranks re-reading.
+func Verdicts() []Verdict {
+	return []Verdict{Synced, Behind, NoCheckpoint, Unknown, TargetAhead, Rewound, NegativeLag}
+}
 
 func (v Verdict) rank() int {
 	for i, x := range Verdicts() {
@@ -73,10 +97,11 @@ type PartitionLag struct {
 
 // GroupReadiness is the cutover verdict of one consumer group.
 type GroupReadiness struct {
-	Group         string           `json:"group"`
-	Verdict       Verdict          `json:"verdict"`
-	RecordsBehind int64            `json:"records_behind"`
-	Partitions    []GroupPartition `json:"partitions"`
+	Group          string           `json:"group"`
+	Verdict        Verdict          `json:"verdict"`
+	RecordsBehind  int64            `json:"records_behind"`
+	RecordsSkipped int64            `json:"records_skipped"`
+	Partitions     []GroupPartition `json:"partitions"`
 }
 
 // GroupPartition is one partition a group has committed on the source.
@@ -91,12 +116,18 @@ type GroupPartition struct {
 	TargetOffset  int64   `json:"target_offset"`         // -1: no offset committed on the target
 	TargetEnd     int64   `json:"target_end"`
 	Verdict       Verdict `json:"verdict"`
-	RecordsBehind int64   `json:"records_behind"`
+	// RecordsBehind would be read twice and RecordsSkipped never by a
+	// consumer moved to the target now. Both are counted in source
+	// offsets, assuming MM2 copied the records between the checkpoint and
+	// the group's offsets one for one (compaction and transaction markers
+	// make the true figure smaller).
+	RecordsBehind  int64 `json:"records_behind"`
+	RecordsSkipped int64 `json:"records_skipped"`
 }
 
 // judge sets the partition's verdict from its offsets.
 func (p *GroupPartition) judge() {
-	p.RecordsBehind = 0
+	p.RecordsBehind, p.RecordsSkipped = 0, 0
 	if !p.HasCheckpoint {
 		p.Verdict = NoCheckpoint
 		return
@@ -112,29 +143,41 @@ func (p *GroupPartition) judge() {
 		p.Verdict = NegativeLag
 		return
 	}
-	if p.Upstream < p.SourceOffset {
-		p.RecordsBehind += p.SourceOffset - p.Upstream
+	// Where the group's source offset lands on the target: the checkpoint
+	// maps Upstream to Downstream, and records after (or before) it are
+	// taken to be copied one for one. A checkpoint beyond the target's end
+	// cannot be reached and counts from the end (the group's own offset
+	// was reset below it).
+	want := min(p.Downstream, p.TargetEnd) + p.SourceOffset - p.Upstream
+	switch d := want - eff; {
+	case d > 0:
+		p.RecordsBehind = d
+	case d < 0:
+		p.RecordsSkipped = -d
 	}
-	// A target commit short of the checkpoint re-reads the difference; a
-	// checkpoint beyond the target's end cannot be reached and does not
-	// count (the group's own offset was reset below it).
-	if reach := min(p.Downstream, p.TargetEnd); p.TargetOffset >= 0 && p.TargetOffset < reach {
-		p.RecordsBehind += reach - p.TargetOffset
-	}
-	if p.RecordsBehind > 0 {
+	switch {
+	case p.SourceOffset < p.Upstream:
+		// The checkpoint predates a reset of the group on the source: even
+		// a target offset that happens to land right is a guess below the
+		// checkpoint, so a rewound partition is never synced.
+		p.Verdict = Rewound
+	case p.RecordsSkipped > 0:
+		p.Verdict = TargetAhead
+	case p.RecordsBehind > 0:
 		p.Verdict = Behind
-		return
+	default:
+		p.Verdict = Synced
 	}
-	p.Verdict = Synced
 }
 
 // judge sets the group verdict: the worst of its partitions.
 func (g *GroupReadiness) judge() {
-	g.Verdict, g.RecordsBehind = Synced, 0
+	g.Verdict, g.RecordsBehind, g.RecordsSkipped = Synced, 0, 0
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		p.judge()
 		g.RecordsBehind += p.RecordsBehind
+		g.RecordsSkipped += p.RecordsSkipped
 		if p.Verdict.rank() > g.Verdict.rank() {
 			g.Verdict = p.Verdict
 		}
@@ -191,8 +234,13 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 		}
 		if g.Verdict != Synced {
 			r := fmt.Sprintf("group %s: %s", name, g.Verdict)
-			if g.Verdict == Behind {
+			switch g.Verdict {
+			case Behind:
 				r += fmt.Sprintf(" (%d records would be consumed twice)", g.RecordsBehind)
+			case Rewound:
+				r += fmt.Sprintf(" (committed on the source below the latest checkpoint: about %d records would be skipped; wait for a checkpoint of the rewound offset)", g.RecordsSkipped)
+			case TargetAhead:
+				r += fmt.Sprintf(" (target offset beyond the checkpoint: about %d records would be skipped)", g.RecordsSkipped)
 			}
 			if g.Verdict == NegativeLag {
 				r += " (target offset beyond the target's end: see the reset plan)"

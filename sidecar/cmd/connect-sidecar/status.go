@@ -171,7 +171,7 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 		fmt.Fprintln(w, "\nGROUPS: no MirrorCheckpointConnector found")
 	} else {
 		fmt.Fprintln(w, "\nGROUPS")
-		fmt.Fprintln(tw, "GROUP\tVERDICT\tRECORDS BEHIND\tPARTITIONS NOT SYNCED")
+		fmt.Fprintln(tw, "GROUP\tVERDICT\tRECORDS BEHIND\tRECORDS SKIPPED\tPARTITIONS NOT SYNCED")
 		for _, g := range snap.Groups {
 			var bad []string
 			for _, p := range g.Partitions {
@@ -182,7 +182,7 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 			if len(bad) > 5 {
 				bad = append(bad[:5], fmt.Sprintf("+%d more", len(bad)-5))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", g.Group, g.Verdict, g.RecordsBehind, strings.Join(bad, " "))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Group, g.Verdict, g.RecordsBehind, g.RecordsSkipped, strings.Join(bad, " "))
 		}
 		tw.Flush()
 	}

@@ -301,3 +301,25 @@ func newKgo(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// TestStatusRewoundGroup: a group reset on the source below its latest
+// checkpoint is not ready, and the table and the cutover check say how
+// many records a consumer moved now would skip.
+func TestStatusRewoundGroup(t *testing.T) {
+	env := statusFixture(t)
+	env.commit(kadm.NewClient(newKgo(t, env.src)), "ready", 0, 2)
+	var out, errb bytes.Buffer
+	if code := runStatus(context.Background(), []string{"--cutover", "ready"}, &out, &errb); code != 1 {
+		t.Fatalf("--cutover of a rewound group: exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), "group ready: rewound (committed on the source below the latest checkpoint: about 3 records would be skipped") {
+		t.Errorf("stderr:\n%s", errb.String())
+	}
+	out.Reset()
+	if code := runStatus(context.Background(), nil, &out, &errb); code != 0 {
+		t.Fatalf("table: exit %d\n%s", code, errb.String())
+	}
+	if !regexp.MustCompile(`ready\s+rewound\s+0\s+3\s+orders\[0\]:rewound`).MatchString(out.String()) {
+		t.Errorf("table lacks the rewound row:\n%s", out.String())
+	}
+}

@@ -346,6 +346,10 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_lag_measurement_timestamp_seconds":    nil,
 	"connect_sidecar_lag_measurement_age_seconds":          nil,
 	"connect_sidecar_lag_up":                               {"cluster"},
+	"connect_sidecar_lag_items_in_error":                   {"item", "reason"},
+	"connect_sidecar_lag_measurement_requests":             {"cluster"},
+	"connect_sidecar_lag_interval_seconds":                 nil,
+	"connect_sidecar_lag_measurement_duration_seconds":     {"phase", "le"},
 }
 
 var metricName = regexp.MustCompile(`^connect_sidecar_[a-z0-9_]+$`)

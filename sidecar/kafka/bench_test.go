@@ -351,15 +351,19 @@ func BenchmarkGroupOffsets(b *testing.B) {
 					return 0, shard.Err
 				}
 				for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
-					eachCommitted(g.Topics, func(string, int32, int64) { n++ })
+					eachPartition(g.Topics, func(string, int32, int64, error) { n++ })
 				}
 			}
 			return n, nil
 		}},
 		{"fetch=coordinators", func(cl *kgo.Client, ids topicIDs) (int, error) {
 			n := 0
-			err := eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic) {
-				eachCommitted(ts, func(string, int32, int64) { n++ })
+			var err error
+			eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic, gerr error) {
+				if gerr != nil {
+					err = gerr
+				}
+				eachPartition(ts, func(string, int32, int64, error) { n++ })
 			})
 			return n, err
 		}},

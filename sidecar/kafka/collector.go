@@ -50,6 +50,9 @@ type Collector struct {
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
 	descSkipped                                                  *prometheus.Desc
 	descTS, descAge, descUp                                      *prometheus.Desc
+	descItemErrors, descRequests, descInterval                   *prometheus.Desc
+	// duration of measurements by phase, and "total"; observed by Once.
+	duration *prometheus.HistogramVec
 }
 
 // Totals are the leader-only CloudWatch figures.
@@ -74,15 +77,25 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 	}
 	return &Collector{
 		m: m, opts: opts, log: opts.Logger, started: opts.Now(), up: map[string]bool{},
-		descTopic:     d("topic_lag_records", "Records of a source topic not yet copied by MirrorMaker 2.", "topic"),
-		descPartition: d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
-		descVerdict:   d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
-		descBehind:    d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
-		descSkipped:   d("group_records_skipped", "Records a consumer group would never read if it moved to the target now (rewound or target-ahead).", "group"),
-		descReady:     d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
-		descTS:        d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
-		descAge:       d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
-		descUp:        d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
+		descTopic:      d("topic_lag_records", "Records of a source topic not yet copied by MirrorMaker 2.", "topic"),
+		descPartition:  d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
+		descVerdict:    d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
+		descBehind:     d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
+		descSkipped:    d("group_records_skipped", "Records a consumer group would never read if it moved to the target now (rewound or target-ahead).", "group"),
+		descReady:      d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
+		descTS:         d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
+		descAge:        d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
+		descUp:         d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
+		descItemErrors: d("lag_items_in_error", "Items the latest lag measurement could not read (shown as unknown), by kind of item and reason.", "item", "reason"),
+		descRequests:   d("lag_measurement_requests", "Kafka requests the latest lag measurement sent to the cluster.", "cluster"),
+		descInterval:   d("lag_interval_seconds", "Configured time between lag measurements (SIDECAR_LAG_INTERVAL)."),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "connect_sidecar_lag_measurement_duration_seconds",
+			Help: "Duration of lag measurements by phase (connect_offsets, source_offsets, source_groups, checkpoints, target_offsets) and in total, failed ones included.",
+			// From a small migration's tens of milliseconds up to a
+			// cycle cut off at its interval.
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"phase"}),
 	}
 }
 
@@ -119,10 +132,13 @@ func (c *Collector) fresh(now time.Time) bool {
 func (c *Collector) Once(ctx context.Context) {
 	mctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
+	start := time.Now()
 	snap, err := c.m.Measure(mctx)
+	total := time.Since(start)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lastErr = err
+	c.duration.WithLabelValues("total").Observe(total.Seconds())
 	if err != nil {
 		var ce *ClusterError
 		if errors.As(err, &ce) {
@@ -131,8 +147,14 @@ func (c *Collector) Once(ctx context.Context) {
 		c.log.Warn("lag measurement failed", "err", err)
 		return
 	}
+	for _, ph := range snap.Phases {
+		c.duration.WithLabelValues(ph.Name).Observe(ph.Duration.Seconds())
+	}
 	c.last = snap
 	c.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
+	for alias := range snap.Unreachable {
+		c.up[alias] = false
+	}
 }
 
 // LastError is the error of the latest attempt, nil after a success.
@@ -144,14 +166,16 @@ func (c *Collector) LastError() error {
 
 // Totals returns the figures for CloudWatch's TotalBacklogRecords and
 // GroupsNotReady; ok is false when this sidecar is not the leader or has
-// no fresh measurement (none yet, the latest attempt failed, or it is old).
+// no fresh measurement (none yet, the latest attempt failed, or it is old)
+// or some partition's lag is unknown: a partial backlog must not pass for
+// the total.
 func (c *Collector) Totals() (t Totals, ok bool) {
 	if !c.opts.IsLeader() {
 		return Totals{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.fresh(c.opts.Now()) {
+	if !c.fresh(c.opts.Now()) || !c.last.LagKnown() {
 		return Totals{}, false
 	}
 	return Totals{BacklogRecords: c.last.TotalLag(), GroupsNotReady: c.last.GroupsNotReady()}, true
@@ -159,9 +183,10 @@ func (c *Collector) Totals() (t Totals, ok bool) {
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp} {
+	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp, c.descItemErrors, c.descRequests, c.descInterval} {
 		ch <- d
 	}
+	c.duration.Describe(ch)
 }
 
 // Collect exports the latest measurement; nothing unless leader.
@@ -172,6 +197,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opts.Now()
+	ch <- prometheus.MustNewConstMetric(c.descInterval, prometheus.GaugeValue, c.opts.Interval.Seconds())
+	c.duration.Collect(ch)
 	for alias, up := range c.up {
 		ch <- prometheus.MustNewConstMetric(c.descUp, prometheus.GaugeValue, b2f(up), alias)
 	}
@@ -183,11 +210,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.Time).Seconds())
 	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.Ready()))
-	for _, t := range s.Topics {
-		ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.Lag), t.Topic)
+	for alias, n := range s.Requests {
+		ch <- prometheus.MustNewConstMetric(c.descRequests, prometheus.GaugeValue, float64(n), alias)
+	}
+	for _, e := range s.ItemErrors() {
+		ch <- prometheus.MustNewConstMetric(c.descItemErrors, prometheus.GaugeValue, float64(e.Count), e.Item, e.Reason)
+	}
+	// A lag that leaves out unknown partitions is not exported: its series
+	// goes stale and lag_items_in_error says why.
+	for i := range s.Topics {
+		t := &s.Topics[i]
+		if t.LagKnown() {
+			ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.Lag), t.Topic)
+		}
 		if c.opts.PartitionDetail {
 			for _, p := range t.Partitions {
-				ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(p.Lag), t.Topic, strconv.Itoa(int(p.Partition)))
+				if p.Unknown == "" {
+					ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(p.Lag), t.Topic, strconv.Itoa(int(p.Partition)))
+				}
 			}
 		}
 	}

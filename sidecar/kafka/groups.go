@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -14,17 +15,27 @@ import (
 )
 
 // groups judges every consumer group the checkpoint connector covers.
-// ids names the source topics by ID.
-func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, ids topicIDs) ([]GroupReadiness, error) {
+// A group or partition whose offsets cannot be read is marked unknown and
+// judged so; the others are judged as usual. phase is called as each
+// phase of the measurement ends.
+func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, snap *Snapshot, fails *failures, phase func(string)) []GroupReadiness {
 	listed, err := s.srcAdm.ListGroups(ctx)
-	if err != nil {
-		return nil, clusterErr(s.src, "list groups", err)
+	if err != nil && len(listed) == 0 {
+		unreachable(snap, s.src, "list groups", err)
 	}
 	var names []string
 	for name := range listed {
 		if s.groups.Match(name) {
 			names = append(names, name)
 		}
+	}
+	if err != nil {
+		// Groups of a coordinator that did not answer are not listed: ask
+		// for the ones seen last time all the same, so that they turn
+		// unknown instead of disappearing.
+		names = append(names, s.lastGroups...)
+		slices.Sort(names)
+		names = slices.Compact(names)
 	}
 	sort.Strings(names)
 	selected := make(map[string]*TopicLag, len(topics))
@@ -40,31 +51,39 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		out[i].Group = name
 		byName[name] = i
 	}
-	err = eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic) {
+	eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, s.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
+		g := &out[byName[group]]
+		if err != nil {
+			g.Unknown = fails.add(ItemGroup, clusterErr(s.src, "group "+group+" offsets", err))
+			return
+		}
 		n := 0
-		eachCommitted(committed, func(topic string, _ int32, _ int64) {
+		eachPartition(committed, func(topic string, _ int32, _ int64, _ error) {
 			if selected[topic] != nil {
 				n++
 			}
 		})
-		g := &out[byName[group]]
 		g.Partitions = make([]GroupPartition, 0, n)
-		eachCommitted(committed, func(topic string, p int32, at int64) {
-			if t := selected[topic]; t != nil {
-				g.Partitions = append(g.Partitions, GroupPartition{
-					Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
-					Upstream: -1, Downstream: -1, TargetOffset: -1,
-				})
+		eachPartition(committed, func(topic string, p int32, at int64, err error) {
+			t := selected[topic]
+			if t == nil {
+				return
 			}
+			gp := GroupPartition{
+				Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
+				Upstream: -1, Downstream: -1, TargetOffset: -1,
+			}
+			if err != nil {
+				gp.Unknown = fails.add(ItemGroupPartition, clusterErr(s.src, fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
+			}
+			g.Partitions = append(g.Partitions, gp)
 		})
 	})
-	if err != nil {
-		return nil, clusterErr(s.src, "fetch group offsets", err)
-	}
-	// Only groups with offsets MM2 would checkpoint are covered.
+	// Only groups with offsets MM2 would checkpoint are covered, and those
+	// that could not be read.
 	kept := out[:0]
 	for _, g := range out {
-		if len(g.Partitions) == 0 {
+		if len(g.Partitions) == 0 && g.Unknown == "" {
 			continue
 		}
 		sort.Slice(g.Partitions, func(i, j int) bool {
@@ -74,49 +93,100 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		kept = append(kept, g)
 	}
 	out = kept
+	s.lastGroups = s.lastGroups[:0]
+	for _, g := range out {
+		s.lastGroups = append(s.lastGroups, g.Group)
+	}
+	phase(PhaseSourceGroups)
 	if len(out) == 0 {
-		return nil, nil
+		phase(PhaseCheckpoints)
+		phase(PhaseTargetOffsets)
+		return nil
+	}
+	// markAll marks every partition not yet unknown.
+	markAll := func(parts []GroupPartition, why string) {
+		for j := range parts {
+			if parts[j].Unknown == "" {
+				parts[j].Unknown = why
+			}
+		}
+	}
+	judge := func() []GroupReadiness {
+		for i := range out {
+			out[i].judge()
+		}
+		return out
 	}
 
-	if err := m.catchUpCheckpoints(ctx, s); err != nil {
-		return nil, clusterErr(s.tgt, "read "+s.cpTopic, err)
+	// Checkpoints read only in part would judge by old ones: every
+	// partition is unknown until the topic is read to its end.
+	err = m.catchUpCheckpoints(ctx, s)
+	phase(PhaseCheckpoints)
+	if err != nil {
+		cerr := clusterErr(s.tgt, "read "+s.cpTopic, err)
+		unreachable(snap, s.tgt, "read "+s.cpTopic, err)
+		why := "checkpoints " + fails.add(ItemGroupPartition, cerr)
+		for i := range out {
+			markAll(out[i].Partitions, why)
+		}
+		defer phase(PhaseTargetOffsets)
+		return judge()
 	}
+	defer phase(PhaseTargetOffsets)
 	remote, err := targetTopics(ctx, s.tgtCl, out)
 	if err != nil {
-		return nil, clusterErr(s.tgt, "metadata", err)
+		unreachable(snap, s.tgt, "metadata", err)
+		why := "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "metadata", err))
+		for i := range out {
+			markAll(out[i].Partitions, why)
+		}
+		return judge()
 	}
-	groupNames := make([]string, len(out))
+	groupNames := make([]string, 0, len(out))
 	clear(byName)
 	for i := range out {
-		groupNames[i] = out[i].Group
-		byName[out[i].Group] = i
+		if out[i].Unknown == "" {
+			groupNames = append(groupNames, out[i].Group)
+			byName[out[i].Group] = i
+		}
 	}
 	upstream := make(map[string]string, len(topics))
 	for _, t := range topics {
 		upstream[t.RemoteTopic] = t.Topic
 	}
-	err = eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic) {
+	find := func(parts []GroupPartition, topic string, p int32) *GroupPartition {
+		i := sort.Search(len(parts), func(i int) bool {
+			return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
+		})
+		if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
+			return &parts[i]
+		}
+		return nil
+	}
+	eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
 		parts := out[byName[group]].Partitions
-		eachCommitted(committed, func(remote string, p int32, at int64) {
+		if err != nil {
+			markAll(parts, "target "+fails.add(ItemGroupPartition, clusterErr(s.tgt, "group "+group+" offsets", err)))
+			return
+		}
+		eachPartition(committed, func(remote string, p int32, at int64, err error) {
 			topic, ok := upstream[remote]
 			if !ok {
 				return
 			}
-			i := sort.Search(len(parts), func(i int) bool {
-				return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
-			})
-			if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
-				parts[i].TargetOffset = at
+			gp := find(parts, topic, p)
+			switch {
+			case gp == nil:
+			case err != nil:
+				if gp.Unknown == "" {
+					gp.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+				}
+			default:
+				gp.TargetOffset = at
 			}
 		})
 	})
-	if err != nil {
-		return nil, clusterErr(s.tgt, "fetch group offsets", err)
-	}
-	ends, err := remote.ends(ctx, s.tgtCl)
-	if err != nil {
-		return nil, clusterErr(s.tgt, "list end offsets", err)
-	}
+	ends, endErrs := remote.ends(ctx, s.tgtCl)
 	for i := range out {
 		g := &out[i]
 		for j := range g.Partitions {
@@ -127,19 +197,28 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
 				p.TargetEnd = max(e[p.Partition], 0)
 			}
+			if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil && p.Unknown == "" {
+				p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+			}
 		}
-		g.judge()
 	}
-	return out, nil
+	return judge()
 }
 
-// eachCommitted calls fn for every partition of an OffsetFetch answer that
-// has a committed offset.
-func eachCommitted(topics []kmsg.OffsetFetchResponseGroupTopic, fn func(topic string, partition int32, at int64)) {
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// eachPartition calls fn for every partition of an OffsetFetch answer
+// that has a committed offset or an error.
+func eachPartition(topics []kmsg.OffsetFetchResponseGroupTopic, fn func(topic string, partition int32, at int64, err error)) {
 	for _, t := range topics {
 		for _, p := range t.Partitions {
-			if p.ErrorCode == 0 && p.Offset >= 0 {
-				fn(t.Topic, p.Partition, p.Offset)
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				fn(t.Topic, p.Partition, -1, err)
+			} else if p.Offset >= 0 {
+				fn(t.Topic, p.Partition, p.Offset, nil)
 			}
 		}
 	}
@@ -152,9 +231,10 @@ const (
 )
 
 // eachGroupOffsets fetches the committed offsets of groups and calls fn
-// with each group's topics, one group at a time. A group the cluster does
-// not know has no offsets. Topics an answer gives only by ID (OffsetFetch
-// v10+) are named from ids; fn does not see the others.
+// with each group's topics, or with the error that kept them from being
+// read, one group at a time. A group the cluster does not know has no
+// offsets and fn does not see it. Topics an answer gives only by ID
+// (OffsetFetch v10+) are named from ids; fn does not see the others.
 //
 // It finds the groups' coordinators (one batched FindCoordinator) and
 // sends each coordinator one OffsetFetch for all its groups, instead of
@@ -162,48 +242,61 @@ const (
 // client's metadata cache, which then holds every partition of every
 // committed topic between measurements (about 25 MB per cluster for
 // 100,000 partitions). Groups whose coordinator moved or is loading are
-// asked again, a bounded number of times.
-func eachGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(group string, topics []kmsg.OffsetFetchResponseGroupTopic)) error {
+// asked again, a bounded number of times; a coordinator that fails only
+// fails its own groups.
+func eachGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(group string, topics []kmsg.OffsetFetchResponseGroupTopic, err error)) {
 	for attempt := 1; len(groups) > 0; attempt++ {
-		retry, lastErr, err := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
-		if err != nil {
-			return err
-		}
+		retry := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
 		if len(retry) == 0 {
-			return nil
+			return
 		}
 		if attempt == groupAttempts {
-			return fmt.Errorf("group %s: %w", retry[0], lastErr)
+			for _, r := range retry {
+				fn(r.group, nil, r.err)
+			}
+			return
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("group %s: %w", retry[0], ctx.Err())
+			for _, r := range retry {
+				fn(r.group, nil, fmt.Errorf("%w (after %v)", ctx.Err(), r.err))
+			}
+			return
 		case <-time.After(time.Duration(attempt) * groupBackoff):
 		}
-		groups = retry
+		groups = groups[:0]
+		for _, r := range retry {
+			groups = append(groups, r.group)
+		}
 	}
-	return nil
+}
+
+// groupRetry is a group to ask again and why.
+type groupRetry struct {
+	group string
+	err   error
 }
 
 // fetchGroupOffsets makes one attempt of eachGroupOffsets and returns the
-// groups to ask again, with the error that made them so.
-func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic)) (retry []string, retryErr, err error) {
+// groups to ask again.
+func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic, error)) (retry []groupRetry) {
 	byNode := map[int32][]string{}
 	coordinators := adm.FindGroupCoordinators(ctx, groups...)
 	for _, g := range groups {
 		c, ok := coordinators[g]
 		switch {
 		case !ok:
-			retry, retryErr = append(retry, g), kerr.CoordinatorNotAvailable
+			retry = append(retry, groupRetry{g, kerr.CoordinatorNotAvailable})
 		case c.Err == nil:
 			byNode[c.NodeID] = append(byNode[c.NodeID], g)
 		case coordinatorMoved(c.Err):
-			retry, retryErr = append(retry, g), c.Err
+			retry = append(retry, groupRetry{g, c.Err})
 		default:
-			return nil, nil, fmt.Errorf("group %s coordinator: %w", g, c.Err)
+			fn(g, nil, fmt.Errorf("coordinator: %w", c.Err))
 		}
 	}
 	type answer struct {
+		asked  []string
 		groups []kmsg.OffsetFetchResponseGroup
 		err    error
 	}
@@ -214,33 +307,32 @@ func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, gr
 			if err != nil {
 				err = fmt.Errorf("broker %d: %w", node, err)
 			}
-			answers <- answer{resp, err}
+			answers <- answer{gs, resp, err}
 		}()
 	}
 	for range byNode {
 		a := <-answers
 		if a.err != nil {
-			if err == nil {
-				err = a.err
+			for _, g := range a.asked {
+				fn(g, nil, a.err)
 			}
 			continue
 		}
 		for i := range a.groups {
 			g := &a.groups[i]
 			switch gerr := kerr.ErrorForCode(g.ErrorCode); {
-			case err != nil:
 			case gerr == nil:
 				nameTopics(g.Topics, ids)
-				fn(g.Group, g.Topics)
+				fn(g.Group, g.Topics, nil)
 			case errors.Is(gerr, kerr.GroupIDNotFound):
 			case coordinatorMoved(gerr):
-				retry, retryErr = append(retry, g.Group), gerr
+				retry = append(retry, groupRetry{g.Group, gerr})
 			default:
-				err = fmt.Errorf("group %s: %w", g.Group, gerr)
+				fn(g.Group, nil, gerr)
 			}
 		}
 	}
-	return retry, retryErr, err
+	return retry
 }
 
 // coordinatorMoved reports errors after which the group's coordinator is
@@ -317,12 +409,14 @@ func nameTopics(topics []kmsg.OffsetFetchResponseGroupTopic, ids topicIDs) {
 // remoteTopics are the target topics the groups use: their leaders and
 // IDs.
 type remoteTopics struct {
-	tps []topicParts
-	ids topicIDs
+	tps  []topicParts
+	ids  topicIDs
+	errs map[topicPartition]error // partitions of topics whose metadata failed
 }
 
 // targetTopics asks the target for the metadata of the topics the groups
-// use. A topic missing on the target is left out.
+// use. A topic missing on the target is left out; the partitions of a
+// topic whose metadata is refused (not authorized, for one) are in errs.
 func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (remoteTopics, error) {
 	want := map[string]int32{}
 	for _, g := range groups {
@@ -339,9 +433,17 @@ func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) 
 	if err != nil {
 		return remoteTopics{}, err
 	}
-	r := remoteTopics{ids: topicIDs{}}
+	r := remoteTopics{ids: topicIDs{}, errs: map[topicPartition]error{}}
 	for _, t := range mresp.Topics {
-		if t.Topic == nil || t.ErrorCode != 0 {
+		if t.Topic == nil {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+				for p := range want[*t.Topic] {
+					r.errs[topicPartition{*t.Topic, p}] = err
+				}
+			}
 			continue
 		}
 		r.tps = append(r.tps, topicParts{*t.Topic, leadersOf(t, want[*t.Topic])})
@@ -352,17 +454,24 @@ func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) 
 
 // ends lists the end offsets of the topics, by partition; partitions
 // without one (missing or unknown) read 0, as a topic without records.
-func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (map[string][]int64, error) {
-	ends := make(map[string][]int64, len(r.tps))
+// errs holds the partitions whose end offset could not be read.
+func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (ends map[string][]int64, errs map[topicPartition]error) {
+	ends = make(map[string][]int64, len(r.tps))
 	for _, tp := range r.tps {
 		ends[tp.topic] = make([]int64, len(tp.leaders))
 	}
-	err := listOffsets(ctx, cl, r.tps, -1, func(t string, p int32, off int64) {
+	errs = map[topicPartition]error{}
+	for tp, err := range r.errs {
+		errs[tp] = err
+	}
+	listOffsets(ctx, cl, r.tps, -1, func(t string, p int32, off int64) {
 		if e := ends[t]; p >= 0 && int(p) < len(e) {
 			e[p] = off
 		}
+	}, func(t string, p int32, err error) {
+		errs[topicPartition{t, p}] = err
 	})
-	return ends, err
+	return ends, errs
 }
 
 // catchUpCheckpoints reads the checkpoints topic from where the last
@@ -383,11 +492,16 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 		return nil // MM2 has not written a checkpoint yet
 	}
 	starts, ends := map[int32]int64{}, map[int32]int64{}
-	if err := listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }); err != nil {
-		return err
+	var listErr error
+	fail := func(_ string, p int32, err error) {
+		if listErr == nil {
+			listErr = fmt.Errorf("partition %d: %w", p, err)
+		}
 	}
-	if err := listOffsets(ctx, s.tgtCl, tps, -1, func(_ string, p int32, o int64) { ends[p] = o }); err != nil {
-		return err
+	listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }, fail)
+	listOffsets(ctx, s.tgtCl, tps, -1, func(_ string, p int32, o int64) { ends[p] = o }, fail)
+	if listErr != nil {
+		return listErr
 	}
 	behind := func() (int32, int64, int64, bool) {
 		for p, end := range ends {

@@ -106,6 +106,19 @@ type clusterState struct {
 	checkpoints    map[cpKey]cpVal
 	cpNext         map[int32]int64
 	names          map[string]string // interned group and topic names
+	srcReqs        requestCount
+	tgtReqs        requestCount
+	// What the last measurement saw, to keep a row for every topic and
+	// group while the cluster that lists them cannot be read.
+	lastTopics []topicShape
+	lastGroups []string
+	ids        topicIDs
+}
+
+// topicShape is a source topic as the last measurement saw it.
+type topicShape struct {
+	topic, remote string
+	partitions    int
 }
 
 func (s *clusterState) close() {
@@ -247,6 +260,11 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		kgo.RetryTimeout(10 * time.Second),
 	}
 	build := func(c Cluster, extra ...kgo.Opt) (*kgo.Client, error) {
+		reqs := &s.srcReqs
+		if c.Role == Target {
+			reqs = &s.tgtReqs
+		}
+		extra = append(extra, kgo.WithHooks(reqs))
 		opts, err := c.ClientOpts(ctx)
 		if err != nil {
 			return nil, err
@@ -284,12 +302,21 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 // Measure runs one full measurement: the connectors' configs and MM2's
 // committed source offsets from Connect; log start and end offsets, groups
 // and their offsets from the source; checkpoints, group offsets and end
-// offsets from the target. A failure to reach a cluster is a
-// *ClusterError naming its alias.
+// offsets from the target. Failing to read Connect or to build the
+// clients fails the measurement (a Kafka failure then is a *ClusterError
+// naming its alias); an item of either cluster that cannot be read is
+// marked unknown with its reason, and every other item is still measured.
 func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
+	phaseStart := start
+	var phases []Phase
+	phase := func(name string) {
+		now := time.Now()
+		phases = append(phases, Phase{name, now.Sub(phaseStart)})
+		phaseStart = now
+	}
 
 	msc, cpc, mscCfg, cpcCfg, err := m.connectors(ctx)
 	if err != nil {
@@ -307,52 +334,105 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 		m.state = st
 	}
 	s := m.state
+	s.srcReqs.n.Store(0)
+	s.tgtReqs.n.Store(0)
 	snap := &Snapshot{SourceAlias: s.src.Alias, TargetAlias: s.tgt.Alias, SourceConnector: msc, CheckpointConnector: cpc}
+	var fails failures
+	connectTime := time.Since(start)
 
-	topics, ids, err := m.sourceTopics(ctx, s)
-	if err != nil {
-		return nil, err
-	}
+	topics := m.sourceTopics(ctx, s, snap, &fails)
+	phase(PhaseSourceOffsets)
+	copiedStart := time.Now()
 	if err := m.copiedOffsets(ctx, s, msc, topics); err != nil {
 		return nil, err
 	}
+	// Connect's share: the configs read first and MM2's offsets.
+	phases = append(phases, Phase{PhaseConnectOffsets, connectTime + time.Since(copiedStart)})
+	phaseStart = time.Now()
 	snap.Topics = topics
 	if s.hasCPC {
-		if snap.Groups, err = m.groups(ctx, s, topics, ids); err != nil {
-			return nil, err
-		}
+		snap.Groups = m.groups(ctx, s, topics, snap, &fails, phase)
 	}
 	snap.Time = time.Now()
 	snap.Duration = snap.Time.Sub(start)
+	snap.Phases = phases
+	snap.Requests = map[string]int64{s.src.Alias: s.srcReqs.n.Load()}
+	snap.Requests[s.tgt.Alias] += s.tgtReqs.n.Load()
+	if len(fails.first) > 0 {
+		var counts []string
+		for _, e := range snap.ItemErrors() {
+			counts = append(counts, fmt.Sprintf("%s %s: %d", e.Item, e.Reason, e.Count))
+		}
+		args := []any{"unknown", strings.Join(counts, ", ")}
+		for _, item := range slices.Sorted(maps.Keys(fails.first)) {
+			args = append(args, "first_"+item, fails.first[item].Error())
+		}
+		m.log.Warn("lag measurement incomplete: some items are unknown", args...)
+	}
 	return snap, nil
+}
+
+// unreachable records that a whole part of the measurement could not
+// reach a cluster.
+func unreachable(snap *Snapshot, c Cluster, what string, err error) {
+	if snap.Unreachable == nil {
+		snap.Unreachable = map[string]string{}
+	}
+	if _, ok := snap.Unreachable[c.Alias]; !ok {
+		snap.Unreachable[c.Alias] = clusterErr(c, what, err).Error()
+	}
 }
 
 // sourceTopics lists the selected source topics with log start and end
 // offsets: one metadata request, then one ListOffsets request per
-// partition leader for each of start and end. ids names the selected
-// topics by topic ID.
-func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, topicIDs, error) {
+// partition leader for each of start and end. A topic or partition that
+// cannot be read is marked unknown; when the metadata cannot be read at
+// all, the topics of the last measurement stand in, all unknown.
+func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snapshot, fails *failures) []TopicLag {
 	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
-		return nil, nil, clusterErr(s.src, "metadata", err)
+		unreachable(snap, s.src, "metadata", err)
+		why := fails.add(ItemTopic, clusterErr(s.src, "metadata", err))
+		topics := make([]TopicLag, len(s.lastTopics))
+		for i, sh := range s.lastTopics {
+			topics[i] = TopicLag{Topic: sh.topic, RemoteTopic: sh.remote, Unknown: why, Partitions: make([]PartitionLag, sh.partitions)}
+			for p := range topics[i].Partitions {
+				topics[i].Partitions[p] = PartitionLag{Partition: int32(p), Start: -1, End: -1, Copied: -1, Unknown: why}
+			}
+		}
+		return topics
 	}
 	var topics []TopicLag
 	var leaders [][]int32
 	ids := topicIDs{}
+	last := make(map[string]int, len(s.lastTopics))
+	for _, sh := range s.lastTopics {
+		last[sh.topic] = sh.partitions
+	}
 	for _, t := range kresp.Topics {
-		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 {
+		if t.Topic == nil || t.IsInternal {
 			continue
 		}
 		name := *t.Topic
 		if !s.topics.Match(name) || s.policy.IsInternal(name) {
 			continue
 		}
-		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, len(t.Partitions))}
+		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name)}
+		n := len(t.Partitions)
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			tl.Unknown = fails.add(ItemTopic, fmt.Errorf("%s: %w", name, err))
+			n = last[name]
+		}
+		tl.Partitions = make([]PartitionLag, n)
 		for i := range tl.Partitions {
-			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
+			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1, Unknown: tl.Unknown}
 		}
 		topics = append(topics, tl)
-		leaders = append(leaders, leadersOf(t, int32(len(t.Partitions))))
+		if tl.Unknown != "" {
+			leaders = append(leaders, nil)
+			continue
+		}
+		leaders = append(leaders, leadersOf(t, int32(n)))
 		ids.add(t)
 	}
 	kresp = nil // release the metadata before the offset requests
@@ -363,26 +443,34 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	// Sorted so that topicLag finds a topic by binary search: metadata
 	// answers in no particular order.
 	sort.Sort(byTopic{topics, req})
-	set := func(start bool) func(string, int32, int64) {
-		return func(topic string, p int32, off int64) {
-			t := topicLag(topics, topic)
-			if t == nil || p < 0 || int(p) >= len(t.Partitions) {
-				return
-			}
-			if start {
-				t.Partitions[p].Start = off
-			} else {
-				t.Partitions[p].End = off
-			}
+	s.ids = ids
+	s.lastTopics = s.lastTopics[:0]
+	for _, t := range topics {
+		s.lastTopics = append(s.lastTopics, topicShape{t.Topic, t.RemoteTopic, len(t.Partitions)})
+	}
+	part := func(topic string, p int32) *PartitionLag {
+		t := topicLag(topics, topic)
+		if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+			return nil
+		}
+		return &t.Partitions[p]
+	}
+	fail := func(topic string, p int32, err error) {
+		if pl := part(topic, p); pl != nil && pl.Unknown == "" {
+			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", topic, p, clusterErr(s.src, "list offsets", err)))
 		}
 	}
-	if err := listOffsets(ctx, s.srcCl, req, -2, set(true)); err != nil {
-		return nil, nil, clusterErr(s.src, "list start offsets", err)
-	}
-	if err := listOffsets(ctx, s.srcCl, req, -1, set(false)); err != nil {
-		return nil, nil, clusterErr(s.src, "list end offsets", err)
-	}
-	return topics, ids, nil
+	listOffsets(ctx, s.srcCl, req, -2, func(topic string, p int32, off int64) {
+		if pl := part(topic, p); pl != nil {
+			pl.Start = off
+		}
+	}, fail)
+	listOffsets(ctx, s.srcCl, req, -1, func(topic string, p int32, off int64) {
+		if pl := part(topic, p); pl != nil {
+			pl.End = off
+		}
+	}, fail)
+	return topics
 }
 
 // topicIDs names topics by the IDs metadata gives them (Kafka 2.8+).
@@ -446,9 +534,9 @@ func metadata(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.Metad
 
 // listOffsets sends one ListOffsets request to each partition leader, all
 // at once. timestamp -1 asks for end offsets, -2 for log start offsets.
-// Unknown partitions report -1; a partition without a leader or another
-// partition error fails the call.
-func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
+// Unknown partitions report -1. A partition without a leader, a partition
+// error or a failed request goes to fail, once per partition.
+func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64), fail func(string, int32, error)) {
 	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
 	// Each topic's partitions are counted per leader first, so that every
 	// partition list is allocated once at its size: grown by appending,
@@ -458,7 +546,8 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		clear(perLeader)
 		for p, leader := range tp.leaders {
 			if leader < 0 {
-				return fmt.Errorf("%s[%d]: no leader", tp.topic, p)
+				fail(tp.topic, int32(p), errNoLeader)
+				continue
 			}
 			perLeader[leader]++
 		}
@@ -475,6 +564,9 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 			req.Topics = append(req.Topics, rt)
 		}
 		for p, leader := range tp.leaders {
+			if leader < 0 {
+				continue
+			}
 			req := byLeader[leader]
 			rt := &req.Topics[len(req.Topics)-1]
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
@@ -484,6 +576,7 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		}
 	}
 	type answer struct {
+		req  *kmsg.ListOffsetsRequest
 		resp *kmsg.ListOffsetsResponse
 		err  error
 	}
@@ -492,23 +585,23 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		go func() {
 			resp, err := cl.Broker(int(leader)).RetriableRequest(ctx, req)
 			if err != nil {
-				answers <- answer{err: fmt.Errorf("broker %d: %w", leader, err)}
+				answers <- answer{req: req, err: fmt.Errorf("broker %d: %w", leader, err)}
 				return
 			}
-			answers <- answer{resp: resp.(*kmsg.ListOffsetsResponse)}
+			answers <- answer{req: req, resp: resp.(*kmsg.ListOffsetsResponse)}
 		}()
 	}
-	var firstErr error
 	for range byLeader {
 		a := <-answers
 		if a.err != nil {
-			if firstErr == nil {
-				firstErr = a.err
+			for _, t := range a.req.Topics {
+				for _, p := range t.Partitions {
+					fail(t.Topic, p.Partition, a.err)
+				}
 			}
 			continue
 		}
-		resp := a.resp
-		for _, t := range resp.Topics {
+		for _, t := range a.resp.Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
 					err := kerr.ErrorForCode(p.ErrorCode)
@@ -516,16 +609,13 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 						set(t.Topic, p.Partition, -1)
 						continue
 					}
-					if firstErr == nil {
-						firstErr = fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, err)
-					}
+					fail(t.Topic, p.Partition, err)
 					continue
 				}
 				set(t.Topic, p.Partition, p.Offset)
 			}
 		}
 	}
-	return firstErr
 }
 
 // copiedOffsets reads MM2's committed source offsets from Connect and
@@ -550,6 +640,10 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 		t.Lag = 0
 		for j := range t.Partitions {
 			pl := &t.Partitions[j]
+			if pl.Unknown != "" {
+				pl.Lag = 0
+				continue
+			}
 			next := pl.Copied + 1
 			if pl.Copied < 0 || next < pl.Start {
 				// Never copied, or retention removed records MM2 had not

@@ -66,22 +66,48 @@ func (v Verdict) rank() int {
 // Snapshot is one measurement of both clusters. It is not modified after
 // Measure returns it.
 type Snapshot struct {
-	Time                time.Time        `json:"time"`
-	Duration            time.Duration    `json:"duration_ns"`
-	SourceAlias         string           `json:"source_alias"`
-	TargetAlias         string           `json:"target_alias"`
-	SourceConnector     string           `json:"source_connector"`
-	CheckpointConnector string           `json:"checkpoint_connector,omitempty"`
-	Topics              []TopicLag       `json:"topics"`
-	Groups              []GroupReadiness `json:"groups"`
+	Time                time.Time     `json:"time"`
+	Duration            time.Duration `json:"duration_ns"`
+	SourceAlias         string        `json:"source_alias"`
+	TargetAlias         string        `json:"target_alias"`
+	SourceConnector     string        `json:"source_connector"`
+	CheckpointConnector string        `json:"checkpoint_connector,omitempty"`
+	// Unreachable names, by alias, the clusters a part of this measurement
+	// could not reach at all, with the error; their items are unknown.
+	Unreachable map[string]string `json:"unreachable,omitempty"`
+	// Phases is how long each part of the measurement took; Requests how
+	// many Kafka requests it sent, by cluster alias.
+	Phases   []Phase          `json:"phases"`
+	Requests map[string]int64 `json:"requests"`
+	Topics   []TopicLag       `json:"topics"`
+	Groups   []GroupReadiness `json:"groups"`
 }
+
+// Phase is the duration of one part of a measurement.
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Phases of a measurement, in the order they run.
+const (
+	PhaseConnectOffsets = "connect_offsets" // connector configs and MM2's committed source offsets
+	PhaseSourceOffsets  = "source_offsets"  // source metadata, log start and end offsets
+	PhaseSourceGroups   = "source_groups"   // source groups and their committed offsets
+	PhaseCheckpoints    = "checkpoints"     // new records of the checkpoints topic
+	PhaseTargetOffsets  = "target_offsets"  // target metadata, group offsets and end offsets
+)
 
 // TopicLag is the replication backlog of one source topic.
 type TopicLag struct {
-	Topic       string         `json:"topic"`
-	RemoteTopic string         `json:"remote_topic"`
-	Lag         int64          `json:"lag"`
-	Partitions  []PartitionLag `json:"partitions"`
+	Topic       string `json:"topic"`
+	RemoteTopic string `json:"remote_topic"`
+	// Lag sums the partitions whose lag is known.
+	Lag int64 `json:"lag"`
+	// Unknown is why the topic's metadata could not be read; its
+	// partitions are then those of the last measurement, each unknown.
+	Unknown    string         `json:"unknown,omitempty"`
+	Partitions []PartitionLag `json:"partitions"`
 }
 
 // PartitionLag is the backlog of one source partition: records between
@@ -93,15 +119,21 @@ type PartitionLag struct {
 	End       int64 `json:"log_end"`
 	Copied    int64 `json:"last_copied"` // -1: never copied
 	Lag       int64 `json:"lag"`
+	// Unknown is why the partition's offsets could not be read; Lag is 0
+	// and counts nowhere.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // GroupReadiness is the cutover verdict of one consumer group.
 type GroupReadiness struct {
-	Group          string           `json:"group"`
-	Verdict        Verdict          `json:"verdict"`
-	RecordsBehind  int64            `json:"records_behind"`
-	RecordsSkipped int64            `json:"records_skipped"`
-	Partitions     []GroupPartition `json:"partitions"`
+	Group          string  `json:"group"`
+	Verdict        Verdict `json:"verdict"`
+	RecordsBehind  int64   `json:"records_behind"`
+	RecordsSkipped int64   `json:"records_skipped"`
+	// Unknown is why the group's committed offsets on the source could not
+	// be read; it then has no partitions.
+	Unknown    string           `json:"unknown,omitempty"`
+	Partitions []GroupPartition `json:"partitions"`
 }
 
 // GroupPartition is one partition a group has committed on the source.
@@ -123,11 +155,17 @@ type GroupPartition struct {
 	// make the true figure smaller).
 	RecordsBehind  int64 `json:"records_behind"`
 	RecordsSkipped int64 `json:"records_skipped"`
+	// Unknown is why an offset the verdict needs could not be read.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // judge sets the partition's verdict from its offsets.
 func (p *GroupPartition) judge() {
 	p.RecordsBehind, p.RecordsSkipped = 0, 0
+	if p.Unknown != "" {
+		p.Verdict = Unknown
+		return
+	}
 	if !p.HasCheckpoint {
 		p.Verdict = NoCheckpoint
 		return
@@ -182,12 +220,30 @@ func (g *GroupReadiness) judge() {
 			g.Verdict = p.Verdict
 		}
 	}
-	if len(g.Partitions) == 0 {
+	switch {
+	case g.Unknown != "":
+		g.Verdict = Unknown
+	case len(g.Partitions) == 0:
 		g.Verdict = NoCheckpoint
 	}
 }
 
-// TotalLag is the backlog of every selected topic.
+// UnknownReason is why the group's verdict is not whole: its own reason
+// or that of its first unknown partition; "" when every offset was read.
+func (g *GroupReadiness) UnknownReason() string {
+	if g.Unknown != "" {
+		return g.Unknown
+	}
+	for _, p := range g.Partitions {
+		if p.Unknown != "" {
+			return p.Unknown
+		}
+	}
+	return ""
+}
+
+// TotalLag is the backlog of every selected topic, of the partitions
+// whose lag is known.
 func (s *Snapshot) TotalLag() int64 {
 	var n int64
 	for _, t := range s.Topics {
@@ -207,10 +263,20 @@ func (s *Snapshot) GroupsNotReady() int {
 	return n
 }
 
-// Ready reports whether the whole migration could cut over now: nothing
-// left to copy and every group synced.
+// LagKnown reports whether every selected partition's lag was read.
+func (s *Snapshot) LagKnown() bool {
+	for i := range s.Topics {
+		if !s.Topics[i].LagKnown() {
+			return false
+		}
+	}
+	return len(s.Unreachable) == 0
+}
+
+// Ready reports whether the whole migration could cut over now: every
+// lag known, nothing left to copy and every group synced.
 func (s *Snapshot) Ready() bool {
-	return s.TotalLag() == 0 && s.GroupsNotReady() == 0
+	return s.LagKnown() && s.TotalLag() == 0 && s.GroupsNotReady() == 0
 }
 
 func (s *Snapshot) group(name string) *GroupReadiness {
@@ -242,6 +308,9 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 			case TargetAhead:
 				r += fmt.Sprintf(" (target offset beyond the checkpoint: about %d records would be skipped)", g.RecordsSkipped)
 			}
+			if why := g.UnknownReason(); why != "" {
+				r += fmt.Sprintf(" (%s)", why)
+			}
 			if g.Verdict == NegativeLag {
 				r += " (target offset beyond the target's end: see the reset plan)"
 			}
@@ -253,7 +322,12 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 				continue
 			}
 			seen[p.Topic] = true
-			if t := topicLag(s.Topics, p.Topic); t != nil && t.Lag > 0 {
+			t := topicLag(s.Topics, p.Topic)
+			switch {
+			case t == nil:
+			case !t.LagKnown():
+				reasons = append(reasons, fmt.Sprintf("group %s: topic %s: lag unknown (%s)", name, p.Topic, t.UnknownReason()))
+			case t.Lag > 0:
 				reasons = append(reasons, fmt.Sprintf("group %s: topic %s has %d records not yet copied", name, p.Topic, t.Lag))
 			}
 		}

@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,6 +80,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
 		return 2
+	}
+	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
+		fmt.Fprintf(stderr, "status: %s\n", snap.Unreachable[alias])
 	}
 	var plan []kafka.Reset
 	if *resetPlan {
@@ -160,11 +166,19 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 	printConnectors(w, statuses)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nLAG %s -> %s (measured %s in %s)\n", snap.SourceAlias, snap.TargetAlias, snap.Time.UTC().Format(time.RFC3339), snap.Duration.Round(time.Millisecond))
-	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
-	for _, t := range snap.Topics {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t.Topic, t.RemoteTopic, len(t.Partitions), t.Lag)
+	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
+		fmt.Fprintf(w, "UNREACHABLE %s\n", snap.Unreachable[alias])
 	}
-	fmt.Fprintf(tw, "total\t\t\t%d\n", snap.TotalLag())
+	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
+	for i := range snap.Topics {
+		t := &snap.Topics[i]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", t.Topic, t.RemoteTopic, len(t.Partitions), topicLagCell(t))
+	}
+	total := strconv.FormatInt(snap.TotalLag(), 10)
+	if !snap.LagKnown() {
+		total = "at least " + total
+	}
+	fmt.Fprintf(tw, "total\t\t\t%s\n", total)
 	tw.Flush()
 
 	if snap.CheckpointConnector == "" {
@@ -182,7 +196,11 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 			if len(bad) > 5 {
 				bad = append(bad[:5], fmt.Sprintf("+%d more", len(bad)-5))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Group, g.Verdict, g.RecordsBehind, g.RecordsSkipped, strings.Join(bad, " "))
+			verdict := string(g.Verdict)
+			if g.Verdict == kafka.Unknown {
+				verdict = fmt.Sprintf("unknown (%s)", g.UnknownReason())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Group, verdict, g.RecordsBehind, g.RecordsSkipped, strings.Join(bad, " "))
 		}
 		tw.Flush()
 	}
@@ -208,6 +226,18 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 		}
 		tw.Flush()
 	}
+}
+
+// topicLagCell is a topic's lag, or why it is not known: "unknown
+// (reason)", with how many partitions when only some are.
+func topicLagCell(t *kafka.TopicLag) string {
+	switch n := t.UnknownPartitions(); {
+	case t.Unknown != "" || n == len(t.Partitions) && n > 0:
+		return fmt.Sprintf("unknown (%s)", t.UnknownReason())
+	case n > 0:
+		return fmt.Sprintf("unknown (%s: %d of %d partitions; %d in the others)", t.UnknownReason(), n, len(t.Partitions), t.Lag)
+	}
+	return strconv.FormatInt(t.Lag, 10)
 }
 
 func firstLine(s string) string {

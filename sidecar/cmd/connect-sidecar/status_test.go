@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
@@ -272,8 +274,9 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	}
 }
 
-// TestStatusClusterDown: a cluster that cannot be reached fails the
-// command with its alias named, and the connector table still prints.
+// TestStatusClusterDown: with the target down the lag read from the
+// source is still shown, every group is unknown with the reason, the
+// target is named, and a cutover check says not ready.
 func TestStatusClusterDown(t *testing.T) {
 	env := statusFixture(t)
 	env.tgt.Close()
@@ -281,14 +284,38 @@ func TestStatusClusterDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := runStatus(ctx, []string{"--cutover", "ready", "--timeout", "5s"}, &out, &errb)
-	if code != 2 {
-		t.Errorf("exit %d, want 2", code)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
 	}
-	if !strings.Contains(errb.String(), `target cluster "tgt"`) {
-		t.Errorf("stderr does not name the target cluster:\n%s", errb.String())
+	for _, want := range []string{`target cluster "tgt"`, "group ready: unknown (checkpoints unreachable)"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
 	}
-	if !strings.Contains(out.String(), "msc") || strings.Contains(out.String(), "ready for cutover") {
-		t.Errorf("stdout:\n%s\nwant the connector table and no verdict", out.String())
+	for _, re := range []string{`msc`, `orders\s+orders\s+2\s+0\n`, `ready\s+unknown \(checkpoints unreachable\)`, `UNREACHABLE target cluster "tgt"`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("stdout lacks %s:\n%s", re, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "ready for cutover") {
+		t.Errorf("stdout:\n%s\nwant no verdict of readiness", out.String())
+	}
+}
+
+// TestStatusPartitionUnknown: a partition whose end offset is refused is
+// "unknown (reason)" on its topic's row, and the total says it is a
+// lower bound.
+func TestStatusPartitionUnknown(t *testing.T) {
+	env := statusFixture(t)
+	env.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
+	var out, errb bytes.Buffer
+	if code := runStatus(context.Background(), nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, re := range []string{`orders\s+orders\s+2\s+unknown \(NOT_LEADER_FOR_PARTITION: 1 of 2 partitions; 0 in the others\)`, `total\s+at least 0`, `migration ready: no`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("stdout lacks %s:\n%s", re, out.String())
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,16 +91,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	if *asJSON {
-		out := struct {
-			Connectors map[string]connect.ConnectorStatus `json:"connectors"`
-			Ready      bool                               `json:"migration_ready"`
-			TotalLag   int64                              `json:"total_lag"`
-			Lag        *kafka.Snapshot                    `json:"measurement"`
-			ResetPlan  []kafka.Reset                      `json:"reset_plan,omitempty"`
-		}{statuses, snap.Ready(), snap.TotalLag(), snap, plan}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeStatusJSON(stdout, statuses, snap, plan); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
 			return 2
 		}
@@ -122,6 +114,40 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "ready for cutover: %s\n", strings.Join(groups, " "))
 	}
 	return 0
+}
+
+// writeStatusJSON writes the --json document as it goes: one indented
+// object, the measurement's topics and groups one at a time, so that its
+// memory does not grow with the size of the document (see
+// kafka.Snapshot.WriteJSON). One document rather than JSON lines keeps
+// every script that reads the output working.
+func writeStatusJSON(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	field := func(name string, v any) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "  %q: %s,\n", name, b)
+		return nil
+	}
+	bw.WriteString("{\n")
+	if err := field("connectors", statuses); err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "  \"migration_ready\": %t,\n  \"total_lag\": %d,\n  \"measurement\": ", snap.Ready(), snap.TotalLag())
+	if err := snap.WriteJSON(bw, "  ", "  "); err != nil {
+		return err
+	}
+	if len(plan) > 0 {
+		b, err := json.MarshalIndent(plan, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, ",\n  \"reset_plan\": %s", b)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // parseInterspersed parses flags wherever they stand among the GROUP

@@ -239,6 +239,17 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	if code, _, _ := run("--cutover", "neg"); code != 1 {
 		t.Errorf("--cutover of a negative-lag group: exit %d, want 1", code)
 	}
+	code, out, errs = run("--json", "--reset-plan", "neg")
+	var doc struct {
+		Measurement map[string]any `json:"measurement"`
+		ResetPlan   []kafka.Reset  `json:"reset_plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("--json --reset-plan: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	if len(doc.ResetPlan) != 1 || doc.ResetPlan[0] != (kafka.Reset{Group: "neg", Topic: "orders", Partition: 0, From: 9, To: 5}) || doc.Measurement["groups"] == nil {
+		t.Errorf("--json --reset-plan = %+v", doc)
+	}
 
 	consumer := newKgo(t, env.tgt, kgo.ConsumerGroup("neg"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())
 	for {

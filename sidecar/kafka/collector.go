@@ -43,7 +43,7 @@ type Collector struct {
 
 	mu      sync.Mutex
 	started time.Time
-	last    *Snapshot
+	last    *exported
 	up      map[string]bool // cluster alias -> reachable in the latest attempt
 	lastErr error
 
@@ -53,6 +53,63 @@ type Collector struct {
 	descItemErrors, descRequests, descInterval                   *prometheus.Desc
 	// duration of measurements by phase, and "total"; observed by Once.
 	duration *prometheus.HistogramVec
+}
+
+// exported is what Collect and Totals use of a measurement. The
+// collector keeps it instead of the snapshot, whose per-partition group
+// offsets (200,000 for 200 groups of 1,000 partitions) would otherwise stay
+// alive beside the next measurement's.
+type exported struct {
+	time           time.Time
+	ready          bool
+	lagKnown       bool
+	totalLag       int64
+	groupsNotReady int
+	requests       map[string]int64
+	itemErrors     []ItemError
+	topics         []exportedTopic
+	groups         []exportedGroup
+}
+
+type exportedTopic struct {
+	topic string
+	lag   int64
+	known bool
+	// partitions holds each partition's lag (-1: unknown), with
+	// PartitionDetail only.
+	partitions []int64
+}
+
+type exportedGroup struct {
+	group           string
+	verdict         Verdict
+	behind, skipped int64
+}
+
+func (c *Collector) export(s *Snapshot) *exported {
+	e := &exported{
+		time: s.Time, ready: s.Ready(), lagKnown: s.LagKnown(), totalLag: s.TotalLag(),
+		groupsNotReady: s.GroupsNotReady(), requests: s.Requests, itemErrors: s.ItemErrors(),
+		topics: make([]exportedTopic, len(s.Topics)), groups: make([]exportedGroup, len(s.Groups)),
+	}
+	for i := range s.Topics {
+		t := &s.Topics[i]
+		e.topics[i] = exportedTopic{topic: t.Topic, lag: t.Lag, known: t.LagKnown()}
+		if c.opts.PartitionDetail {
+			ps := make([]int64, len(t.Partitions))
+			for j, p := range t.Partitions {
+				ps[j] = p.Lag
+				if p.Unknown != "" {
+					ps[j] = -1
+				}
+			}
+			e.topics[i].partitions = ps
+		}
+	}
+	for i, g := range s.Groups {
+		e.groups[i] = exportedGroup{group: g.Group, verdict: g.Verdict, behind: g.RecordsBehind, skipped: g.RecordsSkipped}
+	}
+	return e
 }
 
 // Totals are the leader-only CloudWatch figures.
@@ -125,7 +182,7 @@ func (c *Collector) timeout() time.Duration { return max(c.opts.Interval, 10*tim
 // attempt succeeded, no longer ago than two measurements may take.
 // The caller holds c.mu.
 func (c *Collector) fresh(now time.Time) bool {
-	return c.last != nil && c.lastErr == nil && now.Sub(c.last.Time) <= 2*c.timeout()
+	return c.last != nil && c.lastErr == nil && now.Sub(c.last.time) <= 2*c.timeout()
 }
 
 // Once runs one measurement now, bounded by the interval (at least 10s).
@@ -135,6 +192,10 @@ func (c *Collector) Once(ctx context.Context) {
 	start := time.Now()
 	snap, err := c.m.Measure(mctx)
 	total := time.Since(start)
+	var e *exported
+	if err == nil {
+		e = c.export(snap)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lastErr = err
@@ -150,7 +211,7 @@ func (c *Collector) Once(ctx context.Context) {
 	for _, ph := range snap.Phases {
 		c.duration.WithLabelValues(ph.Name).Observe(ph.Duration.Seconds())
 	}
-	c.last = snap
+	c.last = e
 	c.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
 	for alias := range snap.Unreachable {
 		c.up[alias] = false
@@ -175,10 +236,10 @@ func (c *Collector) Totals() (t Totals, ok bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.fresh(c.opts.Now()) || !c.last.LagKnown() {
+	if !c.fresh(c.opts.Now()) || !c.last.lagKnown {
 		return Totals{}, false
 	}
-	return Totals{BacklogRecords: c.last.TotalLag(), GroupsNotReady: c.last.GroupsNotReady()}, true
+	return Totals{BacklogRecords: c.last.totalLag, GroupsNotReady: c.last.groupsNotReady}, true
 }
 
 // Describe sends the descriptors of every metric.
@@ -207,36 +268,33 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := c.last
-	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.Time).Seconds())
-	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.Ready()))
-	for alias, n := range s.Requests {
+	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.time.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.time).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.ready))
+	for alias, n := range s.requests {
 		ch <- prometheus.MustNewConstMetric(c.descRequests, prometheus.GaugeValue, float64(n), alias)
 	}
-	for _, e := range s.ItemErrors() {
+	for _, e := range s.itemErrors {
 		ch <- prometheus.MustNewConstMetric(c.descItemErrors, prometheus.GaugeValue, float64(e.Count), e.Item, e.Reason)
 	}
 	// A lag that leaves out unknown partitions is not exported: its series
 	// goes stale and lag_items_in_error says why.
-	for i := range s.Topics {
-		t := &s.Topics[i]
-		if t.LagKnown() {
-			ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.Lag), t.Topic)
+	for _, t := range s.topics {
+		if t.known {
+			ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.lag), t.topic)
 		}
-		if c.opts.PartitionDetail {
-			for _, p := range t.Partitions {
-				if p.Unknown == "" {
-					ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(p.Lag), t.Topic, strconv.Itoa(int(p.Partition)))
-				}
+		for p, lag := range t.partitions {
+			if lag >= 0 {
+				ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(lag), t.topic, strconv.Itoa(p))
 			}
 		}
 	}
-	for _, g := range s.Groups {
+	for _, g := range s.groups {
 		for _, v := range Verdicts() {
-			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.Verdict == v), g.Group, string(v))
+			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.verdict == v), g.group, string(v))
 		}
-		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.RecordsBehind), g.Group)
-		ch <- prometheus.MustNewConstMetric(c.descSkipped, prometheus.GaugeValue, float64(g.RecordsSkipped), g.Group)
+		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.behind), g.group)
+		ch <- prometheus.MustNewConstMetric(c.descSkipped, prometheus.GaugeValue, float64(g.skipped), g.group)
 	}
 }
 

@@ -16,6 +16,12 @@ type Snapshotter interface {
 	Measure(ctx context.Context) (*Snapshot, error)
 }
 
+// summarizer is a Snapshotter that can leave out the partitions of
+// groups, which the collector does not export (*Measurer.MeasureSummary).
+type summarizer interface {
+	MeasureSummary(ctx context.Context) (*Snapshot, error)
+}
+
 // CollectorOptions tune a Collector.
 type CollectorOptions struct {
 	// Interval between measurements (SIDECAR_LAG_INTERVAL).
@@ -190,7 +196,11 @@ func (c *Collector) Once(ctx context.Context) {
 	mctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	start := time.Now()
-	snap, err := c.m.Measure(mctx)
+	measure := c.m.Measure
+	if sm, ok := c.m.(summarizer); ok {
+		measure = sm.MeasureSummary
+	}
+	snap, err := measure(mctx)
 	total := time.Since(start)
 	var e *exported
 	if err == nil {

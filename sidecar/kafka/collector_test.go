@@ -108,6 +108,38 @@ connect_sidecar_lag_up{cluster="tgt"} 1
 	}
 }
 
+// TestCollectorTargetDown: with the target down the lag read from the
+// source is still exported, and the group partitions that could not be
+// judged are counted by reason.
+func TestCollectorTargetDown(t *testing.T) {
+	e := scenario(t)
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+	t.Cleanup(m.Close)
+	c := NewCollector(m, CollectorOptions{Interval: time.Second})
+	c.Once(ctxT(t))
+	e.tgt.Close()
+	c.Once(ctxT(t))
+	if err := c.LastError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"connect_sidecar_topic_lag_records", map[string]string{"topic": "orders"}, 14},
+		{"connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}, 0},
+		{"connect_sidecar_lag_up", map[string]string{"cluster": "src"}, 1},
+		{"connect_sidecar_lag_items_in_error", map[string]string{"item": "group_partition", "reason": "checkpoints unreachable"}, 4},
+		{"connect_sidecar_group_verdict", map[string]string{"group": "g-behind", "verdict": "unknown"}, 1},
+		{"connect_sidecar_migration_ready", nil, 0},
+	} {
+		if got := gaugeValue(t, c, tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+}
+
 // checkMeasurementCost checks the figures about the measurements
 // themselves after n of them: one duration per phase and in total, the
 // requests of the latest, and the interval.

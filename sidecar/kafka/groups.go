@@ -14,11 +14,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// partState is one partition of a group while a measurement runs: what
+// GroupPartition holds but for what the checkpoint index and the target's
+// end offsets give when it is judged, in a third of the memory.
+type partState struct {
+	topic     *TopicLag // the source topic
+	partition int32
+	source    int64
+	target    int64 // -1: no offset committed on the target
+	unknown   string
+}
+
 // groups judges every consumer group the checkpoint connector covers.
 // A group or partition whose offsets cannot be read is marked unknown and
-// judged so; the others are judged as usual. phase is called as each
-// phase of the measurement ends.
-func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, snap *Snapshot, fails *failures, phase func(string)) []GroupReadiness {
+// judged so; the others are judged as usual. With detail, each group keeps
+// its judged partitions; without, only its verdict and counts (and the
+// snapshot the count of unknown partitions by reason). phase is called as
+// each phase of the measurement ends.
+func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, snap *Snapshot, fails *failures, phase func(string), detail bool) []GroupReadiness {
 	listed, err := s.srcAdm.ListGroups(ctx)
 	if err != nil && len(listed) == 0 {
 		unreachable(snap, s.src, "list groups", err)
@@ -46,15 +59,16 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	}
 
 	out := make([]GroupReadiness, len(names))
+	parts := make([][]partState, len(names))
 	byName := make(map[string]int, len(names))
 	for i, name := range names {
 		out[i].Group = name
 		byName[name] = i
 	}
 	eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, s.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
-		g := &out[byName[group]]
+		i := byName[group]
 		if err != nil {
-			g.Unknown = fails.add(ItemGroup, clusterErr(s.src, "group "+group+" offsets", err))
+			out[i].Unknown = fails.add(ItemGroup, clusterErr(s.src, "group "+group+" offsets", err))
 			return
 		}
 		n := 0
@@ -63,36 +77,35 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 				n++
 			}
 		})
-		g.Partitions = make([]GroupPartition, 0, n)
+		ps := make([]partState, 0, n)
 		eachPartition(committed, func(topic string, p int32, at int64, err error) {
 			t := selected[topic]
 			if t == nil {
 				return
 			}
-			gp := GroupPartition{
-				Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
-				Upstream: -1, Downstream: -1, TargetOffset: -1,
-			}
+			st := partState{topic: t, partition: p, source: at, target: -1}
 			if err != nil {
-				gp.Unknown = fails.add(ItemGroupPartition, clusterErr(s.src, fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
+				st.unknown = fails.add(ItemGroupPartition, clusterErr(s.src, fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
 			}
-			g.Partitions = append(g.Partitions, gp)
+			ps = append(ps, st)
 		})
+		sort.Slice(ps, func(i, j int) bool {
+			a, b := ps[i], ps[j]
+			return a.topic.Topic < b.topic.Topic || a.topic == b.topic && a.partition < b.partition
+		})
+		parts[i] = ps
 	})
 	// Only groups with offsets MM2 would checkpoint are covered, and those
 	// that could not be read.
-	kept := out[:0]
-	for _, g := range out {
-		if len(g.Partitions) == 0 && g.Unknown == "" {
+	kept := 0
+	for i := range out {
+		if len(parts[i]) == 0 && out[i].Unknown == "" {
 			continue
 		}
-		sort.Slice(g.Partitions, func(i, j int) bool {
-			a, b := g.Partitions[i], g.Partitions[j]
-			return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
-		})
-		kept = append(kept, g)
+		out[kept], parts[kept] = out[i], parts[i]
+		kept++
 	}
-	out = kept
+	out, parts = out[:kept], parts[:kept]
 	s.lastGroups = s.lastGroups[:0]
 	for _, g := range out {
 		s.lastGroups = append(s.lastGroups, g.Group)
@@ -103,17 +116,21 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		phase(PhaseTargetOffsets)
 		return nil
 	}
-	// markAll marks every partition not yet unknown.
-	markAll := func(parts []GroupPartition, why string) {
-		for j := range parts {
-			if parts[j].Unknown == "" {
-				parts[j].Unknown = why
+	markAll := func(why string) {
+		for _, ps := range parts {
+			for j := range ps {
+				if ps[j].unknown == "" {
+					ps[j].unknown = why
+				}
 			}
 		}
 	}
+	var ends map[string][]int64
+	var endErrs map[topicPartition]error
 	judge := func() []GroupReadiness {
 		for i := range out {
-			out[i].judge()
+			m.judgeGroup(s, &out[i], parts[i], ends, endErrs, snap, fails, detail)
+			parts[i] = nil // judged: let it go before the next group's partitions are built
 		}
 		return out
 	}
@@ -122,24 +139,16 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	// partition is unknown until the topic is read to its end.
 	err = m.catchUpCheckpoints(ctx, s)
 	phase(PhaseCheckpoints)
+	defer phase(PhaseTargetOffsets)
 	if err != nil {
-		cerr := clusterErr(s.tgt, "read "+s.cpTopic, err)
 		unreachable(snap, s.tgt, "read "+s.cpTopic, err)
-		why := "checkpoints " + fails.add(ItemGroupPartition, cerr)
-		for i := range out {
-			markAll(out[i].Partitions, why)
-		}
-		defer phase(PhaseTargetOffsets)
+		markAll("checkpoints " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "read "+s.cpTopic, err)))
 		return judge()
 	}
-	defer phase(PhaseTargetOffsets)
-	remote, err := targetTopics(ctx, s.tgtCl, out)
+	remote, err := targetTopics(ctx, s.tgtCl, parts)
 	if err != nil {
 		unreachable(snap, s.tgt, "metadata", err)
-		why := "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "metadata", err))
-		for i := range out {
-			markAll(out[i].Partitions, why)
-		}
+		markAll("target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "metadata", err)))
 		return judge()
 	}
 	groupNames := make([]string, 0, len(out))
@@ -154,19 +163,24 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	for _, t := range topics {
 		upstream[t.RemoteTopic] = t.Topic
 	}
-	find := func(parts []GroupPartition, topic string, p int32) *GroupPartition {
-		i := sort.Search(len(parts), func(i int) bool {
-			return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
+	find := func(ps []partState, topic string, p int32) *partState {
+		i := sort.Search(len(ps), func(i int) bool {
+			return ps[i].topic.Topic > topic || ps[i].topic.Topic == topic && ps[i].partition >= p
 		})
-		if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
-			return &parts[i]
+		if i < len(ps) && ps[i].topic.Topic == topic && ps[i].partition == p {
+			return &ps[i]
 		}
 		return nil
 	}
 	eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
-		parts := out[byName[group]].Partitions
+		ps := parts[byName[group]]
 		if err != nil {
-			markAll(parts, "target "+fails.add(ItemGroupPartition, clusterErr(s.tgt, "group "+group+" offsets", err)))
+			why := "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "group "+group+" offsets", err))
+			for j := range ps {
+				if ps[j].unknown == "" {
+					ps[j].unknown = why
+				}
+			}
 			return
 		}
 		eachPartition(committed, func(remote string, p int32, at int64, err error) {
@@ -174,35 +188,59 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			if !ok {
 				return
 			}
-			gp := find(parts, topic, p)
+			st := find(ps, topic, p)
 			switch {
-			case gp == nil:
+			case st == nil:
 			case err != nil:
-				if gp.Unknown == "" {
-					gp.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+				if st.unknown == "" {
+					st.unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
 				}
 			default:
-				gp.TargetOffset = at
+				st.target = at
 			}
 		})
 	})
-	ends, endErrs := remote.ends(ctx, s.tgtCl)
-	for i := range out {
-		g := &out[i]
-		for j := range g.Partitions {
-			p := &g.Partitions[j]
-			if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
-				p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
+	ends, endErrs = remote.ends(ctx, s.tgtCl)
+	return judge()
+}
+
+// judgeGroup judges a group's partitions from their state, the
+// checkpoints and the target's end offsets, and sets the group's verdict.
+// With detail the group keeps its partitions; without, the snapshot
+// counts the unknown ones.
+func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partState, ends map[string][]int64, endErrs map[topicPartition]error, snap *Snapshot, fails *failures, detail bool) {
+	var v groupVerdict
+	if detail {
+		g.Partitions = make([]GroupPartition, 0, len(parts))
+	}
+	for i := range parts {
+		st := &parts[i]
+		p := GroupPartition{
+			Topic: st.topic.Topic, RemoteTopic: st.topic.RemoteTopic, Partition: st.partition,
+			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target, Unknown: st.unknown,
+		}
+		if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
+			p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
+		}
+		if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
+			p.TargetEnd = max(e[p.Partition], 0)
+		}
+		if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil && p.Unknown == "" {
+			p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+		}
+		p.judge()
+		v.add(&p)
+		switch {
+		case detail:
+			g.Partitions = append(g.Partitions, p)
+		case p.Unknown != "":
+			if snap.unknownGroupPartitions == nil {
+				snap.unknownGroupPartitions = map[string]int{}
 			}
-			if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
-				p.TargetEnd = max(e[p.Partition], 0)
-			}
-			if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil && p.Unknown == "" {
-				p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
-			}
+			snap.unknownGroupPartitions[p.Unknown]++
 		}
 	}
-	return judge()
+	v.set(g)
 }
 
 type topicPartition struct {
@@ -417,11 +455,11 @@ type remoteTopics struct {
 // targetTopics asks the target for the metadata of the topics the groups
 // use. A topic missing on the target is left out; the partitions of a
 // topic whose metadata is refused (not authorized, for one) are in errs.
-func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (remoteTopics, error) {
+func targetTopics(ctx context.Context, cl *kgo.Client, groups [][]partState) (remoteTopics, error) {
 	want := map[string]int32{}
-	for _, g := range groups {
-		for _, p := range g.Partitions {
-			want[p.RemoteTopic] = max(want[p.RemoteTopic], p.Partition+1)
+	for _, ps := range groups {
+		for _, p := range ps {
+			want[p.topic.RemoteTopic] = max(want[p.topic.RemoteTopic], p.partition+1)
 		}
 	}
 	names := make([]string, 0, len(want))

@@ -157,8 +157,16 @@ func TestVerdictPerCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	summary, err := m.MeasureSummary(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if g, sg := snap.group(tc.name), summary.group(tc.name); sg == nil || g == nil || sg.Verdict != g.Verdict ||
+				sg.RecordsBehind != g.RecordsBehind || sg.RecordsSkipped != g.RecordsSkipped || sg.Partitions != nil {
+				t.Errorf("summary = %+v, want the verdict and counts of %+v without partitions", sg, g)
+			}
 			g := snap.group(tc.name)
 			if g == nil {
 				t.Fatalf("group missing from %+v", snap.Groups)

@@ -81,6 +81,10 @@ type Snapshot struct {
 	Requests map[string]int64 `json:"requests"`
 	Topics   []TopicLag       `json:"topics"`
 	Groups   []GroupReadiness `json:"groups"`
+
+	// unknownGroupPartitions counts, by reason, the unknown partitions of
+	// groups measured without their partitions (MeasureSummary).
+	unknownGroupPartitions map[string]int
 }
 
 // Phase is the duration of one part of a measurement.
@@ -210,20 +214,38 @@ func (p *GroupPartition) judge() {
 
 // judge sets the group verdict: the worst of its partitions.
 func (g *GroupReadiness) judge() {
-	g.Verdict, g.RecordsBehind, g.RecordsSkipped = Synced, 0, 0
+	var v groupVerdict
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		p.judge()
-		g.RecordsBehind += p.RecordsBehind
-		g.RecordsSkipped += p.RecordsSkipped
-		if p.Verdict.rank() > g.Verdict.rank() {
-			g.Verdict = p.Verdict
-		}
+		v.add(p)
 	}
+	v.set(g)
+}
+
+// groupVerdict sums the verdicts of a group's partitions as they are
+// judged, so that a group can be judged without keeping its partitions.
+type groupVerdict struct {
+	verdict         Verdict
+	behind, skipped int64
+	partitions      int
+}
+
+func (v *groupVerdict) add(p *GroupPartition) {
+	if v.partitions == 0 || p.Verdict.rank() > v.verdict.rank() {
+		v.verdict = p.Verdict
+	}
+	v.behind += p.RecordsBehind
+	v.skipped += p.RecordsSkipped
+	v.partitions++
+}
+
+func (v *groupVerdict) set(g *GroupReadiness) {
+	g.Verdict, g.RecordsBehind, g.RecordsSkipped = v.verdict, v.behind, v.skipped
 	switch {
 	case g.Unknown != "":
 		g.Verdict = Unknown
-	case len(g.Partitions) == 0:
+	case v.partitions == 0:
 		g.Verdict = NoCheckpoint
 	}
 }

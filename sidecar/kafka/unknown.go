@@ -78,6 +78,9 @@ func (s *Snapshot) ItemErrors() []ItemError {
 			}
 		}
 	}
+	for reason, c := range s.unknownGroupPartitions {
+		n[key{ItemGroupPartition, reason}] += c
+	}
 	out := make([]ItemError, 0, len(n))
 	for k, c := range n {
 		out = append(out, ItemError{k.item, k.reason, c})

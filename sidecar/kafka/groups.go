@@ -219,7 +219,7 @@ func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partSt
 			Topic: st.topic.Topic, RemoteTopic: st.topic.RemoteTopic, Partition: st.partition,
 			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target, Unknown: st.unknown,
 		}
-		if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
+		if cp, ok := s.checkpoint(g.Group, p.Topic, p.Partition); ok {
 			p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
 		}
 		if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
@@ -576,17 +576,21 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 			}
 			if r.Value == nil {
 				// A tombstone deletes the group's checkpoint.
-				if c, err := decodeCheckpointKey(r.Key); err == nil {
-					delete(s.checkpoints, cpKey{c.Group, c.Topic, c.Partition})
+				if g, t, p, err := checkpointKey(r.Key); err == nil {
+					gi, gok := s.nameIDs[string(g)]
+					ti, tok := s.nameIDs[string(t)]
+					if gok && tok {
+						delete(s.checkpoints, cpKey{gi, ti, p})
+					}
 				}
 				return
 			}
-			cp, err := DecodeCheckpoint(r.Key, r.Value)
+			g, t, p, up, down, err := decodeCheckpointIndexed(r.Key, r.Value)
 			if err != nil {
 				decodeErrs++
 				return
 			}
-			s.checkpoints[cpKey{s.intern(cp.Group), s.intern(cp.Topic), cp.Partition}] = cpVal{cp.Upstream, cp.Downstream}
+			s.checkpoints[cpKey{s.nameID(g), s.nameID(t), p}] = cpVal{up, down}
 		})
 	}
 	if decodeErrs > 0 {

@@ -82,8 +82,11 @@ func (m *Measurer) Close() {
 	}
 }
 
+// cpKey is a checkpoint's group, topic (by their ids in
+// clusterState.nameIDs) and partition: 12 bytes where two strings took 32,
+// for an index that holds every checkpoint of every group.
 type cpKey struct {
-	group, topic string
+	group, topic uint32
 	partition    int32
 }
 
@@ -105,7 +108,7 @@ type clusterState struct {
 	cpTopic        string
 	checkpoints    map[cpKey]cpVal
 	cpNext         map[int32]int64
-	names          map[string]string // interned group and topic names
+	nameIDs        map[string]uint32 // ids of the group and topic names of checkpoints
 	srcReqs        requestCount
 	tgtReqs        requestCount
 	// What the last measurement saw, to keep a row for every topic and
@@ -129,12 +132,28 @@ func (s *clusterState) close() {
 	}
 }
 
-func (s *clusterState) intern(b string) string {
-	if v, ok := s.names[b]; ok {
-		return v
+// nameID returns the id of a group or topic name, adding it.
+func (s *clusterState) nameID(b []byte) uint32 {
+	if id, ok := s.nameIDs[string(b)]; ok {
+		return id
 	}
-	s.names[b] = b
-	return b
+	id := uint32(len(s.nameIDs))
+	s.nameIDs[string(b)] = id
+	return id
+}
+
+// checkpoint returns the latest checkpoint of a group's partition.
+func (s *clusterState) checkpoint(group, topic string, partition int32) (cpVal, bool) {
+	g, ok := s.nameIDs[group]
+	if !ok {
+		return cpVal{}, false
+	}
+	t, ok := s.nameIDs[topic]
+	if !ok {
+		return cpVal{}, false
+	}
+	cp, ok := s.checkpoints[cpKey{g, t, partition}]
+	return cp, ok
 }
 
 // connectors returns the source and checkpoint connector names in use,
@@ -220,7 +239,7 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		fingerprint: fingerprint(mscCfg, cpcCfg),
 		checkpoints: map[cpKey]cpVal{},
 		cpNext:      map[int32]int64{},
-		names:       map[string]string{},
+		nameIDs:     map[string]uint32{},
 	}
 	var err error
 	if s.src, err = ClusterFromConnector(mscCfg, Source, m.opts.Resolver); err != nil {

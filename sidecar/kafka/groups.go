@@ -1,11 +1,13 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -89,9 +91,11 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			}
 			ps = append(ps, st)
 		})
-		sort.Slice(ps, func(i, j int) bool {
-			a, b := ps[i], ps[j]
-			return a.topic.Topic < b.topic.Topic || a.topic == b.topic && a.partition < b.partition
+		slices.SortFunc(ps, func(a, b partState) int {
+			if a.topic != b.topic {
+				return strings.Compare(a.topic.Topic, b.topic.Topic)
+			}
+			return cmp.Compare(a.partition, b.partition)
 		})
 		parts[i] = ps
 	})
@@ -213,21 +217,35 @@ func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partSt
 	if detail {
 		g.Partitions = make([]GroupPartition, 0, len(parts))
 	}
+	// Names are looked up once per group and topic, not per partition:
+	// parts are sorted by topic.
+	groupID, groupOK := s.nameIDs[g.Group]
+	var topic *TopicLag
+	var topicID uint32
+	var topicOK bool
+	var end []int64
 	for i := range parts {
 		st := &parts[i]
+		if st.topic != topic {
+			topic, end = st.topic, ends[st.topic.RemoteTopic]
+			topicID, topicOK = s.nameIDs[topic.Topic]
+		}
 		p := GroupPartition{
 			Topic: st.topic.Topic, RemoteTopic: st.topic.RemoteTopic, Partition: st.partition,
 			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target, Unknown: st.unknown,
 		}
-		if cp, ok := s.checkpoint(g.Group, p.Topic, p.Partition); ok {
+		if cp, ok := s.checkpoints[cpKey{groupID, topicID, p.Partition}]; ok && groupOK && topicOK {
 			p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
 		}
-		if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
-			p.TargetEnd = max(e[p.Partition], 0)
+		if int(p.Partition) < len(end) {
+			p.TargetEnd = max(end[p.Partition], 0)
 		}
-		if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil && p.Unknown == "" {
-			p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+		if len(endErrs) > 0 && p.Unknown == "" {
+			if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil {
+				p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+			}
 		}
+
 		p.judge()
 		v.add(&p)
 		switch {

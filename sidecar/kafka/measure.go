@@ -142,20 +142,6 @@ func (s *clusterState) nameID(b []byte) uint32 {
 	return id
 }
 
-// checkpoint returns the latest checkpoint of a group's partition.
-func (s *clusterState) checkpoint(group, topic string, partition int32) (cpVal, bool) {
-	g, ok := s.nameIDs[group]
-	if !ok {
-		return cpVal{}, false
-	}
-	t, ok := s.nameIDs[topic]
-	if !ok {
-		return cpVal{}, false
-	}
-	cp, ok := s.checkpoints[cpKey{g, t, partition}]
-	return cp, ok
-}
-
 // connectors returns the source and checkpoint connector names in use,
 // finding them by class when they were not configured.
 func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpcCfg map[string]string, err error) {
@@ -479,8 +465,9 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 	for _, t := range topics {
 		s.lastTopics = append(s.lastTopics, topicShape{t.Topic, t.RemoteTopic, len(t.Partitions)})
 	}
+	find := topicFinder(topics)
 	part := func(topic string, p int32) *PartitionLag {
-		t := topicLag(topics, topic)
+		t := find(topic)
 		if t == nil || p < 0 || int(p) >= len(t.Partitions) {
 			return nil
 		}
@@ -654,11 +641,12 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
 func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
+	find := topicFinder(topics)
 	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
 		if cluster != s.src.Alias {
 			return nil
 		}
-		if t := topicLag(topics, topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+		if t := find(topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
 			t.Partitions[p].Copied = off
 		}
 		return nil
@@ -688,6 +676,19 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 		}
 	}
 	return nil
+}
+
+// topicFinder returns topicLag for answers that list a topic's
+// partitions one after the other, as Kafka's and Connect's do: the last
+// topic found is tried first.
+func topicFinder(topics []TopicLag) func(name string) *TopicLag {
+	var last *TopicLag
+	return func(name string) *TopicLag {
+		if last == nil || last.Topic != name {
+			last = topicLag(topics, name)
+		}
+		return last
+	}
 }
 
 // topicLag finds a topic in topics sorted by name.

@@ -138,6 +138,11 @@ func TestCollectorTargetDown(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
+	// The backlog is whole (source and Connect answered), so CloudWatch
+	// still gets it; every group counts as not ready.
+	if tot, ok := c.Totals(); !ok || tot.BacklogRecords != 14 || tot.GroupsNotReady != 4 {
+		t.Errorf("totals = %+v %v, want 14 records and 4 groups not ready", tot, ok)
+	}
 }
 
 // checkMeasurementCost checks the figures about the measurements

@@ -547,6 +547,11 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 	if len(tps) == 0 {
 		return nil // MM2 has not written a checkpoint yet
 	}
+	// Between measurements the consumer is paused: a running one long-polls
+	// the topic every FetchMaxWait, five requests a second for nothing. kgo
+	// rewinds to the first record it had buffered and not handed out.
+	s.cpCl.ResumeFetchTopics(s.cpTopic)
+	defer s.cpCl.PauseFetchTopics(s.cpTopic)
 	starts, ends := map[int32]int64{}, map[int32]int64{}
 	var listErr error
 	fail := func(_ string, p int32, err error) {

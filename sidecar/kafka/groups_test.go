@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -234,4 +235,30 @@ func TestRewindThroughCutover(t *testing.T) {
 	// The operator resets the target group to the checkpoint.
 	e.commit(e.tgtAdm, "billing", "orders", 0, 5)
 	step(Synced, 0, "")
+}
+
+// TestCheckpointConsumerIdleBetweenMeasurements: the checkpoint consumer
+// sends nothing between two measurements, and the second still reads
+// checkpoints written in between.
+func TestCheckpointConsumerIdleBetweenMeasurements(t *testing.T) {
+	e := scenario(t)
+	var reqs requestCounter
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.WithHooks(&reqs)}})
+	t.Cleanup(m.Close)
+	if _, err := m.Measure(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	before := reqs.n[kmsg.Fetch].Load()
+	time.Sleep(time.Second)
+	if n := reqs.n[kmsg.Fetch].Load() - before; n != 0 {
+		t.Errorf("%d fetch requests between measurements, want none", n)
+	}
+	e.checkpoint(Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 6, Downstream: 6})
+	snap, err := m.Measure(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := snap.group("g-behind").Partitions[0]; p.Upstream != 6 {
+		t.Errorf("g-behind checkpoint = %d after a pause, want 6", p.Upstream)
+	}
 }

@@ -292,13 +292,14 @@ func (s *Snapshot) LagKnown() bool {
 			return false
 		}
 	}
-	return len(s.Unreachable) == 0
+	return true
 }
 
-// Ready reports whether the whole migration could cut over now: every
-// lag known, nothing left to copy and every group synced.
+// Ready reports whether the whole migration could cut over now: both
+// clusters reached, every lag known, nothing left to copy and every group
+// synced.
 func (s *Snapshot) Ready() bool {
-	return s.LagKnown() && s.TotalLag() == 0 && s.GroupsNotReady() == 0
+	return len(s.Unreachable) == 0 && s.LagKnown() && s.TotalLag() == 0 && s.GroupsNotReady() == 0
 }
 
 func (s *Snapshot) group(name string) *GroupReadiness {

@@ -93,7 +93,7 @@ type Phase struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Phases of a measurement, in the order they run.
+// Phases of a measurement.
 const (
 	PhaseConnectOffsets = "connect_offsets" // connector configs and MM2's committed source offsets
 	PhaseSourceOffsets  = "source_offsets"  // source metadata, log start and end offsets

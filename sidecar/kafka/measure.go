@@ -118,6 +118,17 @@ type clusterState struct {
 	ids        topicIDs
 }
 
+// lastPartitions is how many partitions the last measurement saw of a
+// source topic.
+func (s *clusterState) lastPartitions(topic string) int {
+	for _, sh := range s.lastTopics {
+		if sh.topic == topic {
+			return sh.partitions
+		}
+	}
+	return 0
+}
+
 // topicShape is a source topic as the last measurement saw it.
 type topicShape struct {
 	topic, remote string
@@ -426,31 +437,65 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 	for _, sh := range s.lastTopics {
 		last[sh.topic] = sh.partitions
 	}
-	for _, t := range kresp.Topics {
+	// addUnknown adds a topic whose metadata could not be read, with the
+	// partitions the last measurement saw, all unknown.
+	addUnknown := func(name, why string) {
+		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Unknown: why, Partitions: make([]PartitionLag, s.lastPartitions(name))}
+		for i := range tl.Partitions {
+			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1, Unknown: why}
+		}
+		topics = append(topics, tl)
+		leaders = append(leaders, nil)
+		// Its ID from last time still names it in group offsets.
+		for id, n := range s.ids {
+			if n == name {
+				ids[id] = name
+			}
+		}
+	}
+	add := func(t kmsg.MetadataResponseTopic) {
 		if t.Topic == nil || t.IsInternal {
-			continue
+			return
 		}
 		name := *t.Topic
 		if !s.topics.Match(name) || s.policy.IsInternal(name) {
-			continue
+			return
 		}
-		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name)}
-		n := len(t.Partitions)
+		delete(last, name)
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			tl.Unknown = fails.add(ItemTopic, fmt.Errorf("%s: %w", name, err))
-			n = last[name]
+			addUnknown(name, fails.add(ItemTopic, fmt.Errorf("%s: %w", name, clusterErr(s.src, "metadata", err))))
+			return
 		}
-		tl.Partitions = make([]PartitionLag, n)
+		n := len(t.Partitions)
+		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, n)}
 		for i := range tl.Partitions {
-			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1, Unknown: tl.Unknown}
+			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
 		}
 		topics = append(topics, tl)
-		if tl.Unknown != "" {
-			leaders = append(leaders, nil)
-			continue
-		}
 		leaders = append(leaders, leadersOf(t, int32(n)))
 		ids.add(t)
+	}
+	for _, t := range kresp.Topics {
+		add(t)
+	}
+	// A listing of all topics leaves out those the sidecar may no longer
+	// describe: asked for by name, a topic measured last time answers
+	// why (deleted ones are dropped), so that its backlog is unknown
+	// instead of silently gone from the total.
+	if len(last) > 0 {
+		gone := slices.Sorted(maps.Keys(last))
+		if kresp, err = metadata(ctx, s.srcCl, gone); err != nil {
+			why := fails.add(ItemTopic, clusterErr(s.src, "metadata of "+strings.Join(gone, ", "), err))
+			for _, name := range gone {
+				addUnknown(name, why)
+			}
+		} else {
+			for _, t := range kresp.Topics {
+				if !errors.Is(kerr.ErrorForCode(t.ErrorCode), kerr.UnknownTopicOrPartition) {
+					add(t)
+				}
+			}
+		}
 	}
 	kresp = nil // release the metadata before the offset requests
 	req := make([]topicParts, len(topics))

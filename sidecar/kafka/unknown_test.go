@@ -57,6 +57,15 @@ func TestUnknownItems(t *testing.T) {
 			unknown: map[string]string{"payments[0]": "TOPIC_AUTHORIZATION_FAILED"},
 		},
 		{
+			// A listing of all topics leaves the topic out; asked for by
+			// name it answers why.
+			name: "auth refused for one topic's metadata on the source",
+			fail: func(t *testing.T, e *mm2) {
+				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: "payments", Err: kerr.TopicAuthorizationFailed, Count: -1})
+			},
+			unknown: map[string]string{"payments[0]": "TOPIC_AUTHORIZATION_FAILED"},
+		},
+		{
 			name: "auth refused for one topic on the target",
 			fail: func(t *testing.T, e *mm2) {
 				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: "payments", Err: kerr.TopicAuthorizationFailed, Count: -1})
@@ -174,5 +183,26 @@ func TestListOffsetsWithoutLeader(t *testing.T) {
 	}
 	if len(failed) != 1 || reasonOf(failed[1]) != "no leader" {
 		t.Errorf("failed = %v, want partition 1 without leader", failed)
+	}
+}
+
+// TestDeletedTopicIsDropped: a topic deleted on the source leaves the
+// measurement instead of turning unknown.
+func TestDeletedTopicIsDropped(t *testing.T) {
+	e := scenario(t)
+	m := NewMeasurer(e.api, MeasurerOptions{})
+	t.Cleanup(m.Close)
+	if _, err := m.Measure(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srcAdm.DeleteTopic(ctxT(t), "payments"); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := m.Measure(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Topics) != 1 || snap.Topics[0].Topic != "orders" || len(snap.ItemErrors()) != 0 {
+		t.Errorf("topics %+v, item errors %+v: want orders alone and nothing unknown", snap.Topics, snap.ItemErrors())
 	}
 }

@@ -518,22 +518,66 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 		}
 		return &t.Partitions[p]
 	}
+	failed := map[topicPartition]error{}
 	fail := func(topic string, p int32, err error) {
-		if pl := part(topic, p); pl != nil && pl.Unknown == "" {
-			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", topic, p, clusterErr(s.src, "list offsets", err)))
+		if _, ok := failed[topicPartition{topic, p}]; !ok {
+			failed[topicPartition{topic, p}] = err
 		}
 	}
-	listOffsets(ctx, s.srcCl, req, -2, func(topic string, p int32, off int64) {
-		if pl := part(topic, p); pl != nil {
-			pl.Start = off
+	list := func(req []topicParts) {
+		listOffsets(ctx, s.srcCl, req, -2, func(topic string, p int32, off int64) {
+			if pl := part(topic, p); pl != nil {
+				pl.Start = off
+			}
+		}, fail)
+		listOffsets(ctx, s.srcCl, req, -1, func(topic string, p int32, off int64) {
+			if pl := part(topic, p); pl != nil {
+				pl.End = off
+			}
+		}, fail)
+	}
+	list(req)
+	// A leader that moved since the metadata was read (a broker
+	// restarting) is asked again once, with fresh metadata for its topics.
+	if moved := movedTopics(failed); len(moved) > 0 {
+		if kresp, err := metadata(ctx, s.srcCl, moved); err == nil {
+			var again []topicParts
+			for _, t := range kresp.Topics {
+				tl := (*TopicLag)(nil)
+				if t.Topic != nil && t.ErrorCode == 0 {
+					tl = find(*t.Topic)
+				}
+				if tl == nil {
+					continue
+				}
+				again = append(again, topicParts{tl.Topic, leadersOf(t, int32(len(tl.Partitions)))})
+				for p := range tl.Partitions {
+					delete(failed, topicPartition{tl.Topic, int32(p)})
+				}
+			}
+			list(again)
 		}
-	}, fail)
-	listOffsets(ctx, s.srcCl, req, -1, func(topic string, p int32, off int64) {
-		if pl := part(topic, p); pl != nil {
-			pl.End = off
+	}
+	for tp, err := range failed {
+		if pl := part(tp.topic, tp.partition); pl != nil {
+			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", tp.topic, tp.partition, clusterErr(s.src, "list offsets", err)))
 		}
-	}, fail)
+	}
 	return topics
+}
+
+// movedTopics names, sorted, the topics of partitions that failed because
+// their leader moved or was being elected: fresh metadata may find it.
+func movedTopics(failed map[topicPartition]error) []string {
+	var moved []string
+	for tp, err := range failed {
+		if errors.Is(err, errNoLeader) || errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.LeaderNotAvailable) ||
+			errors.Is(err, kerr.FencedLeaderEpoch) || errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.OffsetNotAvailable) {
+			moved = append(moved, tp.topic)
+		}
+	}
+	slices.Sort(moved)
+	return slices.Compact(moved)
 }
 
 // topicIDs names topics by the IDs metadata gives them (Kafka 2.8+).

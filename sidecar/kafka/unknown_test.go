@@ -36,6 +36,14 @@ func TestUnknownItems(t *testing.T) {
 			unknown: map[string]string{"orders[1]": "NOT_LEADER_FOR_PARTITION"},
 		},
 		{
+			// The leader moved between metadata and ListOffsets: asked
+			// again with fresh metadata, nothing is unknown.
+			name: "partition leader moved",
+			fail: func(t *testing.T, e *mm2) {
+				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 2})
+			},
+		},
+		{
 			name: "one group's coordinator failing",
 			fail: func(t *testing.T, e *mm2) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g-synced", Err: kerr.CoordinatorNotAvailable, Count: -1})

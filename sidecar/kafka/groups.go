@@ -517,17 +517,42 @@ func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (ends map[string
 		ends[tp.topic] = make([]int64, len(tp.leaders))
 	}
 	errs = map[topicPartition]error{}
+	list := func(tps []topicParts) {
+		listOffsets(ctx, cl, tps, -1, func(t string, p int32, off int64) {
+			if e := ends[t]; p >= 0 && int(p) < len(e) {
+				e[p] = off
+			}
+		}, func(t string, p int32, err error) {
+			errs[topicPartition{t, p}] = err
+		})
+	}
+	list(r.tps)
+	// A leader that moved since the metadata was read is asked again once.
+	if moved := movedTopics(errs); len(moved) > 0 {
+		if mresp, err := metadata(ctx, cl, moved); err == nil {
+			var again []topicParts
+			for _, t := range mresp.Topics {
+				if e, ok := ends[deref(t.Topic)]; ok && t.ErrorCode == 0 {
+					again = append(again, topicParts{*t.Topic, leadersOf(t, int32(len(e)))})
+					for p := range e {
+						delete(errs, topicPartition{*t.Topic, int32(p)})
+					}
+				}
+			}
+			list(again)
+		}
+	}
 	for tp, err := range r.errs {
 		errs[tp] = err
 	}
-	listOffsets(ctx, cl, r.tps, -1, func(t string, p int32, off int64) {
-		if e := ends[t]; p >= 0 && int(p) < len(e) {
-			e[p] = off
-		}
-	}, func(t string, p int32, err error) {
-		errs[topicPartition{t, p}] = err
-	})
 	return ends, errs
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // catchUpCheckpoints reads the checkpoints topic from where the last

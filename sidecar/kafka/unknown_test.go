@@ -44,6 +44,19 @@ func TestUnknownItems(t *testing.T) {
 			},
 		},
 		{
+			name: "target partition leader moved",
+			fail: func(t *testing.T, e *mm2) {
+				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 1})
+			},
+		},
+		{
+			name: "target partition leader gone",
+			fail: func(t *testing.T, e *mm2) {
+				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
+			},
+			unknown: map[string]string{"g-behind": "target NOT_LEADER_FOR_PARTITION"},
+		},
+		{
 			name: "one group's coordinator failing",
 			fail: func(t *testing.T, e *mm2) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g-synced", Err: kerr.CoordinatorNotAvailable, Count: -1})

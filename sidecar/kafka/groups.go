@@ -532,7 +532,10 @@ func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (ends map[string
 		if mresp, err := metadata(ctx, cl, moved); err == nil {
 			var again []topicParts
 			for _, t := range mresp.Topics {
-				if e, ok := ends[deref(t.Topic)]; ok && t.ErrorCode == 0 {
+				if t.Topic == nil || t.ErrorCode != 0 {
+					continue
+				}
+				if e, ok := ends[*t.Topic]; ok {
 					again = append(again, topicParts{*t.Topic, leadersOf(t, int32(len(e)))})
 					for p := range e {
 						delete(errs, topicPartition{*t.Topic, int32(p)})
@@ -546,13 +549,6 @@ func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (ends map[string
 		errs[tp] = err
 	}
 	return ends, errs
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // catchUpCheckpoints reads the checkpoints topic from where the last

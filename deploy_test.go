@@ -342,10 +342,15 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_partition_lag_records":                {"topic", "partition"},
 	"connect_sidecar_group_verdict":                        {"group", "verdict"},
 	"connect_sidecar_group_records_behind":                 {"group"},
+	"connect_sidecar_group_records_skipped":                {"group"},
 	"connect_sidecar_migration_ready":                      nil,
 	"connect_sidecar_lag_measurement_timestamp_seconds":    nil,
 	"connect_sidecar_lag_measurement_age_seconds":          nil,
 	"connect_sidecar_lag_up":                               {"cluster"},
+	"connect_sidecar_lag_items_in_error":                   {"item", "reason"},
+	"connect_sidecar_lag_measurement_requests":             {"cluster"},
+	"connect_sidecar_lag_interval_seconds":                 nil,
+	"connect_sidecar_lag_measurement_duration_seconds":     {"phase", "le"},
 }
 
 var metricName = regexp.MustCompile(`^connect_sidecar_[a-z0-9_]+$`)

@@ -31,7 +31,7 @@ import (
 const (
 	benchBrokers       = 3
 	benchGroups        = 200
-	benchTopicsPerGrp  = 5
+	benchTopicsPerGrp  = 10
 	benchCheckpointTop = "src.checkpoints.internal"
 )
 
@@ -241,10 +241,7 @@ func (h *heapPeak) end() { close(h.stop); <-h.done }
 // both clusters' group offsets. "cold" includes reading every checkpoint
 // once; the timed loop is the steady state that only reads new ones.
 func BenchmarkCycle(b *testing.B) {
-	for _, size := range []struct {
-		name          string
-		topics, parts int
-	}{{"partitions=10000", 1000, 10}, {"partitions=100000", 1000, 100}} {
+	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			url := startFixture(b, size.topics, size.parts)
 			api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
@@ -310,7 +307,7 @@ func BenchmarkCycle(b *testing.B) {
 }
 
 // BenchmarkGroupOffsets fetches the committed offsets of the fixture's 200
-// groups (1,000 topics × 100 partitions, each group 5 topics) on the
+// groups (1,000 topics × 100 partitions, each group 10 topics) on the
 // source both ways: "kgo-sharded" through kgo's sharded OffsetFetch, the
 // baseline, and "coordinators" as the measurement does. retained-MB is the
 // heap still live after the loop and a GC, with the answers dropped: what
@@ -351,15 +348,19 @@ func BenchmarkGroupOffsets(b *testing.B) {
 					return 0, shard.Err
 				}
 				for _, g := range shard.Resp.(*kmsg.OffsetFetchResponse).Groups {
-					eachCommitted(g.Topics, func(string, int32, int64) { n++ })
+					eachPartition(g.Topics, func(string, int32, int64, error) { n++ })
 				}
 			}
 			return n, nil
 		}},
 		{"fetch=coordinators", func(cl *kgo.Client, ids topicIDs) (int, error) {
 			n := 0
-			err := eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic) {
-				eachCommitted(ts, func(string, int32, int64) { n++ })
+			var err error
+			eachGroupOffsets(ctx, kadm.NewClient(cl), cl, groups, ids, func(_ string, ts []kmsg.OffsetFetchResponseGroupTopic, gerr error) {
+				if gerr != nil {
+					err = gerr
+				}
+				eachPartition(ts, func(string, int32, int64, error) { n++ })
 			})
 			return n, err
 		}},

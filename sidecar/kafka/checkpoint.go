@@ -69,42 +69,42 @@ func (r *reader) int64(what string) int64 {
 	return v
 }
 
-func (r *reader) string(what string) string {
+func (r *reader) string(what string) string { return string(r.bytes(what)) }
+
+// bytes reads a STRING without copying it.
+func (r *reader) bytes(what string) []byte {
 	n := r.int16(what + " length")
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	if n < 0 {
 		r.fail(what + " has a negative length")
-		return ""
+		return nil
 	}
 	if len(r.b) < int(n) {
 		r.fail(what + " truncated")
-		return ""
+		return nil
 	}
 	raw := r.b[:n]
 	r.b = r.b[n:]
 	if !utf8.Valid(raw) {
 		r.fail(what + " is not UTF-8")
-		return ""
+		return nil
 	}
-	return string(raw)
+	return raw
 }
 
 // DecodeCheckpoint decodes a checkpoint record's key and value. Versions
 // above 0 are read by their version-0 prefix, as later versions may only
 // append fields.
 func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
-	c, err := decodeCheckpointKey(key)
+	group, topic, partition, err := checkpointKey(key)
 	if err != nil {
 		return Checkpoint{}, err
 	}
 	v := reader{b: value}
-	if ver := v.int16("value version"); v.err == nil && ver < 0 {
-		return Checkpoint{}, fmt.Errorf("%w: value version %d", ErrCheckpointFormat, ver)
-	}
-	c.Upstream = v.int64("value upstreamOffset")
-	c.Downstream = v.int64("value offset")
+	c := Checkpoint{Group: string(group), Topic: string(topic), Partition: partition}
+	c.Upstream, c.Downstream = checkpointOffsets(&v)
 	c.Metadata = v.string("value metadata")
 	if v.err != nil {
 		return Checkpoint{}, v.err
@@ -112,19 +112,44 @@ func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
 	return c, nil
 }
 
-func decodeCheckpointKey(key []byte) (Checkpoint, error) {
-	var c Checkpoint
+// checkpointKey decodes a checkpoint's key; group and topic alias key, so
+// that the checkpoint index can look names up without a copy.
+func checkpointKey(key []byte) (group, topic []byte, partition int32, err error) {
 	k := reader{b: key}
-	c.Group = k.string("key group")
-	c.Topic = k.string("key topic")
-	c.Partition = k.int32("key partition")
+	group = k.bytes("key group")
+	topic = k.bytes("key topic")
+	partition = k.int32("key partition")
 	if k.err != nil {
-		return Checkpoint{}, k.err
+		return nil, nil, 0, k.err
 	}
 	if len(k.b) != 0 {
-		return Checkpoint{}, fmt.Errorf("%w: %d bytes after the key", ErrCheckpointFormat, len(k.b))
+		return nil, nil, 0, fmt.Errorf("%w: %d bytes after the key", ErrCheckpointFormat, len(k.b))
 	}
-	return c, nil
+	return group, topic, partition, nil
+}
+
+// checkpointOffsets reads a checkpoint value's version and offsets.
+func checkpointOffsets(v *reader) (upstream, downstream int64) {
+	if ver := v.int16("value version"); v.err == nil && ver < 0 {
+		v.err = fmt.Errorf("%w: value version %d", ErrCheckpointFormat, ver)
+		return 0, 0
+	}
+	return v.int64("value upstreamOffset"), v.int64("value offset")
+}
+
+// decodeCheckpointIndexed decodes what the checkpoint index keeps of a
+// record, validating it as DecodeCheckpoint does without copying a name.
+func decodeCheckpointIndexed(key, value []byte) (group, topic []byte, partition int32, upstream, downstream int64, err error) {
+	if group, topic, partition, err = checkpointKey(key); err != nil {
+		return nil, nil, 0, 0, 0, err
+	}
+	v := reader{b: value}
+	upstream, downstream = checkpointOffsets(&v)
+	v.bytes("value metadata")
+	if v.err != nil {
+		return nil, nil, 0, 0, 0, v.err
+	}
+	return group, topic, partition, upstream, downstream, nil
 }
 
 // EncodeCheckpoint writes a checkpoint in MM2's version-0 format. Tests

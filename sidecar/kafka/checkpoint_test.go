@@ -86,6 +86,11 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add([]byte{0xff, 0xff}, []byte{0, 0})
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		c, err := DecodeCheckpoint(key, value)
+		// The index's decoding accepts and reads exactly the same.
+		g, tp, p, up, down, ierr := decodeCheckpointIndexed(key, value)
+		if (ierr == nil) != (err == nil) || err == nil && (string(g) != c.Group || string(tp) != c.Topic || p != c.Partition || up != c.Upstream || down != c.Downstream) {
+			t.Fatalf("index decoding = %q %q %d %d %d, %v; DecodeCheckpoint = %+v, %v", g, tp, p, up, down, ierr, c, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCheckpointFormat) {
 				t.Fatalf("error not marked ErrCheckpointFormat: %v", err)

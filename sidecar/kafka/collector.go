@@ -16,6 +16,12 @@ type Snapshotter interface {
 	Measure(ctx context.Context) (*Snapshot, error)
 }
 
+// summarizer is a Snapshotter that can leave out the partitions of
+// groups, which the collector does not export (*Measurer.MeasureSummary).
+type summarizer interface {
+	MeasureSummary(ctx context.Context) (*Snapshot, error)
+}
+
 // CollectorOptions tune a Collector.
 type CollectorOptions struct {
 	// Interval between measurements (SIDECAR_LAG_INTERVAL).
@@ -43,12 +49,73 @@ type Collector struct {
 
 	mu      sync.Mutex
 	started time.Time
-	last    *Snapshot
+	last    *exported
 	up      map[string]bool // cluster alias -> reachable in the latest attempt
 	lastErr error
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
+	descSkipped                                                  *prometheus.Desc
 	descTS, descAge, descUp                                      *prometheus.Desc
+	descItemErrors, descRequests, descInterval                   *prometheus.Desc
+	// duration of measurements by phase, and "total"; observed by Once.
+	duration *prometheus.HistogramVec
+}
+
+// exported is what Collect and Totals use of a measurement. The
+// collector keeps it instead of the snapshot, whose per-partition group
+// offsets (200,000 for 200 groups of 1,000 partitions) would otherwise stay
+// alive beside the next measurement's.
+type exported struct {
+	time           time.Time
+	ready          bool
+	lagKnown       bool
+	totalLag       int64
+	groupsNotReady int
+	requests       map[string]int64
+	itemErrors     []ItemError
+	topics         []exportedTopic
+	groups         []exportedGroup
+}
+
+type exportedTopic struct {
+	topic string
+	lag   int64
+	known bool
+	// partitions holds each partition's lag (-1: unknown), with
+	// PartitionDetail only.
+	partitions []int64
+}
+
+type exportedGroup struct {
+	group           string
+	verdict         Verdict
+	behind, skipped int64
+}
+
+func (c *Collector) export(s *Snapshot) *exported {
+	e := &exported{
+		time: s.Time, ready: s.Ready(), lagKnown: s.LagKnown(), totalLag: s.TotalLag(),
+		groupsNotReady: s.GroupsNotReady(), requests: s.Requests, itemErrors: s.ItemErrors(),
+		topics: make([]exportedTopic, len(s.Topics)), groups: make([]exportedGroup, len(s.Groups)),
+	}
+	for i := range s.Topics {
+		t := &s.Topics[i]
+		e.topics[i] = exportedTopic{topic: t.Topic, lag: t.Lag, known: t.LagKnown()}
+		if c.opts.PartitionDetail {
+			ps := make([]int64, len(t.Partitions))
+			for j, p := range t.Partitions {
+				ps[j] = p.Lag
+				if p.Unknown != "" {
+					ps[j] = -1
+				}
+			}
+			e.topics[i].partitions = ps
+		}
+	}
+	for i, g := range s.Groups {
+		e.groups[i] = exportedGroup{group: g.Group, verdict: g.Verdict, behind: g.RecordsBehind, skipped: g.RecordsSkipped}
+	}
+	return e
 }
 
 // Totals are the leader-only CloudWatch figures.
@@ -73,14 +140,25 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 	}
 	return &Collector{
 		m: m, opts: opts, log: opts.Logger, started: opts.Now(), up: map[string]bool{},
-		descTopic:     d("topic_lag_records", "Records of a source topic not yet copied by MirrorMaker 2.", "topic"),
-		descPartition: d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
-		descVerdict:   d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
-		descBehind:    d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
-		descReady:     d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
-		descTS:        d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
-		descAge:       d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
-		descUp:        d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
+		descTopic:      d("topic_lag_records", "Records of a source topic not yet copied by MirrorMaker 2.", "topic"),
+		descPartition:  d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
+		descVerdict:    d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
+		descBehind:     d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
+		descSkipped:    d("group_records_skipped", "Records a consumer group would never read if it moved to the target now (rewound or target-ahead).", "group"),
+		descReady:      d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
+		descTS:         d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
+		descAge:        d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
+		descUp:         d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
+		descItemErrors: d("lag_items_in_error", "Items the latest lag measurement could not read (shown as unknown), by kind of item and reason.", "item", "reason"),
+		descRequests:   d("lag_measurement_requests", "Kafka requests the latest lag measurement sent to the cluster.", "cluster"),
+		descInterval:   d("lag_interval_seconds", "Configured time between lag measurements (SIDECAR_LAG_INTERVAL)."),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "connect_sidecar_lag_measurement_duration_seconds",
+			Help: "Duration of lag measurements by phase (connect_offsets, source_offsets, source_groups, checkpoints, target_offsets) and in total, failed ones included.",
+			// From a small migration's tens of milliseconds up to a
+			// cycle cut off at its interval.
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"phase"}),
 	}
 }
 
@@ -110,17 +188,28 @@ func (c *Collector) timeout() time.Duration { return max(c.opts.Interval, 10*tim
 // attempt succeeded, no longer ago than two measurements may take.
 // The caller holds c.mu.
 func (c *Collector) fresh(now time.Time) bool {
-	return c.last != nil && c.lastErr == nil && now.Sub(c.last.Time) <= 2*c.timeout()
+	return c.last != nil && c.lastErr == nil && now.Sub(c.last.time) <= 2*c.timeout()
 }
 
 // Once runs one measurement now, bounded by the interval (at least 10s).
 func (c *Collector) Once(ctx context.Context) {
 	mctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	snap, err := c.m.Measure(mctx)
+	start := time.Now()
+	measure := c.m.Measure
+	if sm, ok := c.m.(summarizer); ok {
+		measure = sm.MeasureSummary
+	}
+	snap, err := measure(mctx)
+	total := time.Since(start)
+	var e *exported
+	if err == nil {
+		e = c.export(snap)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lastErr = err
+	c.duration.WithLabelValues("total").Observe(total.Seconds())
 	if err != nil {
 		var ce *ClusterError
 		if errors.As(err, &ce) {
@@ -129,8 +218,14 @@ func (c *Collector) Once(ctx context.Context) {
 		c.log.Warn("lag measurement failed", "err", err)
 		return
 	}
-	c.last = snap
+	for _, ph := range snap.Phases {
+		c.duration.WithLabelValues(ph.Name).Observe(ph.Duration.Seconds())
+	}
+	c.last = e
 	c.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
+	for alias := range snap.Unreachable {
+		c.up[alias] = false
+	}
 }
 
 // LastError is the error of the latest attempt, nil after a success.
@@ -142,24 +237,27 @@ func (c *Collector) LastError() error {
 
 // Totals returns the figures for CloudWatch's TotalBacklogRecords and
 // GroupsNotReady; ok is false when this sidecar is not the leader or has
-// no fresh measurement (none yet, the latest attempt failed, or it is old).
+// no fresh measurement (none yet, the latest attempt failed, or it is old)
+// or some partition's lag is unknown: a partial backlog must not pass for
+// the total.
 func (c *Collector) Totals() (t Totals, ok bool) {
 	if !c.opts.IsLeader() {
 		return Totals{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.fresh(c.opts.Now()) {
+	if !c.fresh(c.opts.Now()) || !c.last.lagKnown {
 		return Totals{}, false
 	}
-	return Totals{BacklogRecords: c.last.TotalLag(), GroupsNotReady: c.last.GroupsNotReady()}, true
+	return Totals{BacklogRecords: c.last.totalLag, GroupsNotReady: c.last.groupsNotReady}, true
 }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descReady, c.descTS, c.descAge, c.descUp} {
+	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp, c.descItemErrors, c.descRequests, c.descInterval} {
 		ch <- d
 	}
+	c.duration.Describe(ch)
 }
 
 // Collect exports the latest measurement; nothing unless leader.
@@ -170,6 +268,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opts.Now()
+	ch <- prometheus.MustNewConstMetric(c.descInterval, prometheus.GaugeValue, c.opts.Interval.Seconds())
+	c.duration.Collect(ch)
 	for alias, up := range c.up {
 		ch <- prometheus.MustNewConstMetric(c.descUp, prometheus.GaugeValue, b2f(up), alias)
 	}
@@ -178,22 +278,33 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	s := c.last
-	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.Time).Seconds())
-	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.Ready()))
-	for _, t := range s.Topics {
-		ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.Lag), t.Topic)
-		if c.opts.PartitionDetail {
-			for _, p := range t.Partitions {
-				ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(p.Lag), t.Topic, strconv.Itoa(int(p.Partition)))
+	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.time.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.time).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.ready))
+	for alias, n := range s.requests {
+		ch <- prometheus.MustNewConstMetric(c.descRequests, prometheus.GaugeValue, float64(n), alias)
+	}
+	for _, e := range s.itemErrors {
+		ch <- prometheus.MustNewConstMetric(c.descItemErrors, prometheus.GaugeValue, float64(e.Count), e.Item, e.Reason)
+	}
+	// A lag that leaves out unknown partitions is not exported: its series
+	// goes stale and lag_items_in_error says why.
+	for _, t := range s.topics {
+		if t.known {
+			ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.lag), t.topic)
+		}
+		for p, lag := range t.partitions {
+			if lag >= 0 {
+				ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(lag), t.topic, strconv.Itoa(p))
 			}
 		}
 	}
-	for _, g := range s.Groups {
+	for _, g := range s.groups {
 		for _, v := range Verdicts() {
-			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.Verdict == v), g.Group, string(v))
+			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.verdict == v), g.group, string(v))
 		}
-		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.RecordsBehind), g.Group)
+		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.behind), g.group)
+		ch <- prometheus.MustNewConstMetric(c.descSkipped, prometheus.GaugeValue, float64(g.skipped), g.group)
 	}
 }
 

@@ -74,21 +74,110 @@ connect_sidecar_lag_up{cluster="tgt"} 1
 	if tot, ok := c.Totals(); !ok || tot.BacklogRecords != 14 || tot.GroupsNotReady != 3 {
 		t.Errorf("totals = %+v %v, want 14 and 3", tot, ok)
 	}
+	checkMeasurementCost(t, c, 1)
 
-	// The source goes away: the error names it, the age grows, the last
-	// values stay marked by their age, and lag_up says which cluster.
+	// The source goes away: lag_up says which cluster, its items are
+	// counted as unknown by reason, the lag it cannot measure is no longer
+	// exported, and nothing is ready or reported to CloudWatch.
 	clock.t = clock.t.Add(90 * time.Second)
 	e.src.Close()
 	c.Once(ctxT(t))
-	err = c.LastError()
-	if err == nil || !strings.Contains(err.Error(), `source cluster "src"`) {
-		t.Fatalf("error with the source down = %v, want one naming source cluster \"src\"", err)
+	if err := c.LastError(); err != nil {
+		t.Fatalf("a measurement with the source down failed as a whole: %v", err)
 	}
 	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "src"}); got != 0 {
 		t.Errorf("lag_up{src} = %v, want 0", got)
 	}
-	if age := gaugeValue(t, c, "connect_sidecar_lag_measurement_age_seconds", nil); age < 89 {
-		t.Errorf("age = %v, want >= 90 after a failed measurement", age)
+	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}); got != 1 {
+		t.Errorf("lag_up{tgt} = %v, want 1", got)
+	}
+	if got := gaugeValue(t, c, "connect_sidecar_lag_items_in_error", map[string]string{"item": "partition", "reason": "unreachable"}); got != 4 {
+		t.Errorf("lag_items_in_error{partition,unreachable} = %v, want 4", got)
+	}
+	if got := gaugeValue(t, c, "connect_sidecar_group_verdict", map[string]string{"group": "g-synced", "verdict": "unknown"}); got != 1 {
+		t.Errorf("group_verdict{g-synced,unknown} = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(c, "connect_sidecar_topic_lag_records", "connect_sidecar_partition_lag_records"); n != 0 {
+		t.Errorf("%d lag series exported with the source down, want none", n)
+	}
+	if got := gaugeValue(t, c, "connect_sidecar_migration_ready", nil); got != 0 {
+		t.Errorf("migration_ready = %v with the source down", got)
+	}
+	if _, ok := c.Totals(); ok {
+		t.Error("CloudWatch totals given with the source's lag unknown")
+	}
+}
+
+// TestCollectorTargetDown: with the target down the lag read from the
+// source is still exported, and the group partitions that could not be
+// judged are counted by reason.
+func TestCollectorTargetDown(t *testing.T) {
+	e := scenario(t)
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+	t.Cleanup(m.Close)
+	c := NewCollector(m, CollectorOptions{Interval: time.Second})
+	c.Once(ctxT(t))
+	e.tgt.Close()
+	c.Once(ctxT(t))
+	if err := c.LastError(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"connect_sidecar_topic_lag_records", map[string]string{"topic": "orders"}, 14},
+		{"connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}, 0},
+		{"connect_sidecar_lag_up", map[string]string{"cluster": "src"}, 1},
+		{"connect_sidecar_lag_items_in_error", map[string]string{"item": "group_partition", "reason": "checkpoints unreachable"}, 4},
+		{"connect_sidecar_group_verdict", map[string]string{"group": "g-behind", "verdict": "unknown"}, 1},
+		{"connect_sidecar_migration_ready", nil, 0},
+	} {
+		if got := gaugeValue(t, c, tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	// The backlog is whole (source and Connect answered), so CloudWatch
+	// still gets it; every group counts as not ready.
+	if tot, ok := c.Totals(); !ok || tot.BacklogRecords != 14 || tot.GroupsNotReady != 4 {
+		t.Errorf("totals = %+v %v, want 14 records and 4 groups not ready", tot, ok)
+	}
+}
+
+// checkMeasurementCost checks the figures about the measurements
+// themselves after n of them: one duration per phase and in total, the
+// requests of the latest, and the interval.
+func checkMeasurementCost(t *testing.T, c *Collector, n uint64) {
+	t.Helper()
+	if got := gaugeValue(t, c, "connect_sidecar_lag_interval_seconds", nil); got != c.opts.Interval.Seconds() {
+		t.Errorf("lag_interval_seconds = %v, want %v", got, c.opts.Interval.Seconds())
+	}
+	for _, cluster := range []string{"src", "tgt"} {
+		// At least metadata and ListOffsets on the source; metadata,
+		// ListOffsets, FindCoordinator and OffsetFetch on the target.
+		if got := gaugeValue(t, c, "connect_sidecar_lag_measurement_requests", map[string]string{"cluster": cluster}); got < 3 {
+			t.Errorf("lag_measurement_requests{%s} = %v, want at least 3", cluster, got)
+		}
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "connect_sidecar_lag_measurement_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	for _, ph := range []string{PhaseConnectOffsets, PhaseSourceOffsets, PhaseSourceGroups, PhaseCheckpoints, PhaseTargetOffsets, "total"} {
+		if counts[ph] != n {
+			t.Errorf("duration{phase=%q} count = %d, want %d (all: %v)", ph, counts[ph], n, counts)
+		}
 	}
 }
 

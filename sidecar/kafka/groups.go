@@ -1,10 +1,13 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -13,18 +16,41 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// partState is one partition of a group while a measurement runs: what
+// GroupPartition holds but for what the checkpoint index and the target's
+// end offsets give when it is judged, in a third of the memory.
+type partState struct {
+	topic     *TopicLag // the source topic
+	partition int32
+	source    int64
+	target    int64 // -1: no offset committed on the target
+	unknown   string
+}
+
 // groups judges every consumer group the checkpoint connector covers.
-// ids names the source topics by ID.
-func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, ids topicIDs) ([]GroupReadiness, error) {
+// A group or partition whose offsets cannot be read is marked unknown and
+// judged so; the others are judged as usual. With detail, each group keeps
+// its judged partitions; without, only its verdict and counts (and the
+// snapshot the count of unknown partitions by reason). phase is called as
+// each phase of the measurement ends.
+func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLag, snap *Snapshot, fails *failures, phase func(string), detail bool) []GroupReadiness {
 	listed, err := s.srcAdm.ListGroups(ctx)
-	if err != nil {
-		return nil, clusterErr(s.src, "list groups", err)
+	if err != nil && len(listed) == 0 {
+		unreachable(snap, s.src, "list groups", err)
 	}
 	var names []string
 	for name := range listed {
 		if s.groups.Match(name) {
 			names = append(names, name)
 		}
+	}
+	if err != nil {
+		// Groups of a coordinator that did not answer are not listed: ask
+		// for the ones seen last time all the same, so that they turn
+		// unknown instead of disappearing.
+		names = append(names, s.lastGroups...)
+		slices.Sort(names)
+		names = slices.Compact(names)
 	}
 	sort.Strings(names)
 	selected := make(map[string]*TopicLag, len(topics))
@@ -35,111 +61,220 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	}
 
 	out := make([]GroupReadiness, len(names))
+	parts := make([][]partState, len(names))
 	byName := make(map[string]int, len(names))
 	for i, name := range names {
 		out[i].Group = name
 		byName[name] = i
 	}
-	err = eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic) {
+	eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, s.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
+		i := byName[group]
+		if err != nil {
+			out[i].Unknown = fails.add(ItemGroup, clusterErr(s.src, "group "+group+" offsets", err))
+			return
+		}
 		n := 0
-		eachCommitted(committed, func(topic string, _ int32, _ int64) {
+		eachPartition(committed, func(topic string, _ int32, _ int64, _ error) {
 			if selected[topic] != nil {
 				n++
 			}
 		})
-		g := &out[byName[group]]
-		g.Partitions = make([]GroupPartition, 0, n)
-		eachCommitted(committed, func(topic string, p int32, at int64) {
-			if t := selected[topic]; t != nil {
-				g.Partitions = append(g.Partitions, GroupPartition{
-					Topic: t.Topic, RemoteTopic: t.RemoteTopic, Partition: p, SourceOffset: at,
-					Upstream: -1, Downstream: -1, TargetOffset: -1,
-				})
+		ps := make([]partState, 0, n)
+		eachPartition(committed, func(topic string, p int32, at int64, err error) {
+			t := selected[topic]
+			if t == nil {
+				return
 			}
+			st := partState{topic: t, partition: p, source: at, target: -1}
+			if err != nil {
+				st.unknown = fails.add(ItemGroupPartition, clusterErr(s.src, fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
+			}
+			ps = append(ps, st)
 		})
+		slices.SortFunc(ps, func(a, b partState) int {
+			if a.topic != b.topic {
+				return strings.Compare(a.topic.Topic, b.topic.Topic)
+			}
+			return cmp.Compare(a.partition, b.partition)
+		})
+		parts[i] = ps
 	})
-	if err != nil {
-		return nil, clusterErr(s.src, "fetch group offsets", err)
-	}
-	// Only groups with offsets MM2 would checkpoint are covered.
-	kept := out[:0]
-	for _, g := range out {
-		if len(g.Partitions) == 0 {
+	// Only groups with offsets MM2 would checkpoint are covered, and those
+	// that could not be read.
+	kept := 0
+	for i := range out {
+		if len(parts[i]) == 0 && out[i].Unknown == "" {
 			continue
 		}
-		sort.Slice(g.Partitions, func(i, j int) bool {
-			a, b := g.Partitions[i], g.Partitions[j]
-			return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
-		})
-		kept = append(kept, g)
+		out[kept], parts[kept] = out[i], parts[i]
+		kept++
 	}
-	out = kept
+	out, parts = out[:kept], parts[:kept]
+	s.lastGroups = s.lastGroups[:0]
+	for _, g := range out {
+		s.lastGroups = append(s.lastGroups, g.Group)
+	}
+	phase(PhaseSourceGroups)
 	if len(out) == 0 {
-		return nil, nil
+		phase(PhaseCheckpoints)
+		phase(PhaseTargetOffsets)
+		return nil
+	}
+	markAll := func(why string) {
+		for _, ps := range parts {
+			for j := range ps {
+				if ps[j].unknown == "" {
+					ps[j].unknown = why
+				}
+			}
+		}
+	}
+	var ends map[string][]int64
+	var endErrs map[topicPartition]error
+	judge := func() []GroupReadiness {
+		for i := range out {
+			m.judgeGroup(s, &out[i], parts[i], ends, endErrs, snap, fails, detail)
+			parts[i] = nil // judged: let it go before the next group's partitions are built
+		}
+		return out
 	}
 
-	if err := m.catchUpCheckpoints(ctx, s); err != nil {
-		return nil, clusterErr(s.tgt, "read "+s.cpTopic, err)
-	}
-	remote, err := targetTopics(ctx, s.tgtCl, out)
+	// Checkpoints read only in part would judge by old ones: every
+	// partition is unknown until the topic is read to its end.
+	err = m.catchUpCheckpoints(ctx, s)
+	phase(PhaseCheckpoints)
+	defer phase(PhaseTargetOffsets)
 	if err != nil {
-		return nil, clusterErr(s.tgt, "metadata", err)
+		unreachable(snap, s.tgt, "read "+s.cpTopic, err)
+		markAll("checkpoints " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "read "+s.cpTopic, err)))
+		return judge()
 	}
-	groupNames := make([]string, len(out))
+	remote, err := targetTopics(ctx, s.tgtCl, parts)
+	if err != nil {
+		unreachable(snap, s.tgt, "metadata", err)
+		markAll("target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "metadata", err)))
+		return judge()
+	}
+	groupNames := make([]string, 0, len(out))
 	clear(byName)
 	for i := range out {
-		groupNames[i] = out[i].Group
-		byName[out[i].Group] = i
+		if out[i].Unknown == "" {
+			groupNames = append(groupNames, out[i].Group)
+			byName[out[i].Group] = i
+		}
 	}
 	upstream := make(map[string]string, len(topics))
 	for _, t := range topics {
 		upstream[t.RemoteTopic] = t.Topic
 	}
-	err = eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic) {
-		parts := out[byName[group]].Partitions
-		eachCommitted(committed, func(remote string, p int32, at int64) {
+	find := func(ps []partState, topic string, p int32) *partState {
+		i := sort.Search(len(ps), func(i int) bool {
+			return ps[i].topic.Topic > topic || ps[i].topic.Topic == topic && ps[i].partition >= p
+		})
+		if i < len(ps) && ps[i].topic.Topic == topic && ps[i].partition == p {
+			return &ps[i]
+		}
+		return nil
+	}
+	eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
+		ps := parts[byName[group]]
+		if err != nil {
+			why := "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "group "+group+" offsets", err))
+			for j := range ps {
+				if ps[j].unknown == "" {
+					ps[j].unknown = why
+				}
+			}
+			return
+		}
+		eachPartition(committed, func(remote string, p int32, at int64, err error) {
 			topic, ok := upstream[remote]
 			if !ok {
 				return
 			}
-			i := sort.Search(len(parts), func(i int) bool {
-				return parts[i].Topic > topic || parts[i].Topic == topic && parts[i].Partition >= p
-			})
-			if i < len(parts) && parts[i].Topic == topic && parts[i].Partition == p {
-				parts[i].TargetOffset = at
+			st := find(ps, topic, p)
+			switch {
+			case st == nil:
+			case err != nil:
+				if st.unknown == "" {
+					st.unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+				}
+			default:
+				st.target = at
 			}
 		})
 	})
-	if err != nil {
-		return nil, clusterErr(s.tgt, "fetch group offsets", err)
-	}
-	ends, err := remote.ends(ctx, s.tgtCl)
-	if err != nil {
-		return nil, clusterErr(s.tgt, "list end offsets", err)
-	}
-	for i := range out {
-		g := &out[i]
-		for j := range g.Partitions {
-			p := &g.Partitions[j]
-			if cp, ok := s.checkpoints[cpKey{g.Group, p.Topic, p.Partition}]; ok {
-				p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
-			}
-			if e := ends[p.RemoteTopic]; int(p.Partition) < len(e) {
-				p.TargetEnd = max(e[p.Partition], 0)
-			}
-		}
-		g.judge()
-	}
-	return out, nil
+	ends, endErrs = remote.ends(ctx, s.tgtCl)
+	return judge()
 }
 
-// eachCommitted calls fn for every partition of an OffsetFetch answer that
-// has a committed offset.
-func eachCommitted(topics []kmsg.OffsetFetchResponseGroupTopic, fn func(topic string, partition int32, at int64)) {
+// judgeGroup judges a group's partitions from their state, the
+// checkpoints and the target's end offsets, and sets the group's verdict.
+// With detail the group keeps its partitions; without, the snapshot
+// counts the unknown ones.
+func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partState, ends map[string][]int64, endErrs map[topicPartition]error, snap *Snapshot, fails *failures, detail bool) {
+	var v groupVerdict
+	if detail {
+		g.Partitions = make([]GroupPartition, 0, len(parts))
+	}
+	// Names are looked up once per group and topic, not per partition:
+	// parts are sorted by topic.
+	groupID, groupOK := s.nameIDs[g.Group]
+	var topic *TopicLag
+	var topicID uint32
+	var topicOK bool
+	var end []int64
+	for i := range parts {
+		st := &parts[i]
+		if st.topic != topic {
+			topic, end = st.topic, ends[st.topic.RemoteTopic]
+			topicID, topicOK = s.nameIDs[topic.Topic]
+		}
+		p := GroupPartition{
+			Topic: st.topic.Topic, RemoteTopic: st.topic.RemoteTopic, Partition: st.partition,
+			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target, Unknown: st.unknown,
+		}
+		if cp, ok := s.checkpoints[cpKey{groupID, topicID, p.Partition}]; ok && groupOK && topicOK {
+			p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
+		}
+		if int(p.Partition) < len(end) {
+			p.TargetEnd = max(end[p.Partition], 0)
+		}
+		if len(endErrs) > 0 && p.Unknown == "" {
+			if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil {
+				p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+			}
+		}
+
+		p.judge()
+		v.add(&p)
+		switch {
+		case detail:
+			g.Partitions = append(g.Partitions, p)
+		case p.Unknown != "":
+			if snap.unknownGroupPartitions == nil {
+				snap.unknownGroupPartitions = map[string]int{}
+			}
+			snap.unknownGroupPartitions[p.Unknown]++
+		}
+	}
+	v.set(g)
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// eachPartition calls fn for every partition of an OffsetFetch answer
+// that has a committed offset or an error.
+func eachPartition(topics []kmsg.OffsetFetchResponseGroupTopic, fn func(topic string, partition int32, at int64, err error)) {
 	for _, t := range topics {
 		for _, p := range t.Partitions {
-			if p.ErrorCode == 0 && p.Offset >= 0 {
-				fn(t.Topic, p.Partition, p.Offset)
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				fn(t.Topic, p.Partition, -1, err)
+			} else if p.Offset >= 0 {
+				fn(t.Topic, p.Partition, p.Offset, nil)
 			}
 		}
 	}
@@ -152,9 +287,10 @@ const (
 )
 
 // eachGroupOffsets fetches the committed offsets of groups and calls fn
-// with each group's topics, one group at a time. A group the cluster does
-// not know has no offsets. Topics an answer gives only by ID (OffsetFetch
-// v10+) are named from ids; fn does not see the others.
+// with each group's topics, or with the error that kept them from being
+// read, one group at a time. A group the cluster does not know has no
+// offsets and fn does not see it. Topics an answer gives only by ID
+// (OffsetFetch v10+) are named from ids; fn does not see the others.
 //
 // It finds the groups' coordinators (one batched FindCoordinator) and
 // sends each coordinator one OffsetFetch for all its groups, instead of
@@ -162,48 +298,61 @@ const (
 // client's metadata cache, which then holds every partition of every
 // committed topic between measurements (about 25 MB per cluster for
 // 100,000 partitions). Groups whose coordinator moved or is loading are
-// asked again, a bounded number of times.
-func eachGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(group string, topics []kmsg.OffsetFetchResponseGroupTopic)) error {
+// asked again, a bounded number of times; a coordinator that fails only
+// fails its own groups.
+func eachGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(group string, topics []kmsg.OffsetFetchResponseGroupTopic, err error)) {
 	for attempt := 1; len(groups) > 0; attempt++ {
-		retry, lastErr, err := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
-		if err != nil {
-			return err
-		}
+		retry := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
 		if len(retry) == 0 {
-			return nil
+			return
 		}
 		if attempt == groupAttempts {
-			return fmt.Errorf("group %s: %w", retry[0], lastErr)
+			for _, r := range retry {
+				fn(r.group, nil, r.err)
+			}
+			return
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("group %s: %w", retry[0], ctx.Err())
+			for _, r := range retry {
+				fn(r.group, nil, fmt.Errorf("%w (after %v)", ctx.Err(), r.err))
+			}
+			return
 		case <-time.After(time.Duration(attempt) * groupBackoff):
 		}
-		groups = retry
+		groups = groups[:0]
+		for _, r := range retry {
+			groups = append(groups, r.group)
+		}
 	}
-	return nil
+}
+
+// groupRetry is a group to ask again and why.
+type groupRetry struct {
+	group string
+	err   error
 }
 
 // fetchGroupOffsets makes one attempt of eachGroupOffsets and returns the
-// groups to ask again, with the error that made them so.
-func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic)) (retry []string, retryErr, err error) {
+// groups to ask again.
+func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic, error)) (retry []groupRetry) {
 	byNode := map[int32][]string{}
 	coordinators := adm.FindGroupCoordinators(ctx, groups...)
 	for _, g := range groups {
 		c, ok := coordinators[g]
 		switch {
 		case !ok:
-			retry, retryErr = append(retry, g), kerr.CoordinatorNotAvailable
+			retry = append(retry, groupRetry{g, kerr.CoordinatorNotAvailable})
 		case c.Err == nil:
 			byNode[c.NodeID] = append(byNode[c.NodeID], g)
 		case coordinatorMoved(c.Err):
-			retry, retryErr = append(retry, g), c.Err
+			retry = append(retry, groupRetry{g, c.Err})
 		default:
-			return nil, nil, fmt.Errorf("group %s coordinator: %w", g, c.Err)
+			fn(g, nil, fmt.Errorf("coordinator: %w", c.Err))
 		}
 	}
 	type answer struct {
+		asked  []string
 		groups []kmsg.OffsetFetchResponseGroup
 		err    error
 	}
@@ -214,33 +363,32 @@ func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, gr
 			if err != nil {
 				err = fmt.Errorf("broker %d: %w", node, err)
 			}
-			answers <- answer{resp, err}
+			answers <- answer{gs, resp, err}
 		}()
 	}
 	for range byNode {
 		a := <-answers
 		if a.err != nil {
-			if err == nil {
-				err = a.err
+			for _, g := range a.asked {
+				fn(g, nil, a.err)
 			}
 			continue
 		}
 		for i := range a.groups {
 			g := &a.groups[i]
 			switch gerr := kerr.ErrorForCode(g.ErrorCode); {
-			case err != nil:
 			case gerr == nil:
 				nameTopics(g.Topics, ids)
-				fn(g.Group, g.Topics)
+				fn(g.Group, g.Topics, nil)
 			case errors.Is(gerr, kerr.GroupIDNotFound):
 			case coordinatorMoved(gerr):
-				retry, retryErr = append(retry, g.Group), gerr
+				retry = append(retry, groupRetry{g.Group, gerr})
 			default:
-				err = fmt.Errorf("group %s: %w", g.Group, gerr)
+				fn(g.Group, nil, gerr)
 			}
 		}
 	}
-	return retry, retryErr, err
+	return retry
 }
 
 // coordinatorMoved reports errors after which the group's coordinator is
@@ -317,17 +465,19 @@ func nameTopics(topics []kmsg.OffsetFetchResponseGroupTopic, ids topicIDs) {
 // remoteTopics are the target topics the groups use: their leaders and
 // IDs.
 type remoteTopics struct {
-	tps []topicParts
-	ids topicIDs
+	tps  []topicParts
+	ids  topicIDs
+	errs map[topicPartition]error // partitions of topics whose metadata failed
 }
 
 // targetTopics asks the target for the metadata of the topics the groups
-// use. A topic missing on the target is left out.
-func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) (remoteTopics, error) {
+// use. A topic missing on the target is left out; the partitions of a
+// topic whose metadata is refused (not authorized, for one) are in errs.
+func targetTopics(ctx context.Context, cl *kgo.Client, groups [][]partState) (remoteTopics, error) {
 	want := map[string]int32{}
-	for _, g := range groups {
-		for _, p := range g.Partitions {
-			want[p.RemoteTopic] = max(want[p.RemoteTopic], p.Partition+1)
+	for _, ps := range groups {
+		for _, p := range ps {
+			want[p.topic.RemoteTopic] = max(want[p.topic.RemoteTopic], p.partition+1)
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -339,9 +489,17 @@ func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) 
 	if err != nil {
 		return remoteTopics{}, err
 	}
-	r := remoteTopics{ids: topicIDs{}}
+	r := remoteTopics{ids: topicIDs{}, errs: map[topicPartition]error{}}
 	for _, t := range mresp.Topics {
-		if t.Topic == nil || t.ErrorCode != 0 {
+		if t.Topic == nil {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+				for p := range want[*t.Topic] {
+					r.errs[topicPartition{*t.Topic, p}] = err
+				}
+			}
 			continue
 		}
 		r.tps = append(r.tps, topicParts{*t.Topic, leadersOf(t, want[*t.Topic])})
@@ -352,17 +510,45 @@ func targetTopics(ctx context.Context, cl *kgo.Client, groups []GroupReadiness) 
 
 // ends lists the end offsets of the topics, by partition; partitions
 // without one (missing or unknown) read 0, as a topic without records.
-func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (map[string][]int64, error) {
-	ends := make(map[string][]int64, len(r.tps))
+// errs holds the partitions whose end offset could not be read.
+func (r remoteTopics) ends(ctx context.Context, cl *kgo.Client) (ends map[string][]int64, errs map[topicPartition]error) {
+	ends = make(map[string][]int64, len(r.tps))
 	for _, tp := range r.tps {
 		ends[tp.topic] = make([]int64, len(tp.leaders))
 	}
-	err := listOffsets(ctx, cl, r.tps, -1, func(t string, p int32, off int64) {
-		if e := ends[t]; p >= 0 && int(p) < len(e) {
-			e[p] = off
+	errs = map[topicPartition]error{}
+	list := func(tps []topicParts) {
+		listOffsets(ctx, cl, tps, -1, func(t string, p int32, off int64) {
+			if e := ends[t]; p >= 0 && int(p) < len(e) {
+				e[p] = off
+			}
+		}, func(t string, p int32, err error) {
+			errs[topicPartition{t, p}] = err
+		})
+	}
+	list(r.tps)
+	// A leader that moved since the metadata was read is asked again once.
+	if moved := movedTopics(errs); len(moved) > 0 {
+		if mresp, err := metadata(ctx, cl, moved); err == nil {
+			var again []topicParts
+			for _, t := range mresp.Topics {
+				if t.Topic == nil || t.ErrorCode != 0 {
+					continue
+				}
+				if e, ok := ends[*t.Topic]; ok {
+					again = append(again, topicParts{*t.Topic, leadersOf(t, int32(len(e)))})
+					for p := range e {
+						delete(errs, topicPartition{*t.Topic, int32(p)})
+					}
+				}
+			}
+			list(again)
 		}
-	})
-	return ends, err
+	}
+	for tp, err := range r.errs {
+		errs[tp] = err
+	}
+	return ends, errs
 }
 
 // catchUpCheckpoints reads the checkpoints topic from where the last
@@ -382,12 +568,22 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 	if len(tps) == 0 {
 		return nil // MM2 has not written a checkpoint yet
 	}
+	// Between measurements the consumer is paused: a running one long-polls
+	// the topic every FetchMaxWait, five requests a second for nothing. kgo
+	// rewinds to the first record it had buffered and not handed out.
+	s.cpCl.ResumeFetchTopics(s.cpTopic)
+	defer s.cpCl.PauseFetchTopics(s.cpTopic)
 	starts, ends := map[int32]int64{}, map[int32]int64{}
-	if err := listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }); err != nil {
-		return err
+	var listErr error
+	fail := func(_ string, p int32, err error) {
+		if listErr == nil {
+			listErr = fmt.Errorf("partition %d: %w", p, err)
+		}
 	}
-	if err := listOffsets(ctx, s.tgtCl, tps, -1, func(_ string, p int32, o int64) { ends[p] = o }); err != nil {
-		return err
+	listOffsets(ctx, s.tgtCl, tps, -2, func(_ string, p int32, o int64) { starts[p] = o }, fail)
+	listOffsets(ctx, s.tgtCl, tps, -1, func(_ string, p int32, o int64) { ends[p] = o }, fail)
+	if listErr != nil {
+		return listErr
 	}
 	behind := func() (int32, int64, int64, bool) {
 		for p, end := range ends {
@@ -424,17 +620,21 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 			}
 			if r.Value == nil {
 				// A tombstone deletes the group's checkpoint.
-				if c, err := decodeCheckpointKey(r.Key); err == nil {
-					delete(s.checkpoints, cpKey{c.Group, c.Topic, c.Partition})
+				if g, t, p, err := checkpointKey(r.Key); err == nil {
+					gi, gok := s.nameIDs[string(g)]
+					ti, tok := s.nameIDs[string(t)]
+					if gok && tok {
+						delete(s.checkpoints, cpKey{gi, ti, p})
+					}
 				}
 				return
 			}
-			cp, err := DecodeCheckpoint(r.Key, r.Value)
+			g, t, p, up, down, err := decodeCheckpointIndexed(r.Key, r.Value)
 			if err != nil {
 				decodeErrs++
 				return
 			}
-			s.checkpoints[cpKey{s.intern(cp.Group), s.intern(cp.Topic), cp.Partition}] = cpVal{cp.Upstream, cp.Downstream}
+			s.checkpoints[cpKey{s.nameID(g), s.nameID(t), p}] = cpVal{up, down}
 		})
 	}
 	if decodeErrs > 0 {

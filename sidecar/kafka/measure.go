@@ -82,8 +82,11 @@ func (m *Measurer) Close() {
 	}
 }
 
+// cpKey is a checkpoint's group, topic (by their ids in
+// clusterState.nameIDs) and partition: 12 bytes where two strings took 32,
+// for an index that holds every checkpoint of every group.
 type cpKey struct {
-	group, topic string
+	group, topic uint32
 	partition    int32
 }
 
@@ -105,7 +108,31 @@ type clusterState struct {
 	cpTopic        string
 	checkpoints    map[cpKey]cpVal
 	cpNext         map[int32]int64
-	names          map[string]string // interned group and topic names
+	nameIDs        map[string]uint32 // ids of the group and topic names of checkpoints
+	srcReqs        requestCount
+	tgtReqs        requestCount
+	// What the last measurement saw, to keep a row for every topic and
+	// group while the cluster that lists them cannot be read.
+	lastTopics []topicShape
+	lastGroups []string
+	ids        topicIDs
+}
+
+// lastPartitions is how many partitions the last measurement saw of a
+// source topic.
+func (s *clusterState) lastPartitions(topic string) int {
+	for _, sh := range s.lastTopics {
+		if sh.topic == topic {
+			return sh.partitions
+		}
+	}
+	return 0
+}
+
+// topicShape is a source topic as the last measurement saw it.
+type topicShape struct {
+	topic, remote string
+	partitions    int
 }
 
 func (s *clusterState) close() {
@@ -116,12 +143,14 @@ func (s *clusterState) close() {
 	}
 }
 
-func (s *clusterState) intern(b string) string {
-	if v, ok := s.names[b]; ok {
-		return v
+// nameID returns the id of a group or topic name, adding it.
+func (s *clusterState) nameID(b []byte) uint32 {
+	if id, ok := s.nameIDs[string(b)]; ok {
+		return id
 	}
-	s.names[b] = b
-	return b
+	id := uint32(len(s.nameIDs))
+	s.nameIDs[string(b)] = id
+	return id
 }
 
 // connectors returns the source and checkpoint connector names in use,
@@ -207,7 +236,7 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		fingerprint: fingerprint(mscCfg, cpcCfg),
 		checkpoints: map[cpKey]cpVal{},
 		cpNext:      map[int32]int64{},
-		names:       map[string]string{},
+		nameIDs:     map[string]uint32{},
 	}
 	var err error
 	if s.src, err = ClusterFromConnector(mscCfg, Source, m.opts.Resolver); err != nil {
@@ -247,6 +276,11 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		kgo.RetryTimeout(10 * time.Second),
 	}
 	build := func(c Cluster, extra ...kgo.Opt) (*kgo.Client, error) {
+		reqs := &s.srcReqs
+		if c.Role == Target {
+			reqs = &s.tgtReqs
+		}
+		extra = append(extra, kgo.WithHooks(reqs))
 		opts, err := c.ClientOpts(ctx)
 		if err != nil {
 			return nil, err
@@ -284,12 +318,33 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 // Measure runs one full measurement: the connectors' configs and MM2's
 // committed source offsets from Connect; log start and end offsets, groups
 // and their offsets from the source; checkpoints, group offsets and end
-// offsets from the target. A failure to reach a cluster is a
-// *ClusterError naming its alias.
+// offsets from the target. Failing to read Connect or to build the
+// clients fails the measurement (a Kafka failure then is a *ClusterError
+// naming its alias); an item of either cluster that cannot be read is
+// marked unknown with its reason, and every other item is still measured.
 func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
+	return m.measure(ctx, true)
+}
+
+// MeasureSummary measures as Measure does, but each group keeps only its
+// verdict and counts, not its partitions: all that metrics need, for a
+// fraction of the memory (200 groups of 1,000 partitions are 200,000
+// judged partitions).
+func (m *Measurer) MeasureSummary(ctx context.Context) (*Snapshot, error) {
+	return m.measure(ctx, false)
+}
+
+func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
+	phaseStart := start
+	var phases []Phase
+	phase := func(name string) {
+		now := time.Now()
+		phases = append(phases, Phase{name, now.Sub(phaseStart)})
+		phaseStart = now
+	}
 
 	msc, cpc, mscCfg, cpcCfg, err := m.connectors(ctx)
 	if err != nil {
@@ -307,53 +362,140 @@ func (m *Measurer) Measure(ctx context.Context) (*Snapshot, error) {
 		m.state = st
 	}
 	s := m.state
+	s.srcReqs.n.Store(0)
+	s.tgtReqs.n.Store(0)
 	snap := &Snapshot{SourceAlias: s.src.Alias, TargetAlias: s.tgt.Alias, SourceConnector: msc, CheckpointConnector: cpc}
+	var fails failures
+	connectTime := time.Since(start)
 
-	topics, ids, err := m.sourceTopics(ctx, s)
-	if err != nil {
-		return nil, err
-	}
+	topics := m.sourceTopics(ctx, s, snap, &fails)
+	phase(PhaseSourceOffsets)
+	copiedStart := time.Now()
 	if err := m.copiedOffsets(ctx, s, msc, topics); err != nil {
 		return nil, err
 	}
+	// Connect's share: the configs read first and MM2's offsets.
+	phases = append(phases, Phase{PhaseConnectOffsets, connectTime + time.Since(copiedStart)})
+	phaseStart = time.Now()
 	snap.Topics = topics
 	if s.hasCPC {
-		if snap.Groups, err = m.groups(ctx, s, topics, ids); err != nil {
-			return nil, err
-		}
+		snap.Groups = m.groups(ctx, s, topics, snap, &fails, phase, detail)
 	}
 	snap.Time = time.Now()
 	snap.Duration = snap.Time.Sub(start)
+	snap.Phases = phases
+	snap.Requests = map[string]int64{s.src.Alias: s.srcReqs.n.Load()}
+	snap.Requests[s.tgt.Alias] += s.tgtReqs.n.Load()
+	if len(fails.first) > 0 {
+		var counts []string
+		for _, e := range snap.ItemErrors() {
+			counts = append(counts, fmt.Sprintf("%s %s: %d", e.Item, e.Reason, e.Count))
+		}
+		args := []any{"unknown", strings.Join(counts, ", ")}
+		for _, item := range slices.Sorted(maps.Keys(fails.first)) {
+			args = append(args, "first_"+item, fails.first[item].Error())
+		}
+		m.log.Warn("lag measurement incomplete: some items are unknown", args...)
+	}
 	return snap, nil
+}
+
+// unreachable records that a whole part of the measurement could not
+// reach a cluster.
+func unreachable(snap *Snapshot, c Cluster, what string, err error) {
+	if snap.Unreachable == nil {
+		snap.Unreachable = map[string]string{}
+	}
+	if _, ok := snap.Unreachable[c.Alias]; !ok {
+		snap.Unreachable[c.Alias] = clusterErr(c, what, err).Error()
+	}
 }
 
 // sourceTopics lists the selected source topics with log start and end
 // offsets: one metadata request, then one ListOffsets request per
-// partition leader for each of start and end. ids names the selected
-// topics by topic ID.
-func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLag, topicIDs, error) {
+// partition leader for each of start and end. A topic or partition that
+// cannot be read is marked unknown; when the metadata cannot be read at
+// all, the topics of the last measurement stand in, all unknown.
+func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snapshot, fails *failures) []TopicLag {
 	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
-		return nil, nil, clusterErr(s.src, "metadata", err)
+		unreachable(snap, s.src, "metadata", err)
+		why := fails.add(ItemTopic, clusterErr(s.src, "metadata", err))
+		topics := make([]TopicLag, len(s.lastTopics))
+		for i, sh := range s.lastTopics {
+			topics[i] = TopicLag{Topic: sh.topic, RemoteTopic: sh.remote, Unknown: why, Partitions: make([]PartitionLag, sh.partitions)}
+			for p := range topics[i].Partitions {
+				topics[i].Partitions[p] = PartitionLag{Partition: int32(p), Start: -1, End: -1, Copied: -1, Unknown: why}
+			}
+		}
+		return topics
 	}
 	var topics []TopicLag
 	var leaders [][]int32
 	ids := topicIDs{}
-	for _, t := range kresp.Topics {
-		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 {
-			continue
+	last := make(map[string]int, len(s.lastTopics))
+	for _, sh := range s.lastTopics {
+		last[sh.topic] = sh.partitions
+	}
+	// addUnknown adds a topic whose metadata could not be read, with the
+	// partitions the last measurement saw, all unknown.
+	addUnknown := func(name, why string) {
+		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Unknown: why, Partitions: make([]PartitionLag, s.lastPartitions(name))}
+		for i := range tl.Partitions {
+			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1, Unknown: why}
+		}
+		topics = append(topics, tl)
+		leaders = append(leaders, nil)
+		// Its ID from last time still names it in group offsets.
+		for id, n := range s.ids {
+			if n == name {
+				ids[id] = name
+			}
+		}
+	}
+	add := func(t kmsg.MetadataResponseTopic) {
+		if t.Topic == nil || t.IsInternal {
+			return
 		}
 		name := *t.Topic
 		if !s.topics.Match(name) || s.policy.IsInternal(name) {
-			continue
+			return
 		}
-		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, len(t.Partitions))}
+		delete(last, name)
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			addUnknown(name, fails.add(ItemTopic, fmt.Errorf("%s: %w", name, clusterErr(s.src, "metadata", err))))
+			return
+		}
+		n := len(t.Partitions)
+		tl := TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Partitions: make([]PartitionLag, n)}
 		for i := range tl.Partitions {
 			tl.Partitions[i] = PartitionLag{Partition: int32(i), Start: -1, End: -1, Copied: -1}
 		}
 		topics = append(topics, tl)
-		leaders = append(leaders, leadersOf(t, int32(len(t.Partitions))))
+		leaders = append(leaders, leadersOf(t, int32(n)))
 		ids.add(t)
+	}
+	for _, t := range kresp.Topics {
+		add(t)
+	}
+	// A listing of all topics leaves out those the sidecar may no longer
+	// describe: asked for by name, a topic measured last time answers
+	// why (deleted ones are dropped), so that its backlog is unknown
+	// instead of silently gone from the total.
+	if len(last) > 0 {
+		gone := slices.Sorted(maps.Keys(last))
+		if kresp, err = metadata(ctx, s.srcCl, gone); err != nil {
+			why := fails.add(ItemTopic, clusterErr(s.src, "metadata of "+strings.Join(gone, ", "), err))
+			for _, name := range gone {
+				addUnknown(name, why)
+			}
+		} else {
+			for _, t := range kresp.Topics {
+				if !errors.Is(kerr.ErrorForCode(t.ErrorCode), kerr.UnknownTopicOrPartition) {
+					add(t)
+				}
+			}
+		}
 	}
 	kresp = nil // release the metadata before the offset requests
 	req := make([]topicParts, len(topics))
@@ -363,26 +505,79 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState) ([]TopicLa
 	// Sorted so that topicLag finds a topic by binary search: metadata
 	// answers in no particular order.
 	sort.Sort(byTopic{topics, req})
-	set := func(start bool) func(string, int32, int64) {
-		return func(topic string, p int32, off int64) {
-			t := topicLag(topics, topic)
-			if t == nil || p < 0 || int(p) >= len(t.Partitions) {
-				return
-			}
-			if start {
-				t.Partitions[p].Start = off
-			} else {
-				t.Partitions[p].End = off
-			}
+	s.ids = ids
+	s.lastTopics = s.lastTopics[:0]
+	for _, t := range topics {
+		s.lastTopics = append(s.lastTopics, topicShape{t.Topic, t.RemoteTopic, len(t.Partitions)})
+	}
+	find := topicFinder(topics)
+	part := func(topic string, p int32) *PartitionLag {
+		t := find(topic)
+		if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+			return nil
+		}
+		return &t.Partitions[p]
+	}
+	failed := map[topicPartition]error{}
+	fail := func(topic string, p int32, err error) {
+		if _, ok := failed[topicPartition{topic, p}]; !ok {
+			failed[topicPartition{topic, p}] = err
 		}
 	}
-	if err := listOffsets(ctx, s.srcCl, req, -2, set(true)); err != nil {
-		return nil, nil, clusterErr(s.src, "list start offsets", err)
+	list := func(req []topicParts) {
+		listOffsets(ctx, s.srcCl, req, -2, func(topic string, p int32, off int64) {
+			if pl := part(topic, p); pl != nil {
+				pl.Start = off
+			}
+		}, fail)
+		listOffsets(ctx, s.srcCl, req, -1, func(topic string, p int32, off int64) {
+			if pl := part(topic, p); pl != nil {
+				pl.End = off
+			}
+		}, fail)
 	}
-	if err := listOffsets(ctx, s.srcCl, req, -1, set(false)); err != nil {
-		return nil, nil, clusterErr(s.src, "list end offsets", err)
+	list(req)
+	// A leader that moved since the metadata was read (a broker
+	// restarting) is asked again once, with fresh metadata for its topics.
+	if moved := movedTopics(failed); len(moved) > 0 {
+		if kresp, err := metadata(ctx, s.srcCl, moved); err == nil {
+			var again []topicParts
+			for _, t := range kresp.Topics {
+				tl := (*TopicLag)(nil)
+				if t.Topic != nil && t.ErrorCode == 0 {
+					tl = find(*t.Topic)
+				}
+				if tl == nil {
+					continue
+				}
+				again = append(again, topicParts{tl.Topic, leadersOf(t, int32(len(tl.Partitions)))})
+				for p := range tl.Partitions {
+					delete(failed, topicPartition{tl.Topic, int32(p)})
+				}
+			}
+			list(again)
+		}
 	}
-	return topics, ids, nil
+	for tp, err := range failed {
+		if pl := part(tp.topic, tp.partition); pl != nil {
+			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", tp.topic, tp.partition, clusterErr(s.src, "list offsets", err)))
+		}
+	}
+	return topics
+}
+
+// movedTopics names, sorted, the topics of partitions that failed because
+// their leader moved or was being elected: fresh metadata may find it.
+func movedTopics(failed map[topicPartition]error) []string {
+	var moved []string
+	for tp, err := range failed {
+		if errors.Is(err, errNoLeader) || errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.LeaderNotAvailable) ||
+			errors.Is(err, kerr.FencedLeaderEpoch) || errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.OffsetNotAvailable) {
+			moved = append(moved, tp.topic)
+		}
+	}
+	slices.Sort(moved)
+	return slices.Compact(moved)
 }
 
 // topicIDs names topics by the IDs metadata gives them (Kafka 2.8+).
@@ -446,9 +641,9 @@ func metadata(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.Metad
 
 // listOffsets sends one ListOffsets request to each partition leader, all
 // at once. timestamp -1 asks for end offsets, -2 for log start offsets.
-// Unknown partitions report -1; a partition without a leader or another
-// partition error fails the call.
-func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64)) error {
+// Unknown partitions report -1. A partition without a leader, a partition
+// error or a failed request goes to fail, once per partition.
+func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestamp int64, set func(string, int32, int64), fail func(string, int32, error)) {
 	byLeader := map[int32]*kmsg.ListOffsetsRequest{}
 	// Each topic's partitions are counted per leader first, so that every
 	// partition list is allocated once at its size: grown by appending,
@@ -458,7 +653,8 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		clear(perLeader)
 		for p, leader := range tp.leaders {
 			if leader < 0 {
-				return fmt.Errorf("%s[%d]: no leader", tp.topic, p)
+				fail(tp.topic, int32(p), errNoLeader)
+				continue
 			}
 			perLeader[leader]++
 		}
@@ -475,6 +671,9 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 			req.Topics = append(req.Topics, rt)
 		}
 		for p, leader := range tp.leaders {
+			if leader < 0 {
+				continue
+			}
 			req := byLeader[leader]
 			rt := &req.Topics[len(req.Topics)-1]
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
@@ -484,6 +683,7 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		}
 	}
 	type answer struct {
+		req  *kmsg.ListOffsetsRequest
 		resp *kmsg.ListOffsetsResponse
 		err  error
 	}
@@ -492,23 +692,23 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 		go func() {
 			resp, err := cl.Broker(int(leader)).RetriableRequest(ctx, req)
 			if err != nil {
-				answers <- answer{err: fmt.Errorf("broker %d: %w", leader, err)}
+				answers <- answer{req: req, err: fmt.Errorf("broker %d: %w", leader, err)}
 				return
 			}
-			answers <- answer{resp: resp.(*kmsg.ListOffsetsResponse)}
+			answers <- answer{req: req, resp: resp.(*kmsg.ListOffsetsResponse)}
 		}()
 	}
-	var firstErr error
 	for range byLeader {
 		a := <-answers
 		if a.err != nil {
-			if firstErr == nil {
-				firstErr = a.err
+			for _, t := range a.req.Topics {
+				for _, p := range t.Partitions {
+					fail(t.Topic, p.Partition, a.err)
+				}
 			}
 			continue
 		}
-		resp := a.resp
-		for _, t := range resp.Topics {
+		for _, t := range a.resp.Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
 					err := kerr.ErrorForCode(p.ErrorCode)
@@ -516,16 +716,13 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 						set(t.Topic, p.Partition, -1)
 						continue
 					}
-					if firstErr == nil {
-						firstErr = fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, err)
-					}
+					fail(t.Topic, p.Partition, err)
 					continue
 				}
 				set(t.Topic, p.Partition, p.Offset)
 			}
 		}
 	}
-	return firstErr
 }
 
 // copiedOffsets reads MM2's committed source offsets from Connect and
@@ -533,11 +730,12 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
 func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
+	find := topicFinder(topics)
 	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
 		if cluster != s.src.Alias {
 			return nil
 		}
-		if t := topicLag(topics, topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+		if t := find(topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
 			t.Partitions[p].Copied = off
 		}
 		return nil
@@ -550,6 +748,10 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 		t.Lag = 0
 		for j := range t.Partitions {
 			pl := &t.Partitions[j]
+			if pl.Unknown != "" {
+				pl.Lag = 0
+				continue
+			}
 			next := pl.Copied + 1
 			if pl.Copied < 0 || next < pl.Start {
 				// Never copied, or retention removed records MM2 had not
@@ -563,6 +765,19 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 		}
 	}
 	return nil
+}
+
+// topicFinder returns topicLag for answers that list a topic's
+// partitions one after the other, as Kafka's and Connect's do: the last
+// topic found is tried first.
+func topicFinder(topics []TopicLag) func(name string) *TopicLag {
+	var last *TopicLag
+	return func(name string) *TopicLag {
+		if last == nil || last.Topic != name {
+			last = topicLag(topics, name)
+		}
+		return last
+	}
 }
 
 // topicLag finds a topic in topics sorted by name.

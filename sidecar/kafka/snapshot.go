@@ -11,24 +11,48 @@ import (
 // partitions.
 type Verdict string
 
-// Verdicts, from ready to worst.
+// Verdicts, from ready to worst. Each says what a consumer of the group
+// moved to the target now would do: resume where the source group stands
+// (synced), re-read records (behind), or skip records it never read
+// (target-ahead, rewound, negative-lag).
 const (
 	// Synced: the latest checkpoint covers the group's source offset and
-	// the translated offset lies inside the target partition.
+	// the offset a consumer resumes from on the target is the checkpoint's.
 	Synced Verdict = "synced"
 	// Behind: the group committed on the source after the latest
-	// checkpoint; moving now re-reads RecordsBehind records.
+	// checkpoint, or its target offset lags the checkpoint; moving now
+	// re-reads RecordsBehind records.
 	Behind Verdict = "behind"
 	// NoCheckpoint: MM2 has not checkpointed the partition yet.
 	NoCheckpoint Verdict = "no-checkpoint"
+	// Unknown: an offset the verdict needs could not be read in this
+	// measurement; the partition or group carries the reason.
+	Unknown Verdict = "unknown"
+	// TargetAhead: the group's committed offset on the target lies beyond
+	// the latest checkpoint's, further than the source group has moved
+	// since: consumers already run on the target, or the group was rewound
+	// on the source and MM2, which never moves a target group backwards,
+	// left the target offset where it was. Moving now skips RecordsSkipped
+	// records the source group has not read.
+	TargetAhead Verdict = "target-ahead"
+	// Rewound: the group committed on the source an offset below the
+	// latest checkpoint's upstream offset (reset for reprocessing after MM2
+	// checkpointed). A consumer moved now resumes at the checkpoint's
+	// translation of the old, higher offset and skips about RecordsSkipped
+	// records.
+	Rewound Verdict = "rewound"
 	// NegativeLag: the offset the group would use on the target lies
 	// beyond the target's end offset (KAFKA-12635); consumers would skip
 	// the records written there next. See Snapshot.ResetPlan.
 	NegativeLag Verdict = "negative-lag"
 )
 
-// Verdicts lists every verdict in order, ready first.
-func Verdicts() []Verdict { return []Verdict{Synced, Behind, NoCheckpoint, NegativeLag} }
+// Verdicts lists every verdict in order, ready first. A group's verdict
+// is the worst of its partitions': a known skip outranks an unknown, which
+// outranks re-reading.
+func Verdicts() []Verdict {
+	return []Verdict{Synced, Behind, NoCheckpoint, Unknown, TargetAhead, Rewound, NegativeLag}
+}
 
 func (v Verdict) rank() int {
 	for i, x := range Verdicts() {
@@ -42,22 +66,52 @@ func (v Verdict) rank() int {
 // Snapshot is one measurement of both clusters. It is not modified after
 // Measure returns it.
 type Snapshot struct {
-	Time                time.Time        `json:"time"`
-	Duration            time.Duration    `json:"duration_ns"`
-	SourceAlias         string           `json:"source_alias"`
-	TargetAlias         string           `json:"target_alias"`
-	SourceConnector     string           `json:"source_connector"`
-	CheckpointConnector string           `json:"checkpoint_connector,omitempty"`
-	Topics              []TopicLag       `json:"topics"`
-	Groups              []GroupReadiness `json:"groups"`
+	Time                time.Time     `json:"time"`
+	Duration            time.Duration `json:"duration_ns"`
+	SourceAlias         string        `json:"source_alias"`
+	TargetAlias         string        `json:"target_alias"`
+	SourceConnector     string        `json:"source_connector"`
+	CheckpointConnector string        `json:"checkpoint_connector,omitempty"`
+	// Unreachable names, by alias, the clusters a part of this measurement
+	// could not reach at all, with the error; their items are unknown.
+	Unreachable map[string]string `json:"unreachable,omitempty"`
+	// Phases is how long each part of the measurement took; Requests how
+	// many Kafka requests it sent, by cluster alias.
+	Phases   []Phase          `json:"phases"`
+	Requests map[string]int64 `json:"requests"`
+	Topics   []TopicLag       `json:"topics"`
+	Groups   []GroupReadiness `json:"groups"`
+
+	// unknownGroupPartitions counts, by reason, the unknown partitions of
+	// groups measured without their partitions (MeasureSummary).
+	unknownGroupPartitions map[string]int
 }
+
+// Phase is the duration of one part of a measurement.
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Phases of a measurement.
+const (
+	PhaseConnectOffsets = "connect_offsets" // connector configs and MM2's committed source offsets
+	PhaseSourceOffsets  = "source_offsets"  // source metadata, log start and end offsets
+	PhaseSourceGroups   = "source_groups"   // source groups and their committed offsets
+	PhaseCheckpoints    = "checkpoints"     // new records of the checkpoints topic
+	PhaseTargetOffsets  = "target_offsets"  // target metadata, group offsets and end offsets
+)
 
 // TopicLag is the replication backlog of one source topic.
 type TopicLag struct {
-	Topic       string         `json:"topic"`
-	RemoteTopic string         `json:"remote_topic"`
-	Lag         int64          `json:"lag"`
-	Partitions  []PartitionLag `json:"partitions"`
+	Topic       string `json:"topic"`
+	RemoteTopic string `json:"remote_topic"`
+	// Lag sums the partitions whose lag is known.
+	Lag int64 `json:"lag"`
+	// Unknown is why the topic's metadata could not be read; its
+	// partitions are then those of the last measurement, each unknown.
+	Unknown    string         `json:"unknown,omitempty"`
+	Partitions []PartitionLag `json:"partitions"`
 }
 
 // PartitionLag is the backlog of one source partition: records between
@@ -69,14 +123,21 @@ type PartitionLag struct {
 	End       int64 `json:"log_end"`
 	Copied    int64 `json:"last_copied"` // -1: never copied
 	Lag       int64 `json:"lag"`
+	// Unknown is why the partition's offsets could not be read; Lag is 0
+	// and counts nowhere.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // GroupReadiness is the cutover verdict of one consumer group.
 type GroupReadiness struct {
-	Group         string           `json:"group"`
-	Verdict       Verdict          `json:"verdict"`
-	RecordsBehind int64            `json:"records_behind"`
-	Partitions    []GroupPartition `json:"partitions"`
+	Group          string  `json:"group"`
+	Verdict        Verdict `json:"verdict"`
+	RecordsBehind  int64   `json:"records_behind"`
+	RecordsSkipped int64   `json:"records_skipped"`
+	// Unknown is why the group's committed offsets on the source could not
+	// be read; it then has no partitions.
+	Unknown    string           `json:"unknown,omitempty"`
+	Partitions []GroupPartition `json:"partitions"`
 }
 
 // GroupPartition is one partition a group has committed on the source.
@@ -91,12 +152,24 @@ type GroupPartition struct {
 	TargetOffset  int64   `json:"target_offset"`         // -1: no offset committed on the target
 	TargetEnd     int64   `json:"target_end"`
 	Verdict       Verdict `json:"verdict"`
-	RecordsBehind int64   `json:"records_behind"`
+	// RecordsBehind would be read twice and RecordsSkipped never by a
+	// consumer moved to the target now. Both are counted in source
+	// offsets, assuming MM2 copied the records between the checkpoint and
+	// the group's offsets one for one (compaction and transaction markers
+	// make the true figure smaller).
+	RecordsBehind  int64 `json:"records_behind"`
+	RecordsSkipped int64 `json:"records_skipped"`
+	// Unknown is why an offset the verdict needs could not be read.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // judge sets the partition's verdict from its offsets.
 func (p *GroupPartition) judge() {
-	p.RecordsBehind = 0
+	p.RecordsBehind, p.RecordsSkipped = 0, 0
+	if p.Unknown != "" {
+		p.Verdict = Unknown
+		return
+	}
 	if !p.HasCheckpoint {
 		p.Verdict = NoCheckpoint
 		return
@@ -112,39 +185,87 @@ func (p *GroupPartition) judge() {
 		p.Verdict = NegativeLag
 		return
 	}
-	if p.Upstream < p.SourceOffset {
-		p.RecordsBehind += p.SourceOffset - p.Upstream
+	// Where the group's source offset lands on the target: the checkpoint
+	// maps Upstream to Downstream, and records after (or before) it are
+	// taken to be copied one for one. A checkpoint beyond the target's end
+	// cannot be reached and counts from the end (the group's own offset
+	// was reset below it).
+	want := min(p.Downstream, p.TargetEnd) + p.SourceOffset - p.Upstream
+	switch d := want - eff; {
+	case d > 0:
+		p.RecordsBehind = d
+	case d < 0:
+		p.RecordsSkipped = -d
 	}
-	// A target commit short of the checkpoint re-reads the difference; a
-	// checkpoint beyond the target's end cannot be reached and does not
-	// count (the group's own offset was reset below it).
-	if reach := min(p.Downstream, p.TargetEnd); p.TargetOffset >= 0 && p.TargetOffset < reach {
-		p.RecordsBehind += reach - p.TargetOffset
-	}
-	if p.RecordsBehind > 0 {
+	switch {
+	case p.SourceOffset < p.Upstream:
+		// The checkpoint predates a reset of the group on the source: even
+		// a target offset that happens to land right is a guess below the
+		// checkpoint, so a rewound partition is never synced.
+		p.Verdict = Rewound
+	case p.RecordsSkipped > 0:
+		p.Verdict = TargetAhead
+	case p.RecordsBehind > 0:
 		p.Verdict = Behind
-		return
+	default:
+		p.Verdict = Synced
 	}
-	p.Verdict = Synced
 }
 
 // judge sets the group verdict: the worst of its partitions.
 func (g *GroupReadiness) judge() {
-	g.Verdict, g.RecordsBehind = Synced, 0
+	var v groupVerdict
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		p.judge()
-		g.RecordsBehind += p.RecordsBehind
-		if p.Verdict.rank() > g.Verdict.rank() {
-			g.Verdict = p.Verdict
-		}
+		v.add(p)
 	}
-	if len(g.Partitions) == 0 {
+	v.set(g)
+}
+
+// groupVerdict sums the verdicts of a group's partitions as they are
+// judged, so that a group can be judged without keeping its partitions.
+type groupVerdict struct {
+	verdict         Verdict
+	behind, skipped int64
+	partitions      int
+}
+
+func (v *groupVerdict) add(p *GroupPartition) {
+	if v.partitions == 0 || p.Verdict.rank() > v.verdict.rank() {
+		v.verdict = p.Verdict
+	}
+	v.behind += p.RecordsBehind
+	v.skipped += p.RecordsSkipped
+	v.partitions++
+}
+
+func (v *groupVerdict) set(g *GroupReadiness) {
+	g.Verdict, g.RecordsBehind, g.RecordsSkipped = v.verdict, v.behind, v.skipped
+	switch {
+	case g.Unknown != "":
+		g.Verdict = Unknown
+	case v.partitions == 0:
 		g.Verdict = NoCheckpoint
 	}
 }
 
-// TotalLag is the backlog of every selected topic.
+// UnknownReason is why the group's verdict is not whole: its own reason
+// or that of its first unknown partition; "" when every offset was read.
+func (g *GroupReadiness) UnknownReason() string {
+	if g.Unknown != "" {
+		return g.Unknown
+	}
+	for _, p := range g.Partitions {
+		if p.Unknown != "" {
+			return p.Unknown
+		}
+	}
+	return ""
+}
+
+// TotalLag is the backlog of every selected topic, of the partitions
+// whose lag is known.
 func (s *Snapshot) TotalLag() int64 {
 	var n int64
 	for _, t := range s.Topics {
@@ -164,10 +285,21 @@ func (s *Snapshot) GroupsNotReady() int {
 	return n
 }
 
-// Ready reports whether the whole migration could cut over now: nothing
-// left to copy and every group synced.
+// LagKnown reports whether every selected partition's lag was read.
+func (s *Snapshot) LagKnown() bool {
+	for i := range s.Topics {
+		if !s.Topics[i].LagKnown() {
+			return false
+		}
+	}
+	return true
+}
+
+// Ready reports whether the whole migration could cut over now: both
+// clusters reached, every lag known, nothing left to copy and every group
+// synced.
 func (s *Snapshot) Ready() bool {
-	return s.TotalLag() == 0 && s.GroupsNotReady() == 0
+	return len(s.Unreachable) == 0 && s.LagKnown() && s.TotalLag() == 0 && s.GroupsNotReady() == 0
 }
 
 func (s *Snapshot) group(name string) *GroupReadiness {
@@ -191,8 +323,16 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 		}
 		if g.Verdict != Synced {
 			r := fmt.Sprintf("group %s: %s", name, g.Verdict)
-			if g.Verdict == Behind {
+			switch g.Verdict {
+			case Behind:
 				r += fmt.Sprintf(" (%d records would be consumed twice)", g.RecordsBehind)
+			case Rewound:
+				r += fmt.Sprintf(" (committed on the source below the latest checkpoint: about %d records would be skipped; wait for a checkpoint of the rewound offset)", g.RecordsSkipped)
+			case TargetAhead:
+				r += fmt.Sprintf(" (target offset beyond the checkpoint: about %d records would be skipped)", g.RecordsSkipped)
+			}
+			if why := g.UnknownReason(); why != "" {
+				r += fmt.Sprintf(" (%s)", why)
 			}
 			if g.Verdict == NegativeLag {
 				r += " (target offset beyond the target's end: see the reset plan)"
@@ -205,7 +345,12 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 				continue
 			}
 			seen[p.Topic] = true
-			if t := topicLag(s.Topics, p.Topic); t != nil && t.Lag > 0 {
+			t := topicLag(s.Topics, p.Topic)
+			switch {
+			case t == nil:
+			case !t.LagKnown():
+				reasons = append(reasons, fmt.Sprintf("group %s: topic %s: lag unknown (%s)", name, p.Topic, t.UnknownReason()))
+			case t.Lag > 0:
 				reasons = append(reasons, fmt.Sprintf("group %s: topic %s has %d records not yet copied", name, p.Topic, t.Lag))
 			}
 		}

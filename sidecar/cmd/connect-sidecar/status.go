@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -78,22 +82,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
 		return 2
 	}
+	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
+		fmt.Fprintf(stderr, "status: %s\n", snap.Unreachable[alias])
+	}
 	var plan []kafka.Reset
 	if *resetPlan {
 		plan = snap.ResetPlan(groups...)
 	}
 
 	if *asJSON {
-		out := struct {
-			Connectors map[string]connect.ConnectorStatus `json:"connectors"`
-			Ready      bool                               `json:"migration_ready"`
-			TotalLag   int64                              `json:"total_lag"`
-			Lag        *kafka.Snapshot                    `json:"measurement"`
-			ResetPlan  []kafka.Reset                      `json:"reset_plan,omitempty"`
-		}{statuses, snap.Ready(), snap.TotalLag(), snap, plan}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeStatusJSON(stdout, statuses, snap, plan); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
 			return 2
 		}
@@ -121,6 +119,40 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(verdict, "ready for cutover: %s\n", strings.Join(groups, " "))
 	}
 	return 0
+}
+
+// writeStatusJSON writes the --json document as it goes: one indented
+// object, the measurement's topics and groups one at a time, so that its
+// memory does not grow with the size of the document (see
+// kafka.Snapshot.WriteJSON). One document rather than JSON lines keeps
+// every script that reads the output working.
+func writeStatusJSON(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	field := func(name string, v any) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "  %q: %s,\n", name, b)
+		return nil
+	}
+	bw.WriteString("{\n")
+	if err := field("connectors", statuses); err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "  \"migration_ready\": %t,\n  \"total_lag\": %d,\n  \"measurement\": ", snap.Ready(), snap.TotalLag())
+	if err := snap.WriteJSON(bw, "  ", "  "); err != nil {
+		return err
+	}
+	if len(plan) > 0 {
+		b, err := json.MarshalIndent(plan, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, ",\n  \"reset_plan\": %s", b)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // parseInterspersed parses flags wherever they stand among the GROUP
@@ -165,18 +197,26 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 	printConnectors(w, statuses)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nLAG %s -> %s (measured %s in %s)\n", snap.SourceAlias, snap.TargetAlias, snap.Time.UTC().Format(time.RFC3339), snap.Duration.Round(time.Millisecond))
-	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
-	for _, t := range snap.Topics {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", t.Topic, t.RemoteTopic, len(t.Partitions), t.Lag)
+	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
+		fmt.Fprintf(w, "UNREACHABLE %s\n", snap.Unreachable[alias])
 	}
-	fmt.Fprintf(tw, "total\t\t\t%d\n", snap.TotalLag())
+	fmt.Fprintln(tw, "TOPIC\tTARGET TOPIC\tPARTITIONS\tNOT COPIED")
+	for i := range snap.Topics {
+		t := &snap.Topics[i]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", t.Topic, t.RemoteTopic, len(t.Partitions), topicLagCell(t))
+	}
+	total := strconv.FormatInt(snap.TotalLag(), 10)
+	if !snap.LagKnown() {
+		total = "at least " + total
+	}
+	fmt.Fprintf(tw, "total\t\t\t%s\n", total)
 	tw.Flush()
 
 	if snap.CheckpointConnector == "" {
 		fmt.Fprintln(w, "\nGROUPS: no MirrorCheckpointConnector found")
 	} else {
 		fmt.Fprintln(w, "\nGROUPS")
-		fmt.Fprintln(tw, "GROUP\tVERDICT\tRECORDS BEHIND\tPARTITIONS NOT SYNCED")
+		fmt.Fprintln(tw, "GROUP\tVERDICT\tRECORDS BEHIND\tRECORDS SKIPPED\tPARTITIONS NOT SYNCED")
 		for _, g := range snap.Groups {
 			var bad []string
 			for _, p := range g.Partitions {
@@ -187,7 +227,11 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 			if len(bad) > 5 {
 				bad = append(bad[:5], fmt.Sprintf("+%d more", len(bad)-5))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", g.Group, g.Verdict, g.RecordsBehind, strings.Join(bad, " "))
+			verdict := string(g.Verdict)
+			if g.Verdict == kafka.Unknown {
+				verdict = fmt.Sprintf("unknown (%s)", g.UnknownReason())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Group, verdict, g.RecordsBehind, g.RecordsSkipped, strings.Join(bad, " "))
 		}
 		tw.Flush()
 	}
@@ -213,6 +257,18 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 		}
 		tw.Flush()
 	}
+}
+
+// topicLagCell is a topic's lag, or why it is not known: "unknown
+// (reason)", with how many partitions when only some are.
+func topicLagCell(t *kafka.TopicLag) string {
+	switch n := t.UnknownPartitions(); {
+	case t.Unknown != "" || n == len(t.Partitions) && n > 0:
+		return fmt.Sprintf("unknown (%s)", t.UnknownReason())
+	case n > 0:
+		return fmt.Sprintf("unknown (%s: %d of %d partitions; %d in the others)", t.UnknownReason(), n, len(t.Partitions), t.Lag)
+	}
+	return strconv.FormatInt(t.Lag, 10)
 }
 
 func firstLine(s string) string {

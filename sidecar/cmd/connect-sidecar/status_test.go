@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
@@ -237,6 +239,17 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	if code, _, _ := run("--cutover", "neg"); code != 1 {
 		t.Errorf("--cutover of a negative-lag group: exit %d, want 1", code)
 	}
+	code, out, errs = run("--json", "--reset-plan", "neg")
+	var doc struct {
+		Measurement map[string]any `json:"measurement"`
+		ResetPlan   []kafka.Reset  `json:"reset_plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("--json --reset-plan: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	if len(doc.ResetPlan) != 1 || doc.ResetPlan[0] != (kafka.Reset{Group: "neg", Topic: "orders", Partition: 0, From: 9, To: 5}) || doc.Measurement["groups"] == nil {
+		t.Errorf("--json --reset-plan = %+v", doc)
+	}
 
 	consumer := newKgo(t, env.tgt, kgo.ConsumerGroup("neg"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())
 	for {
@@ -272,8 +285,9 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	}
 }
 
-// TestStatusClusterDown: a cluster that cannot be reached fails the
-// command with its alias named, and the connector table still prints.
+// TestStatusClusterDown: with the target down the lag read from the
+// source is still shown, every group is unknown with the reason, the
+// target is named, and a cutover check says not ready.
 func TestStatusClusterDown(t *testing.T) {
 	env := statusFixture(t)
 	env.tgt.Close()
@@ -281,14 +295,38 @@ func TestStatusClusterDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := runStatus(ctx, []string{"--cutover", "ready", "--timeout", "5s"}, &out, &errb)
-	if code != 2 {
-		t.Errorf("exit %d, want 2", code)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
 	}
-	if !strings.Contains(errb.String(), `target cluster "tgt"`) {
-		t.Errorf("stderr does not name the target cluster:\n%s", errb.String())
+	for _, want := range []string{`target cluster "tgt"`, "group ready: unknown (checkpoints unreachable)"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
 	}
-	if !strings.Contains(out.String(), "msc") || strings.Contains(out.String(), "ready for cutover") {
-		t.Errorf("stdout:\n%s\nwant the connector table and no verdict", out.String())
+	for _, re := range []string{`msc`, `orders\s+orders\s+2\s+0\n`, `ready\s+unknown \(checkpoints unreachable\)`, `UNREACHABLE target cluster "tgt"`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("stdout lacks %s:\n%s", re, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "ready for cutover") {
+		t.Errorf("stdout:\n%s\nwant no verdict of readiness", out.String())
+	}
+}
+
+// TestStatusPartitionUnknown: a partition whose end offset is refused is
+// "unknown (reason)" on its topic's row, and the total says it is a
+// lower bound.
+func TestStatusPartitionUnknown(t *testing.T) {
+	env := statusFixture(t)
+	env.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
+	var out, errb bytes.Buffer
+	if code := runStatus(context.Background(), nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, re := range []string{`orders\s+orders\s+2\s+unknown \(NOT_LEADER_FOR_PARTITION: 1 of 2 partitions; 0 in the others\)`, `total\s+at least 0`, `migration ready: no`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("stdout lacks %s:\n%s", re, out.String())
+		}
 	}
 }
 
@@ -300,4 +338,26 @@ func newKgo(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// TestStatusRewoundGroup: a group reset on the source below its latest
+// checkpoint is not ready, and the table and the cutover check say how
+// many records a consumer moved now would skip.
+func TestStatusRewoundGroup(t *testing.T) {
+	env := statusFixture(t)
+	env.commit(kadm.NewClient(newKgo(t, env.src)), "ready", 0, 2)
+	var out, errb bytes.Buffer
+	if code := runStatus(context.Background(), []string{"--cutover", "ready"}, &out, &errb); code != 1 {
+		t.Fatalf("--cutover of a rewound group: exit %d, want 1\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), "group ready: rewound (committed on the source below the latest checkpoint: about 3 records would be skipped") {
+		t.Errorf("stderr:\n%s", errb.String())
+	}
+	out.Reset()
+	if code := runStatus(context.Background(), nil, &out, &errb); code != 0 {
+		t.Fatalf("table: exit %d\n%s", code, errb.String())
+	}
+	if !regexp.MustCompile(`ready\s+rewound\s+0\s+3\s+orders\[0\]:rewound`).MatchString(out.String()) {
+		t.Errorf("table lacks the rewound row:\n%s", out.String())
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("worker identity", "error", err.Error())
 		return 2
 	}
-	reg := metrics.NewRegistry(version)
+	reg := metrics.NewRegistry(Version)
 	client, err := connect.New(cfg.Connect, reg.CountRequest)
 	if err != nil {
 		log.Error("connect client", "error", err.Error())

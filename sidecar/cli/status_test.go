@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -147,7 +147,7 @@ func TestStatus(t *testing.T) {
 		{"cutover ready", []string{"--cutover", "ready"}, 0, []string{"ready for cutover: ready"}, nil},
 		{"cutover late", []string{"--cutover", "ready", "late"}, 1, nil, []string{"group late: behind (3 records would be consumed twice)"}},
 		{"cutover unknown", []string{"--cutover", "nobody"}, 1, nil, []string{"group nobody: not found"}},
-		{"flags after the groups", []string{"--cutover", "ready", "--json"}, 0, []string{`"migration_ready": false`, "ready for cutover: ready"}, nil},
+		{"flags after the groups", []string{"--cutover", "ready", "--json"}, 0, []string{`"migration_ready": false`}, []string{"ready for cutover: ready"}},
 		{"flag after a group not ready", []string{"late", "--cutover"}, 1, nil, []string{"group late: behind"}},
 		{"group after --", []string{"--cutover", "--", "--json"}, 1, nil, []string{"group --json: not found"}},
 		{"cutover without group", []string{"--cutover"}, 2, nil, []string{"--cutover needs at least one GROUP"}},

@@ -354,7 +354,7 @@ func TestRunAndHealthcheckRefuseBadInput(t *testing.T) {
 			name: "healthcheck: two bad settings",
 			run:  func(o, e io.Writer) int { return runHealthcheck(context.Background(), nil, o, e) },
 			env:  map[string]string{"SIDECAR_CONNECT_URL": "localhost:8083", "SIDECAR_METRICS_ADDR": "9400"},
-			code: 1,
+			code: 2,
 			lines: []string{
 				`connect-sidecar healthcheck: SIDECAR_CONNECT_URL="localhost:8083"`,
 				`connect-sidecar healthcheck: SIDECAR_METRICS_ADDR="9400"`,

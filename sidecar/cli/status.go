@@ -18,7 +18,7 @@ import (
 )
 
 // Exit codes of status: 0 ready (or no --cutover), 1 not ready for
-// cutover, 2 bad usage or a measurement that failed.
+// cutover or a measurement that failed, 2 bad usage or configuration.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -31,7 +31,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
 		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")
 		fmt.Fprintln(stderr, "read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.")
-		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover, 2 bad usage or a failed measurement.")
+		fmt.Fprintln(stderr, "${env:VAR} and ${file:path:key} references in that config are resolved here, from this")
+		fmt.Fprintln(stderr, "shell's environment and files, as the worker's config providers would: export them first.")
+		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover or a failed measurement,")
+		fmt.Fprintln(stderr, "2 bad usage or configuration.")
 		fs.PrintDefaults()
 	}
 	groups, err := parseInterspersed(fs, args)
@@ -65,7 +68,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	statuses, err := api.Statuses(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
-		return 2
+		return exitFailed
 	}
 	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
 	defer m.Close()
@@ -76,7 +79,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printConnectors(stdout, statuses)
 		}
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
-		return 2
+		return exitFailed
 	}
 	var plan []kafka.Reset
 	if *resetPlan {
@@ -95,7 +98,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
-			return 2
+			return exitFailed
 		}
 	} else {
 		printStatus(stdout, statuses, snap, plan, *resetPlan, *apply)
@@ -104,7 +107,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *apply && len(plan) > 0 {
 		if err := m.ApplyResets(ctx, plan); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
-			return 2
+			return exitFailed
 		}
 		fmt.Fprintf(stdout, "applied %d offset resets on %s\n", len(plan), snap.TargetAlias)
 	}

@@ -144,3 +144,65 @@ func TestWaitForConnectReports(t *testing.T) {
 		}
 	}
 }
+
+// bootstrap's AWS failures are one plain line each, with the fix, and
+// exit status 1 (the settings were fine; the world was not).
+func TestBootstrapAWSFailuresInPlainWords(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	base := map[string]string{
+		"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_S3": closed, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CA_BUNDLE": "",
+		"AWS_PROFILE": "", "AWS_ENDPOINT_URL": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+		"SIDECAR_FETCH_DEADLINE": "2s", "KAFKA_CONNECT_PROPERTIES_S3_URI": "s3://cfg/workers/w.properties",
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"no credentials", nil, []string{"connect-sidecar bootstrap: worker properties: get s3://cfg/workers/w.properties: no AWS credentials: tried",
+			"EC2 instance metadata is off (AWS_EC2_METADATA_DISABLED=true)", "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"}},
+		{"endpoint unreachable", map[string]string{"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret"},
+			[]string{"SIDECAR_FETCH_DEADLINE", "no answer from " + closed + "/cfg (region eu-west-1): cannot connect: connection refused; check the network route"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearSidecarEnv(t)
+			t.Setenv("SIDECAR_CONFIG_DIR", t.TempDir())
+			for _, env := range []map[string]string{base, tt.env} {
+				for k, v := range env {
+					t.Setenv(k, v)
+					if v == "" {
+						os.Unsetenv(k)
+					}
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			if code := Main(context.Background(), []string{"bootstrap"}, &stdout, &stderr); code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			var problems []string
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				if strings.HasPrefix(l, "connect-sidecar bootstrap: ") {
+					problems = append(problems, l)
+				}
+			}
+			if len(problems) != 1 {
+				t.Fatalf("%d problem lines, want 1:\n%s", len(problems), stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(problems[0], w) {
+					t.Errorf("problem line lacks %q:\n%s", w, problems[0])
+				}
+			}
+			if strings.Contains(problems[0], "operation error") || strings.Contains(problems[0], "failed to refresh cached credentials") {
+				t.Errorf("the SDK's words: %s", problems[0])
+			}
+		})
+	}
+}

@@ -239,7 +239,7 @@ func (r *Reader) ended(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), errDeadline) {
 		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.Deadline, err)
 	}
-	return fmt.Errorf("stopped before the fetch ended: %w", context.Cause(ctx))
+	return fmt.Errorf("stopped before the fetch ended (%w): %w", context.Cause(ctx), err)
 }
 
 func (r *Reader) listDir(root string) ([]Object, error) {

@@ -10,8 +10,11 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 )
@@ -95,4 +98,26 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "connect-sidecar %s\n", Version)
 	return exitOK
+}
+
+// durationValue is a duration flag whose refusal says what a good value
+// looks like instead of the flag package's "parse error".
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return errors.New("want a positive duration such as 5s or 2m")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// durationFlag defines a duration flag on fs, as fs.Duration does.
+func durationFlag(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+	d := value
+	fs.Var((*durationValue)(&d), name, usage)
+	return &d
 }

@@ -82,6 +82,21 @@ func TestConfigurationProblemsOneStyle(t *testing.T) {
 	}
 }
 
+// A bad flag value says what a good one looks like, not "parse error".
+func TestFlagValuesSayWhatIsGood(t *testing.T) {
+	for _, args := range [][]string{{"healthcheck", "--timeout", "5"}, {"status", "--timeout=abc"}, {"healthcheck", "--timeout=-1s"}} {
+		clearSidecarEnv(t)
+		var stdout, stderr bytes.Buffer
+		if code := Main(context.Background(), args, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.HasSuffix(first, "for flag -timeout: want a positive duration such as 5s or 2m") || strings.Contains(stderr.String(), "parse error") {
+			t.Errorf("%v: stderr\n%s", args, stderr.String())
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
 		var stdout, stderr bytes.Buffer

@@ -26,7 +26,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cutover := fs.Bool("cutover", false, "exit 0 only when the GROUPs given as arguments and their topics are ready")
 	resetPlan := fs.Bool("reset-plan", false, "print the offsets that would fix negative-lag partitions of GROUPs (all when none)")
 	apply := fs.Bool("apply", false, "with --reset-plan: commit the plan on the target (each group must be empty there)")
-	timeout := fs.Duration("timeout", time.Minute, "give up measuring after this long")
+	timeout := durationFlag(fs, "timeout", time.Minute, "give up measuring after this long, a `duration`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
 		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")

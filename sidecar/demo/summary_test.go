@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,36 @@ func TestShort(t *testing.T) {
 	for in, want := range tests {
 		if got := short(in); got != want {
 			t.Errorf("short(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The README's sample status lines are what Write prints, and fit.
+func TestReadmeStatusLines(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "[") && strings.Contains(l, "s] ") && strings.Contains(l, " | backlog ") {
+			samples = append(samples, l)
+		}
+	}
+	if len(samples) < 2 {
+		t.Fatalf("%d sample status lines in README.md, want at least 2", len(samples))
+	}
+	s := Summary{Leader: 0, HaveLag: true, TopicLag: map[string]float64{"orders": 8999},
+		Groups: map[string]string{"billing": "no-checkpoint", "shipping": "behind", "analytics": "no-checkpoint"},
+		TaskStates: map[string]int{"RUNNING": 6}, Backlog: []float64{1194, 452, 2313}}
+	var b bytes.Buffer
+	s.Write(&b, 12*time.Second, false)
+	if got := strings.TrimSuffix(b.String(), "\n"); got != samples[0] {
+		t.Errorf("README's first sample is not what Write prints:\nREADME %q\nWrite  %q", samples[0], got)
+	}
+	for _, l := range samples {
+		if n := utf8.RuneCountInString(l); n > LineWidth {
+			t.Errorf("README sample is %d columns: %s", n, l)
 		}
 	}
 }

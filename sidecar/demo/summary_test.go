@@ -158,7 +158,7 @@ func TestReadmeStatusLines(t *testing.T) {
 		t.Fatalf("%d sample status lines in README.md, want at least 2", len(samples))
 	}
 	s := Summary{Leader: 0, HaveLag: true, TopicLag: map[string]float64{"orders": 8999},
-		Groups: map[string]string{"billing": "no-checkpoint", "shipping": "behind", "analytics": "no-checkpoint"},
+		Groups:     map[string]string{"billing": "no-checkpoint", "shipping": "behind", "analytics": "no-checkpoint"},
 		TaskStates: map[string]int{"RUNNING": 6}, Backlog: []float64{1194, 452, 2313}}
 	var b bytes.Buffer
 	s.Write(&b, 12*time.Second, false)

@@ -131,8 +131,24 @@ func (e *DeniedError) Error() string {
 func (e *DeniedError) Unwrap() error        { return e.Err }
 func (e *DeniedError) Is(target error) bool { return target == ErrAccessDenied }
 
-// Explain returns err as a *NoCredentialsError, *UnreachableError or
-// *DeniedError when it is one of those cases, and err itself otherwise.
+// RejectedCredentialsError is a call AWS refused because the credentials
+// themselves are wrong: an unknown key, a bad secret, an expired token.
+type RejectedCredentialsError struct {
+	Call
+	Code string // such as InvalidAccessKeyId
+	Err  error
+}
+
+func (e *RejectedCredentialsError) Error() string {
+	return fmt.Sprintf("AWS rejected the credentials for %s (%s): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN "+
+		"or the AWS_PROFILE they come from, and the clock; on ECS leave them unset so that the task role's are used", e.Action, e.Code)
+}
+func (e *RejectedCredentialsError) Unwrap() error        { return e.Err }
+func (e *RejectedCredentialsError) Is(target error) bool { return target == ErrAccessDenied }
+
+// Explain returns err as a *NoCredentialsError, *RejectedCredentialsError,
+// *UnreachableError or *DeniedError when it is one of those cases, and err
+// itself otherwise.
 func Explain(err error, c Call) error {
 	if err == nil {
 		return nil
@@ -152,6 +168,8 @@ func Explain(err error, c Call) error {
 		status = respErr.HTTPStatusCode()
 	}
 	switch {
+	case rejected(code):
+		return &RejectedCredentialsError{Call: c, Code: code, Err: err}
 	case denied(code) || status == 403 && code == "":
 		if code == "" {
 			code = "HTTP 403"
@@ -161,6 +179,15 @@ func Explain(err error, c Call) error {
 		return &UnreachableError{Call: c, Err: err}
 	}
 	return err
+}
+
+func rejected(code string) bool {
+	switch code {
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "InvalidClientTokenId",
+		"UnrecognizedClientException", "RequestExpired", "RequestTimeTooSkewed":
+		return true
+	}
+	return false
 }
 
 func denied(code string) bool {

@@ -64,6 +64,7 @@ func TestExplain(t *testing.T) {
 	canceled := &smithy.OperationError{Err: &aws.RequestCanceledError{Err: context.DeadlineExceeded}}
 	denied := &smithy.OperationError{Err: &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::1:assumed-role/x is not authorized"}}
 	other := &smithy.OperationError{Err: &smithy.GenericAPIError{Code: "InvalidParameterValue"}}
+	badKey := &smithy.OperationError{Err: &smithy.GenericAPIError{Code: "InvalidAccessKeyId", Message: "The AWS Access Key Id you provided does not exist in our records."}}
 	tests := []struct {
 		name string
 		err  error
@@ -74,6 +75,7 @@ func TestExplain(t *testing.T) {
 		{"deadline", canceled, "(region eu-west-1): no answer in time"},
 		{"denied", denied, "access denied: cloudwatch:PutMetricData on namespace MM2/Connect (AccessDenied); grant it to the role"},
 		{"other", other, "InvalidParameterValue"},
+		{"unknown key", badKey, "AWS rejected the credentials for cloudwatch:PutMetricData (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,8 +88,10 @@ func TestExplain(t *testing.T) {
 			}
 		})
 	}
-	if !errors.Is(Explain(denied, call), ErrAccessDenied) {
-		t.Error("denied is not ErrAccessDenied")
+	for _, err := range []error{denied, badKey} {
+		if !errors.Is(Explain(err, call), ErrAccessDenied) {
+			t.Errorf("%v is not ErrAccessDenied", err)
+		}
 	}
 }
 

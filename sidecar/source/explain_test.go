@@ -156,6 +156,15 @@ func TestS3AccessDeniedNamesActionAndResource(t *testing.T) {
 		t.Fatalf("error %v, want ErrAccessDenied", err)
 	}
 	containsAll(t, "list error", err.Error(), `access denied: s3:ListBucket on arn:aws:s3:::configs (prefix "connectors/")`)
+	f.push("badkey")
+	_, _, err = r.Get(context.Background(), "s3://configs/workers/w.properties")
+	if !errors.Is(err, ErrAccessDenied) || f.count() != 3 {
+		t.Fatalf("error %v after %d requests, want ErrAccessDenied without a retry", err, f.count())
+	}
+	containsAll(t, "rejected key", err.Error(), "AWS rejected the credentials for s3:GetObject (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID")
+	if strings.Contains(err.Error(), "s3:ListBucket") {
+		t.Errorf("a rejected key is not a missing grant: %v", err)
+	}
 }
 
 // An object URI without a key is refused when parsed, before any request.

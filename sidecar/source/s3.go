@@ -96,7 +96,8 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 	out, err := c.GetObject(ctx, in, a.option)
 	if err != nil {
 		err = r.classify(ctx, err, a)
-		if errors.Is(err, ErrAccessDenied) {
+		var denied *awsfail.DeniedError
+		if errors.As(err, &denied) {
 			// S3 hides whether an object exists from a role that may not list.
 			err = fmt.Errorf("%w; S3 answers so for a missing object too when the role lacks s3:ListBucket on arn:aws:s3:::%s", err, u.Bucket)
 		}

@@ -63,6 +63,8 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s3Error(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 	case "403":
 		s3Error(http.StatusForbidden, "AccessDenied", "Access Denied")
+	case "badkey":
+		s3Error(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
 	case "reset":
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {

@@ -22,7 +22,7 @@ import (
 // Exit statuses shared by every subcommand.
 const (
 	exitOK      = 0
-	exitFailed  = 1 // a runtime failure (or, for status --cutover, not ready)
+	exitFailed  = 1 // a runtime failure, or not ready (healthcheck, status --cutover)
 	exitBadConf = 2 // bad usage or configuration
 )
 
@@ -77,8 +77,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit status: 0 success; 1 a failure while running (status --cutover: not ready);")
-	fmt.Fprintln(w, "2 bad usage or configuration, one line per problem on stderr.")
+	fmt.Fprintln(w, "Exit status: 0 success; 1 a failure while running, or not ready (healthcheck,")
+	fmt.Fprintln(w, "status --cutover); 2 bad usage or configuration, one line per problem on stderr.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "s3:// URIs are read with the AWS SDK's default credentials (task role, AWS_PROFILE,")
 	fmt.Fprintln(w, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and need AWS_REGION; AWS_ENDPOINT_URL_S3")

@@ -12,7 +12,9 @@ Runs gofmt, go vet, shellcheck and `go test ./...` for the whole repository,
 including the real-Kafka integration suite (sidecar/integration: KRaft
 brokers, Kafka Connect workers and MirrorMaker 2 from Maven Central jars,
 resolved by scripts/kafka-runtime.sh). Installs prometheus (promtool and the
-server), shellcheck, jq, a Java 17 JDK and Maven with apt-get when missing.
+server), shellcheck, jq, a Java 17 JDK and Maven with apt-get when missing;
+without apt-get it names what is missing in one line and the tests that need
+it are skipped (in CI, where CI is set, that is a failure).
 
   --short   pass -short to go test (skips the slowest end-to-end tests and
             the real-Kafka suite; refused in CI)

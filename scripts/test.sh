@@ -12,7 +12,9 @@ Runs gofmt, go vet, shellcheck and `go test ./...` for the whole repository,
 including the real-Kafka integration suite (sidecar/integration: KRaft
 brokers, Kafka Connect workers and MirrorMaker 2 from Maven Central jars,
 resolved by scripts/kafka-runtime.sh). Installs prometheus (promtool and the
-server), shellcheck, jq, a Java 17 JDK and Maven with apt-get when missing.
+server), shellcheck, jq, a Java 17 JDK and Maven with apt-get when missing;
+without apt-get it names what is missing in one line and the tests that need
+it are skipped (in CI, where CI is set, that is a failure).
 
   --short   pass -short to go test (skips the slowest end-to-end tests and
             the real-Kafka suite; refused in CI)
@@ -41,14 +43,14 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
 if [[ ${#need[@]} -gt 0 ]]; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: missing Debian packages ${need[*]} and no apt-get to install them; install them by hand. Outside CI the tests that need them are skipped (the real-Kafka suite needs java and maven); in CI they fail." >&2
+  if ! command -v apt-get >/dev/null 2>&1 || { [[ ${#sudo_cmd[@]} -gt 0 ]] && ! command -v sudo >/dev/null 2>&1; }; then
+    echo "test.sh: missing ${need[*]} and no apt-get (or sudo) to install them: install them with your package manager (macOS: brew install prometheus shellcheck jq openjdk@17 maven); until then the tests that need them are skipped (prometheus: rules, alerts and dashboards; shellcheck: the shellcheck step and script tests; jq: script and task-definition tests; java and maven: the real-Kafka suite), which fails in CI. go test ./... runs the Go tests alone." >&2
     [[ -n "${CI:-}" ]] && exit 1
   else
     echo "==> installing ${need[*]}"
-    sudo_cmd=()
-    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
@@ -74,7 +76,9 @@ go vet ./...
 
 echo "==> shellcheck"
 mapfile -t scripts < <(git ls-files '*.sh' 'build_images.sh' '.ci/run' 'connect-image/*entrypoint*' 'prometheus-image/*entrypoint*' 2>/dev/null | sort -u)
-if [[ ${#scripts[@]} -gt 0 ]]; then
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "    skipped: shellcheck is not installed"
+elif [[ ${#scripts[@]} -gt 0 ]]; then
   shellcheck --external-sources "${scripts[@]}"
 fi
 

@@ -199,7 +199,7 @@ type fetched struct {
 func fetchAll(ctx context.Context, f Fetcher, deadline time.Duration, uris ...string) []fetched {
 	if deadline > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, deadline)
+		ctx, cancel = context.WithTimeoutCause(ctx, deadline, fmt.Errorf("SIDECAR_FETCH_DEADLINE: %s for every object together", deadline))
 		defer cancel()
 	}
 	out := make([]fetched, len(uris))

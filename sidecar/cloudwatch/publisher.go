@@ -331,7 +331,7 @@ func (p *Publisher) send(ctx context.Context) {
 			p.sent(len(batch))
 			p.drop(len(batch))
 		default:
-			p.o.Log.Warn("cloudwatch unreachable; datums stay buffered", "buffered", p.Buffered(), "err", err)
+			p.o.Log.Warn("cannot publish to CloudWatch; datums stay buffered", "buffered", p.Buffered(), "err", err)
 			return
 		}
 	}

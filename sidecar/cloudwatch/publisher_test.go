@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -112,6 +113,14 @@ func (f *fakeCloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(cbor.Encode(cbor.Map{
 			"__type":  cbor.String("com.amazon.coral.availability#ThrottlingException"),
 			"message": cbor.String("Rate exceeded"),
+		}))
+		return
+	case "denied":
+		w.Header().Set("X-Amzn-Query-Error", "AccessDenied;Sender")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write(cbor.Encode(cbor.Map{
+			"__type":  cbor.String("com.amazon.coral.service#AccessDeniedException"),
+			"message": cbor.String("User: arn:aws:sts::123456789012:assumed-role/mm2-connect-task/x is not authorized to perform: cloudwatch:PutMetricData"),
 		}))
 		return
 	case "invalid":
@@ -456,6 +465,58 @@ func TestAPIRejectedBatchIsDroppedNotRetried(t *testing.T) {
 	p.Publish(context.Background(), t0)
 	if f.http != 1 || rec.puts["rejected"] != 1 || rec.dropped != 3 || p.Buffered() != 0 {
 		t.Fatalf("http %d puts %v dropped %d buffered %d", f.http, rec.puts, rec.dropped, p.Buffered())
+	}
+}
+
+// What goes wrong with CloudWatch is logged in plain words with the fix:
+// the action and namespace refused, the endpoint and region that did not
+// answer, the credential sources tried.
+func TestAPIErrorsInPlainWords(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		noKeys bool
+		want   func(srvURL string) []string
+	}{
+		{"access denied", "denied", false, func(string) []string {
+			return []string{"access denied: cloudwatch:PutMetricData on namespace MM2/Connect (AccessDenied); grant it to the role"}
+		}},
+		{"unreachable", "drop", false, func(u string) []string {
+			return []string{"no answer from " + u + " (region eu-west-1)", "check the network route"}
+		}},
+		{"no credentials", "", true, func(string) []string {
+			return []string{"no AWS credentials: tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", "taskRoleArn"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, srv := startFake(t)
+			var logs bytes.Buffer
+			var api API
+			if tt.noKeys {
+				api = newAPI(t, srv)
+				t.Setenv("AWS_ACCESS_KEY_ID", "")
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+				var err error
+				if api, err = NewAPI(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				api = newAPI(t, srv)
+				f.queue(tt.answer, tt.answer)
+			}
+			p := testPublisher(t, Options{API: api, JMX: &fakeJMX{upSnapshot(t0)}, MaxPutAttempts: 2,
+				Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			p.Publish(context.Background(), t0)
+			for _, w := range tt.want(srv.URL) {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("log lacks %q:\n%s", w, logs.String())
+				}
+			}
+			if strings.Contains(logs.String(), "operation error") {
+				t.Errorf("log repeats the SDK's words:\n%s", logs.String())
+			}
+		})
 	}
 }
 

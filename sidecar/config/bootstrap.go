@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
 // Bootstrap configures `connect-sidecar bootstrap`. The three URIs keep the
 // names of the original toolkit so that existing task definitions still work.
 type Bootstrap struct {
-	PropertiesURI      string        `envconfig:"KAFKA_CONNECT_PROPERTIES_S3_URI" desc:"worker properties: s3://bucket/key[?versionId=…] or file:///path"`
-	KeystoreURI        string        `envconfig:"KAFKA_CONNECT_KEYSTORE_S3_URI" desc:"keystore (JKS or PKCS#12): s3://bucket/key or file:///path"`
-	TruststoreURI      string        `envconfig:"KAFKA_CONNECT_TRUSTSTORE_S3_URI" desc:"truststore (JKS or PKCS#12): s3://bucket/key or file:///path"`
+	PropertiesURI      string        `envconfig:"KAFKA_CONNECT_PROPERTIES_S3_URI" desc:"worker properties: s3://bucket/key[?versionId=…] (needs AWS_REGION) or file:///path"`
+	KeystoreURI        string        `envconfig:"KAFKA_CONNECT_KEYSTORE_S3_URI" desc:"keystore (JKS or PKCS#12): s3://bucket/key (needs AWS_REGION) or file:///path"`
+	TruststoreURI      string        `envconfig:"KAFKA_CONNECT_TRUSTSTORE_S3_URI" desc:"truststore (JKS or PKCS#12): s3://bucket/key (needs AWS_REGION) or file:///path"`
 	BaseProperties     string        `envconfig:"SIDECAR_BASE_PROPERTIES" default:"/opt/kafka/config/connect-distributed.properties" desc:"base worker properties when no properties URI is set"`
 	ConfigDir          string        `envconfig:"SIDECAR_CONFIG_DIR" default:"/config" desc:"directory the bootstrap writes and the worker reads"`
 	KeystorePassword   string        `envconfig:"SIDECAR_KEYSTORE_PASSWORD" desc:"keystore password, read only to validate the store (secret)"`
@@ -28,13 +30,25 @@ func (b Bootstrap) validate() []error {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONFIG_DIR: must not be empty"))
 	}
 	if !filepath.IsAbs(b.BaseProperties) {
-		errs = append(errs, fmt.Errorf("SIDECAR_BASE_PROPERTIES=%q: must be an absolute path", b.BaseProperties))
+		errs = append(errs, fmt.Errorf("SIDECAR_BASE_PROPERTIES=%q: must be an absolute path, such as /opt/kafka/config/connect-distributed.properties", b.BaseProperties))
+	}
+	for _, u := range []struct{ key, uri string }{
+		{"KAFKA_CONNECT_PROPERTIES_S3_URI", b.PropertiesURI},
+		{"KAFKA_CONNECT_KEYSTORE_S3_URI", b.KeystoreURI},
+		{"KAFKA_CONNECT_TRUSTSTORE_S3_URI", b.TruststoreURI},
+	} {
+		if u.uri == "" {
+			continue
+		}
+		if _, err := source.ParseObjectURI(u.uri); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.key, err))
+		}
 	}
 	if b.FetchDeadline <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_FETCH_DEADLINE=%s: must be positive", b.FetchDeadline))
+		errs = append(errs, fmt.Errorf("SIDECAR_FETCH_DEADLINE=%s: must be a positive duration, such as 2m", b.FetchDeadline))
 	}
 	if b.MaxObjectBytes <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_MAX_OBJECT_BYTES=%d: must be positive", b.MaxObjectBytes))
+		errs = append(errs, fmt.Errorf("SIDECAR_MAX_OBJECT_BYTES=%d: must be a positive number of bytes, such as 10485760 (10 MiB)", b.MaxObjectBytes))
 	}
 	return errs
 }

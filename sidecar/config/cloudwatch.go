@@ -33,10 +33,10 @@ func (c CloudWatch) validate() []error {
 		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_MODE=%q: must be api, emf or off", c.CloudWatchMode))
 	}
 	if c.CloudWatchInterval <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_INTERVAL=%s: must be positive", c.CloudWatchInterval))
+		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_INTERVAL=%s: must be a positive duration, such as 60s", c.CloudWatchInterval))
 	}
 	if c.CloudWatchBuffer <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_BUFFER=%d: must be positive", c.CloudWatchBuffer))
+		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_BUFFER=%d: must be a positive number of datums, such as 10000", c.CloudWatchBuffer))
 	}
 	if c.CloudWatchResolution != 1 && c.CloudWatchResolution != 60 {
 		errs = append(errs, fmt.Errorf("SIDECAR_CLOUDWATCH_RESOLUTION=%d: must be 1 or 60", c.CloudWatchResolution))

@@ -45,8 +45,9 @@ func Load() (Config, error) {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
 			// Only typed settings fail to parse, and none of them is a
-			// secret, so the value may be shown.
-			return Config{}, fmt.Errorf("%s=%q: want %s: %w", pe.KeyName, pe.Value, typeHint(pe.TypeName), pe.Err)
+			// secret, so the value may be shown. The parser's own words
+			// (strconv's) say less than what a good value looks like.
+			return Config{}, fmt.Errorf("%s=%q: want %s", pe.KeyName, pe.Value, typeHint(pe.TypeName))
 		}
 		return Config{}, fmt.Errorf("read environment: %w", err)
 	}

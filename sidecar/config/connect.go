@@ -20,7 +20,7 @@ func (c Connect) validate() []error {
 		errs = append(errs, err)
 	}
 	if c.ConnectTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_TIMEOUT=%s: must be positive", c.ConnectTimeout))
+		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_TIMEOUT=%s: must be a positive duration, such as 10s", c.ConnectTimeout))
 	}
 	return errs
 }

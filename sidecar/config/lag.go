@@ -14,7 +14,7 @@ type Lag struct {
 
 func (l Lag) validate() []error {
 	if l.LagInterval < 0 {
-		return []error{fmt.Errorf("SIDECAR_LAG_INTERVAL=%s: must not be negative", l.LagInterval)}
+		return []error{fmt.Errorf("SIDECAR_LAG_INTERVAL=%s: must be a duration such as 30s, or 0s for off", l.LagInterval)}
 	}
 	return nil
 }

@@ -19,16 +19,16 @@ type Metrics struct {
 func (m Metrics) validate() []error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(m.MetricsAddr); err != nil {
-		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_ADDR=%q: want host:port or :port", m.MetricsAddr))
+		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_ADDR=%q: want host:port or :port, such as :9400", m.MetricsAddr))
 	}
 	if m.PartitionDetail != "partition" && m.PartitionDetail != "topic" {
 		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_PARTITION_DETAIL=%q: must be partition or topic", m.PartitionDetail))
 	}
 	if m.JMXTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_JMX_TIMEOUT=%s: must be positive", m.JMXTimeout))
+		errs = append(errs, fmt.Errorf("SIDECAR_JMX_TIMEOUT=%s: must be a positive duration, such as 5s", m.JMXTimeout))
 	}
 	if m.JMXMaxBytes <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_JMX_MAX_BYTES=%d: must be positive", m.JMXMaxBytes))
+		errs = append(errs, fmt.Errorf("SIDECAR_JMX_MAX_BYTES=%d: must be a positive number of bytes, such as 268435456 (256 MiB)", m.JMXMaxBytes))
 	}
 	if m.JMXURL != "" {
 		if err := checkHTTPURL("SIDECAR_JMX_URL", m.JMXURL); err != nil {

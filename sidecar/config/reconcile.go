@@ -3,11 +3,13 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
 // Reconcile configures `connect-sidecar run`'s connector management.
 type Reconcile struct {
-	ConnectorsURI     string        `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors: s3://bucket/prefix/ or file:///dir of *.json"`
+	ConnectorsURI     string        `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
 	ReconcileInterval time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
 	PollInterval      time.Duration `envconfig:"SIDECAR_POLL_INTERVAL" default:"15s" desc:"S3 ETag polling interval for connector files"`
 	Prune             bool          `envconfig:"SIDECAR_PRUNE" default:"false" desc:"delete connectors whose file was removed"`
@@ -19,14 +21,19 @@ type Reconcile struct {
 
 func (r Reconcile) validate() []error {
 	var errs []error
+	if r.ConnectorsURI != "" {
+		if _, err := source.ParseURI(r.ConnectorsURI); err != nil {
+			errs = append(errs, fmt.Errorf("SIDECAR_CONNECTORS_URI: %w", err))
+		}
+	}
 	if r.ReconcileInterval <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_RECONCILE_INTERVAL=%s: must be positive", r.ReconcileInterval))
+		errs = append(errs, fmt.Errorf("SIDECAR_RECONCILE_INTERVAL=%s: must be a positive duration, such as 30s", r.ReconcileInterval))
 	}
 	if r.PollInterval <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_POLL_INTERVAL=%s: must be positive", r.PollInterval))
+		errs = append(errs, fmt.Errorf("SIDECAR_POLL_INTERVAL=%s: must be a positive duration, such as 15s", r.PollInterval))
 	}
 	if r.MaxRestarts < 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_MAX_RESTARTS=%d: must not be negative", r.MaxRestarts))
+		errs = append(errs, fmt.Errorf("SIDECAR_MAX_RESTARTS=%d: must be a whole number such as 10, or 0 for no limit", r.MaxRestarts))
 	}
 	return errs
 }

@@ -3,7 +3,8 @@
 // and consumer groups, an S3-protocol server (s3test) holding the
 // repository's plaintext worker properties and MM2 connector files, a
 // three-worker Connect cluster double with the MirrorMaker 2 replication
-// double, and the real connect-sidecar binary run per worker with the
+// double, and connect-sidecar's real command line (package cli, linked into
+// the demo's own executable) run as its own process per worker with the
 // environment a task definition sets. Everything listens on loopback only.
 // It is not part of the production sidecar.
 package demo
@@ -14,14 +15,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mm2-fargate/mm2-ecs/internal/realkafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cli"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest/mirror"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
@@ -64,12 +69,12 @@ type Options struct {
 	// RepoDir is the repository root; found from the working directory
 	// when empty.
 	RepoDir string
-	// WorkDir holds the binary, each worker's config directory and the
+	// WorkDir holds the sidecar link, each worker's config directory and the
 	// sidecars' logs; a new temporary directory when empty (removed by
 	// Close).
 	WorkDir string
-	// Binary is a connect-sidecar binary to run; built from RepoDir when
-	// empty.
+	// Binary is a connect-sidecar binary to run; when empty, this
+	// executable, linked into WorkDir as connect-sidecar (see ServeSidecar).
 	Binary string
 	// Workers is the number of Connect workers (3 when zero).
 	Workers int
@@ -205,7 +210,7 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	if d.Binary = d.opts.Binary; d.Binary == "" {
-		if d.Binary, err = buildSidecar(ctx, d.opts.RepoDir, d.opts.WorkDir); err != nil {
+		if d.Binary, err = selfAsSidecar(d.opts.WorkDir); err != nil {
 			return err
 		}
 	}
@@ -266,15 +271,52 @@ func FindRepo() (string, error) {
 	}
 }
 
-// buildSidecar compiles connect-sidecar into dir, so the demo runs the real binary.
-func buildSidecar(ctx context.Context, repo, dir string) (string, error) {
-	out := filepath.Join(dir, "connect-sidecar")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./sidecar/cmd/connect-sidecar")
-	cmd.Dir = repo
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./sidecar/cmd/connect-sidecar: %w\n%s", err, b)
+// sidecarProgram is the name under which the demo's own executable acts
+// as connect-sidecar: the demo links the sidecar's command line and starts
+// itself under that name, so it needs no second compile.
+const sidecarProgram = "connect-sidecar"
+
+// servesSidecar is set once ServeSidecar has run and returned, which makes
+// it safe to start this executable as a sidecar.
+var servesSidecar atomic.Bool
+
+// ServeSidecar makes this executable act as connect-sidecar when it was
+// started under that name (argv[0]), which is how the demo starts its
+// sidecars and what Demo.Binary names: the process then runs the command
+// line and exits. Otherwise it returns at once. The mm2-demo command and
+// the tests that start a demo call it first, in main or TestMain.
+func ServeSidecar() {
+	if filepath.Base(os.Args[0]) != sidecarProgram {
+		servesSidecar.Store(true)
+		return
 	}
-	return out, nil
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// selfAsSidecar links this executable into dir as connect-sidecar, so
+// that starting the link runs the sidecar's command line (ServeSidecar).
+func selfAsSidecar(dir string) (string, error) {
+	if !servesSidecar.Load() {
+		// Started under the sidecar's name, a program that does not
+		// dispatch on it would run itself again, not the sidecar.
+		return "", errors.New("this program does not call demo.ServeSidecar first, so it cannot act as connect-sidecar; call it in main or TestMain, or set Options.Binary")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this executable: %w", err)
+	}
+	link := filepath.Join(dir, sidecarProgram)
+	// A -workdir kept from an earlier run may hold a link to an older build.
+	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("replace %s: %w", link, err)
+	}
+	if err := os.Symlink(exe, link); err != nil {
+		return "", fmt.Errorf("link the sidecar: %w", err)
+	}
+	return link, nil
 }
 
 func (d *Demo) clusterEnv() map[string]string {

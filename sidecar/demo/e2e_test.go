@@ -85,12 +85,21 @@ func (d *Demo) status(t *testing.T, ctx context.Context) (statusJSON, []byte, er
 	return st, out, err
 }
 
+// TestMain lets this test binary act as the demo's sidecars, as the
+// mm2-demo binary does.
+func TestMain(m *testing.M) {
+	ServeSidecar()
+	os.Exit(m.Run())
+}
+
 func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end: builds and runs connect-sidecar with Kafka, S3 and Connect doubles")
+		t.Skip("end-to-end: runs connect-sidecar with Kafka, S3 and Connect doubles")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
+	// No go tool: the sidecars are this executable, not a second build.
+	t.Setenv("PATH", t.TempDir())
 	d, err := Start(ctx, Options{WorkDir: t.TempDir(), ProduceFor: 8 * time.Second, Backlog: 1000})
 	if err != nil {
 		t.Fatal(err)

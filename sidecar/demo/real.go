@@ -44,7 +44,7 @@ func (d *Demo) startReal(ctx context.Context) error {
 		return err
 	}
 	if d.Binary = d.opts.Binary; d.Binary == "" {
-		if d.Binary, err = buildSidecar(ctx, d.opts.RepoDir, d.opts.WorkDir); err != nil {
+		if d.Binary, err = selfAsSidecar(d.opts.WorkDir); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ type RunOptions struct {
 	FailTask time.Duration // 0: never; else mark mm2-msc task 0 FAILED after this long
 	Every    time.Duration // summary interval (3s when zero)
 	Quiet    bool          // no live summary, only the banner and the end
+	Wide     bool          // the summary names every topic and group (wider than 120 columns)
 }
 
 // Run starts the demo, prints where to look and a live summary, and
@@ -24,9 +25,9 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 		opts.Every = 3 * time.Second
 	}
 	if opts.Runtime != nil {
-		fmt.Fprintln(out, "mm2-demo: starting two real Kafka brokers, S3, three real Connect workers with MirrorMaker 2, and building connect-sidecar…")
+		fmt.Fprintln(out, "mm2-demo: starting two real Kafka brokers, S3, three real Connect workers with MirrorMaker 2, and a connect-sidecar beside each worker…")
 	} else {
-		fmt.Fprintln(out, "mm2-demo: starting two Kafka clusters, S3, three Connect workers with MirrorMaker 2, and building connect-sidecar…")
+		fmt.Fprintln(out, "mm2-demo: starting two Kafka clusters, S3, three Connect workers with MirrorMaker 2, and a connect-sidecar beside each worker…")
 	}
 	d, err := Start(ctx, opts.Options)
 	if err != nil {
@@ -55,10 +56,10 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			last.Write(out, time.Since(start))
+			last.Write(out, time.Since(start), opts.Wide)
 			return nil
 		case <-stop:
-			last.Write(out, time.Since(start))
+			last.Write(out, time.Since(start), opts.Wide)
 			return nil
 		case <-fail:
 			if err := d.FailTask("mm2-msc", 0); err != nil {
@@ -75,7 +76,7 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 			s, _ := d.Summary(ctx)
 			last = s
 			if !opts.Quiet {
-				s.Write(out, time.Since(start))
+				s.Write(out, time.Since(start), opts.Wide)
 			}
 		}
 	}

@@ -148,14 +148,94 @@ func EMFValue(line []byte, name string) float64 {
 	return -1
 }
 
-// Write prints the summary as one line.
-func (s Summary) Write(w io.Writer, elapsed time.Duration) {
+// LineWidth is the most columns the default status line takes, so that it
+// does not wrap on a 120-column terminal.
+const LineWidth = 120
+
+// Write prints the summary as one line: at most LineWidth columns with
+// totals only, or, when wide, every topic's backlog and every group's
+// verdict (as wide as that takes).
+func (s Summary) Write(w io.Writer, elapsed time.Duration, wide bool) {
+	if wide {
+		fmt.Fprintln(w, s.wideLine(elapsed))
+		return
+	}
+	fmt.Fprintln(w, s.line(elapsed))
+}
+
+// line is the compact form. The verdict comes first, so that the guard
+// against an unusual width (many workers or task states) cuts only detail.
+func (s Summary) line(elapsed time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%4ds] ", int(elapsed.Seconds()))
 	if s.Leader < 0 {
 		b.WriteString("waiting for the leader's sidecar to report")
-		fmt.Fprintln(w, b.String())
-		return
+		return b.String()
+	}
+	if s.Ready {
+		b.WriteString("READY     | backlog ")
+	} else {
+		b.WriteString("not ready | backlog ")
+	}
+	if s.HaveLag {
+		var total float64
+		for _, v := range s.TopicLag {
+			total += v
+		}
+		b.WriteString(short(total))
+	} else {
+		b.WriteString("-")
+	}
+	synced := 0
+	for _, v := range s.Groups {
+		if v == "synced" {
+			synced++
+		}
+	}
+	fmt.Fprintf(&b, " | groups %d/%d synced", synced, len(s.Groups))
+	tasks := 0
+	for _, n := range s.TaskStates {
+		tasks += n
+	}
+	fmt.Fprintf(&b, " | tasks %d/%d running", s.TaskStates["RUNNING"], tasks)
+	fmt.Fprintf(&b, " | restarts %s | cloudwatch", short(s.Restarts))
+	for _, v := range s.Backlog {
+		if v < 0 {
+			b.WriteString(" -")
+		} else {
+			b.WriteString(" " + short(v))
+		}
+	}
+	line := b.String()
+	if r := []rune(line); len(r) > LineWidth {
+		line = string(r[:LineWidth-1]) + "…"
+	}
+	return line
+}
+
+// short prints a count in at most four characters: exact below 10,000,
+// then in thousands or millions.
+func short(v float64) string {
+	switch n := int64(v); {
+	case n < 10_000:
+		return fmt.Sprintf("%d", n)
+	case n < 999_500:
+		return fmt.Sprintf("%dk", (n+500)/1000)
+	case n < 9_950_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	default:
+		return fmt.Sprintf("%dM", (n+500_000)/1_000_000)
+	}
+}
+
+// wideLine names every topic's backlog, every group's verdict and every
+// task state.
+func (s Summary) wideLine(elapsed time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%4ds] ", int(elapsed.Seconds()))
+	if s.Leader < 0 {
+		b.WriteString("waiting for the leader's sidecar to report")
+		return b.String()
 	}
 	fmt.Fprintf(&b, "leader sidecar %d | backlog", s.Leader+1)
 	if !s.HaveLag {
@@ -193,7 +273,7 @@ func (s Summary) Write(w io.Writer, elapsed time.Duration) {
 	} else {
 		b.WriteString(" | not ready")
 	}
-	fmt.Fprintln(w, b.String())
+	return b.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -90,7 +90,9 @@ func statusJSONOf(t *testing.T, d *demo.Demo, args ...string) (statusJSON, int, 
 	t.Helper()
 	out, errs, code := status(t, d, append([]string{"--json"}, args...)...)
 	var s statusJSON
-	if code == 2 {
+	if strings.TrimSpace(out) == "" {
+		// No document: the measurement failed (exit 1) or the usage was
+		// wrong (exit 2); errs says which.
 		return s, code, errs
 	}
 	if err := json.Unmarshal([]byte(out), &s); err != nil {

@@ -25,6 +25,8 @@ var env *demo.Demo
 var skipReason string
 
 func TestMain(m *testing.M) {
+	// The sidecars are this test binary started as connect-sidecar.
+	demo.ServeSidecar()
 	os.Exit(run(m))
 }
 

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -14,6 +18,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/awsfail"
 )
 
 // maxAttempts is generous because the total deadline, not the attempt
@@ -45,14 +51,18 @@ func (r *Reader) client(ctx context.Context) (*s3.Client, error) {
 			return
 		}
 		if cfg.Region == "" {
-			r.s3Err = errors.New("AWS_REGION is not set")
+			r.s3Err = errors.New("AWS_REGION is not set: s3:// URIs need the bucket's region, such as AWS_REGION=eu-west-1")
 			return
 		}
+		// No credentials is said in plain words, and not retried.
+		cfg.Credentials = awsfail.Credentials(cfg.Credentials)
+		r.region = cfg.Region
 		r.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 			// MinIO, LocalStack and other S3-protocol servers behind an
 			// endpoint override want path-style addressing.
 			if o.BaseEndpoint != nil {
 				o.UsePathStyle = true
+				r.endpoint = *o.BaseEndpoint
 			}
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
@@ -76,12 +86,22 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
 	defer cancel()
 	in := &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key}
+	call := r.call(u, "s3:GetObject", "arn:aws:s3:::"+u.Bucket+"/"+u.Key)
 	if u.VersionID != "" {
 		in.VersionId = &u.VersionID
+		call.Action = "s3:GetObjectVersion"
 	}
-	out, err := c.GetObject(ctx, in)
+	a := r.attempts(ctx, u, call)
+	defer a.done()
+	out, err := c.GetObject(ctx, in, a.option)
 	if err != nil {
-		return nil, Object{}, r.classify(ctx, err)
+		err = r.classify(ctx, err, a)
+		var denied *awsfail.DeniedError
+		if errors.As(err, &denied) {
+			// S3 hides whether an object exists from a role that may not list.
+			err = fmt.Errorf("%w; S3 answers so for a missing object too when the role lacks s3:ListBucket on arn:aws:s3:::%s", err, u.Bucket)
+		}
+		return nil, Object{}, err
 	}
 	defer out.Body.Close()
 	if out.ContentLength != nil && *out.ContentLength > r.opts.MaxBytes {
@@ -117,12 +137,14 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	a := r.attempts(ctx, u, r.call(u, "s3:ListBucket", "arn:aws:s3:::"+u.Bucket+" (prefix "+strconv.Quote(prefix)+")"))
+	defer a.done()
 	var objs []Object
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &u.Bucket, Prefix: &prefix})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, a.option)
 		if err != nil {
-			return nil, r.classify(ctx, err)
+			return nil, r.classify(ctx, err, a)
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
@@ -143,8 +165,9 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 }
 
 // classify turns SDK errors into the package's sentinel errors so that
-// callers can tell "fix your IAM policy" from "try again later".
-func (r *Reader) classify(ctx context.Context, err error) error {
+// callers can tell "fix your IAM policy" from "try again later", and says
+// in plain words what failed and what to check.
+func (r *Reader) classify(ctx context.Context, err error, a *attempts) error {
 	var apiErr smithy.APIError
 	code := ""
 	if errors.As(err, &apiErr) {
@@ -162,15 +185,101 @@ func (r *Reader) classify(ctx context.Context, err error) error {
 	case code == "NoSuchKey" || code == "NoSuchVersion" || status == http.StatusNotFound:
 		r.count("not_found")
 		return fmt.Errorf("%w: no such object (%s)", ErrNotFound, codeOr(code, "404"))
-	case code == "AccessDenied" || status == http.StatusForbidden:
+	}
+	explained := awsfail.Explain(err, a.call)
+	if errors.Is(explained, ErrAccessDenied) {
 		r.count("denied")
-		return fmt.Errorf("%w: check the task role's s3:GetObject/s3:ListBucket grant (%s)", ErrAccessDenied, codeOr(code, "403"))
+		return explained
 	}
 	r.count("error")
 	if ctx.Err() != nil {
-		return r.ended(ctx, err)
+		// The deadline cut short the attempt under way (or the wait before
+		// it); the attempt before says what went wrong.
+		if last := a.lastErr(); last != nil {
+			var unreachable *awsfail.UnreachableError
+			if explained = awsfail.Explain(last, a.call); !errors.As(explained, &unreachable) {
+				explained = fmt.Errorf("last attempt: %s", awsfail.Reason(last, a.call))
+			}
+		}
+		return r.ended(ctx, explained)
 	}
-	return err
+	return explained
+}
+
+func (r *Reader) call(u URI, action, resource string) awsfail.Call {
+	return awsfail.Call{Action: action, Resource: resource, Region: r.region, Endpoint: awsfail.S3Endpoint(r.region, r.endpoint, u.Bucket)}
+}
+
+// attempts follows one fetch's requests: it logs each retry with its
+// attempt and reason, remembers the last failure, and while the fetch
+// lasts says every WaitReport what it waits for and what to check.
+type attempts struct {
+	log  *slog.Logger
+	uri  string
+	call awsfail.Call
+	mu   sync.Mutex
+	last error
+	over chan struct{}
+}
+
+func (r *Reader) attempts(ctx context.Context, u URI, call awsfail.Call) *attempts {
+	a := &attempts{log: r.opts.Logger, uri: u.raw, call: call, over: make(chan struct{})}
+	began := time.Now()
+	go func() {
+		t := time.NewTicker(r.opts.WaitReport)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.over:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			attrs := []any{"uri", a.uri, "waited", time.Since(began).Round(time.Second).String(),
+				"gives_up_after", r.opts.Deadline.String() + " (SIDECAR_FETCH_DEADLINE)",
+				"check", fmt.Sprintf("the network route to %s (region %s) and the role's %s", call.Endpoint, call.Region, call.Action)}
+			if last := a.lastErr(); last != nil {
+				attrs = append(attrs, "last_attempt", awsfail.Reason(last, call))
+			}
+			a.log.Warn("still waiting for S3", attrs...)
+		}
+	}()
+	return a
+}
+
+func (a *attempts) done() { close(a.over) }
+
+func (a *attempts) lastErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// option makes the request's retryer report each retry.
+func (a *attempts) option(o *s3.Options) {
+	if v2, ok := o.Retryer.(aws.RetryerV2); ok {
+		o.Retryer = retryLog{RetryerV2: v2, a: a}
+	}
+}
+
+type retryLog struct {
+	aws.RetryerV2
+	a *attempts
+}
+
+// RetryDelay is asked just before a retry, with the failure of the
+// attempt before it.
+func (l retryLog) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := l.RetryerV2.RetryDelay(attempt, err)
+	l.a.mu.Lock()
+	l.a.last = err
+	l.a.mu.Unlock()
+	if derr == nil {
+		l.a.log.Info("S3 request failed; retrying", "uri", l.a.uri, "attempt", attempt, "max_attempts", l.MaxAttempts(),
+			"reason", awsfail.Reason(err, l.a.call), "retry_in", d.Round(time.Millisecond).String())
+	}
+	return d, derr
 }
 
 func (r *Reader) count(outcome string) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,12 +22,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/awsfail"
 )
 
 // Errors callers branch on. They are wrapped in an *Error naming the URI.
 var (
-	ErrNotFound     = errors.New("not found")
-	ErrAccessDenied = errors.New("access denied")
+	ErrNotFound = errors.New("not found")
+	// ErrAccessDenied is also what an S3 refusal is (awsfail.DeniedError).
+	ErrAccessDenied = awsfail.ErrAccessDenied
 	ErrTooLarge     = errors.New("object too large")
 	// ErrNotRegular is a file:// path naming a FIFO, device, socket or
 	// directory: reading one may block for ever or never end.
@@ -62,6 +66,13 @@ type Options struct {
 	// Fetched, when set, is told the outcome of every S3 request
 	// ("ok", "not_found", "denied", "error") for metrics.
 	Fetched func(outcome string)
+	// Logger is told of every retry of an S3 request (INFO) and, while a
+	// fetch lasts, every WaitReport of what it waits for (WARN); nil
+	// discards.
+	Logger *slog.Logger
+	// WaitReport is how often a fetch still under way is reported (30s
+	// when zero).
+	WaitReport time.Duration
 }
 
 // Reader reads s3:// and file:// URIs. The S3 client is created on first use,
@@ -69,9 +80,11 @@ type Options struct {
 type Reader struct {
 	opts Options
 
-	once  sync.Once
-	s3    *s3.Client
-	s3Err error
+	once     sync.Once
+	s3       *s3.Client
+	s3Err    error
+	region   string
+	endpoint string // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; empty for AWS's own
 }
 
 // New returns a Reader with the given limits.
@@ -82,12 +95,18 @@ func New(opts Options) *Reader {
 	if opts.Deadline <= 0 {
 		opts.Deadline = 2 * time.Minute
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.WaitReport <= 0 {
+		opts.WaitReport = 30 * time.Second
+	}
 	return &Reader{opts: opts}
 }
 
 // Get fetches the object at raw in full.
 func (r *Reader) Get(ctx context.Context, raw string) ([]byte, Object, error) {
-	u, err := ParseURI(raw)
+	u, err := ParseObjectURI(raw)
 	if err != nil {
 		return nil, Object{}, err
 	}
@@ -220,7 +239,7 @@ func (r *Reader) ended(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), errDeadline) {
 		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.Deadline, err)
 	}
-	return fmt.Errorf("stopped before the fetch ended: %w", context.Cause(ctx))
+	return fmt.Errorf("stopped before the fetch ended (%w): %w", context.Cause(ctx), err)
 }
 
 func (r *Reader) listDir(root string) ([]Object, error) {

@@ -63,6 +63,8 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s3Error(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 	case "403":
 		s3Error(http.StatusForbidden, "AccessDenied", "Access Denied")
+	case "badkey":
+		s3Error(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
 	case "reset":
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -410,13 +412,25 @@ func TestParseURI(t *testing.T) {
 }
 
 func FuzzParseURI(f *testing.F) {
-	for _, s := range []string{"s3://b/k?versionId=1", "file:///a/b", "s3://b", "file://x/y", "%zz"} {
+	for _, s := range []string{"s3://b/k?versionId=1", "file:///a/b", "s3://b", "s3://b/p/", "file://x/y", "%zz"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseURI(s)
+		obj, objErr := ParseObjectURI(s)
 		if err != nil {
+			if objErr == nil {
+				t.Fatal("ParseObjectURI accepts what ParseURI refuses")
+			}
 			return
+		}
+		// An object URI is a URI naming one object: never a bare bucket
+		// or a prefix.
+		if objErr == nil && (obj != u || u.Scheme == "s3" && (u.Key == "" || strings.HasSuffix(u.Key, "/"))) {
+			t.Fatalf("ParseObjectURI(%q) = %+v", s, obj)
+		}
+		if objErr != nil && u.Scheme == "s3" && u.Key != "" && !strings.HasSuffix(u.Key, "/") {
+			t.Fatalf("ParseObjectURI(%q) refused an object: %v", s, objErr)
 		}
 		switch u.Scheme {
 		case "s3":

@@ -31,7 +31,24 @@ func fileURI(p string) string {
 	return (&url.URL{Scheme: "file", Path: p}).String()
 }
 
-// ParseURI accepts s3://bucket/key[?versionId=…] and file:///absolute/path.
+// ParseObjectURI is ParseURI for a URI that must name one object: an
+// s3:// URI needs a key, and one ending in "/" names a prefix instead.
+func ParseObjectURI(raw string) (URI, error) {
+	u, err := ParseURI(raw)
+	if err != nil || u.Scheme != "s3" {
+		return u, err
+	}
+	switch {
+	case u.Key == "":
+		return URI{}, fmt.Errorf("%q: no object key (want s3://%s/path/to/object)", raw, u.Bucket)
+	case strings.HasSuffix(u.Key, "/"):
+		return URI{}, fmt.Errorf("%q: names a prefix, not an object (want s3://%s/%sobject)", raw, u.Bucket, u.Key)
+	}
+	return u, nil
+}
+
+// ParseURI accepts s3://bucket/key[?versionId=…] and file:///absolute/path;
+// an s3:// key may be empty or end in "/", naming a prefix to list.
 func ParseURI(raw string) (URI, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

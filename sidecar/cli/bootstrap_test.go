@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -96,7 +96,7 @@ func bootstrapEnv(t *testing.T) (backend *s3mem.Backend, out string) {
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = dispatch(context.Background(), append([]string{"bootstrap"}, args...), &o, &e)
+	code = Main(context.Background(), append([]string{"bootstrap"}, args...), &o, &e)
 	return code, o.String(), e.String()
 }
 

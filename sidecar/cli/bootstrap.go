@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -21,25 +21,25 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return 0
 		default:
 			fmt.Fprintf(stderr, "connect-sidecar bootstrap: unknown argument %q (see connect-sidecar bootstrap --help)\n", a)
-			return 2
+			return exitBadConf
 		}
 	}
 	cfg, err := config.Load()
 	if err != nil {
 		printProblems(stderr, "connect-sidecar bootstrap", err)
-		return 1
+		return exitBadConf
 	}
 	log := cfg.Logging.Logger(stderr)
 	res, err := bootstrap.Run(ctx, bootstrap.Options{
 		Config:      cfg.Bootstrap,
 		Environ:     os.Environ(),
-		Fetcher:     source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline}),
+		Fetcher:     source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Logger: log}),
 		MetadataURI: os.Getenv(ecsmeta.EnvVar),
 		Logger:      log,
 	})
 	if err != nil {
 		printProblems(stderr, "connect-sidecar bootstrap", err)
-		return 1
+		return exitFailed
 	}
 	fmt.Fprintf(stdout, "wrote %s:\n", res.Dir)
 	for _, f := range res.Files {
@@ -82,7 +82,9 @@ exits: connect-distributed.properties from KAFKA_CONNECT_PROPERTIES_S3_URI (or
 SIDECAR_BASE_PROPERTIES) with every CONNECT_* variable applied over it, and the
 keystore and truststore when their URIs are set. Everything is checked before
 anything is written; files that already hold the same bytes are left alone.
-Exit status 0 on success, 1 with one line per problem on stderr otherwise.
+Exit status 0 on success; 2 when a setting is wrong, 1 when fetching or
+checking what the settings name fails; either way one line per problem on
+stderr. s3:// URIs need AWS_REGION and credentials (see connect-sidecar --help).
 
 Configuration is read from the environment:
 

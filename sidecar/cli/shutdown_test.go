@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func sidecarBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "connect-sidecar")
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", binPath, "../cmd/connect-sidecar").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 // ECS task definition: after it, ECS sends SIGKILL.
 func sidecarStopTimeout(t *testing.T) time.Duration {
 	t.Helper()
-	raw, err := os.ReadFile("../../../taskdefs/connect-task.json")
+	raw, err := os.ReadFile("../../taskdefs/connect-task.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -207,13 +208,22 @@ func TestLocalAddr(t *testing.T) {
 	}
 }
 
+// leaderName is the leader-name series' label, whoever the fixture's
+// capture names.
+var leaderName = regexp.MustCompile(`leader_name="[^"]*"`)
+
+// withLeader names leader as the Connect group leader in a JMX exposition.
+func withLeader(exposition, leader string) string {
+	return leaderName.ReplaceAllLiteralString(exposition, `leader_name="`+leader+`"`)
+}
+
 // TestRunExportsMetricsAndEMF runs the whole `run` wiring: the JMX
 // passthrough with task labels, the leader check from the exporter's
 // leader-name, Connect state from REST, and EMF lines on stdout. Connector
 // state, a cluster-wide fact, comes only from the leader's sidecar: not from
 // another worker's, and not from anyone while the leader is unknown.
 func TestRunExportsMetricsAndEMF(t *testing.T) {
-	fixture, err := os.ReadFile("../../../connect-image/testdata/rules-expected.prom")
+	fixture, err := os.ReadFile("../../connect-image/testdata/jmx-exposition.prom")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +243,7 @@ func TestRunExportsMetricsAndEMF(t *testing.T) {
 			c := connecttest.NewCluster(t, 2)
 			exposition := string(fixture)
 			if leader := tt.leader(c); leader != "" {
-				exposition = strings.ReplaceAll(exposition, "http://10.0.1.5:8083/", leader)
+				exposition = withLeader(exposition, leader)
 			} else {
 				var kept []string
 				for _, line := range strings.Split(exposition, "\n") {
@@ -344,7 +354,7 @@ func TestRunAndHealthcheckRefuseBadInput(t *testing.T) {
 			name: "healthcheck: two bad settings",
 			run:  func(o, e io.Writer) int { return runHealthcheck(context.Background(), nil, o, e) },
 			env:  map[string]string{"SIDECAR_CONNECT_URL": "localhost:8083", "SIDECAR_METRICS_ADDR": "9400"},
-			code: 1,
+			code: 2,
 			lines: []string{
 				`connect-sidecar healthcheck: SIDECAR_CONNECT_URL="localhost:8083"`,
 				`connect-sidecar healthcheck: SIDECAR_METRICS_ADDR="9400"`,

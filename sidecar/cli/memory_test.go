@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ const rssBoundMiB = 64
 // connect-sidecar container, for the variables that shape the Go runtime.
 func taskSidecarEnv(t *testing.T, names ...string) []string {
 	t.Helper()
-	raw, err := os.ReadFile("../../../taskdefs/connect-task.json")
+	raw, err := os.ReadFile("../../taskdefs/connect-task.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +84,12 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 // for every connector, naming leader as the Connect group leader.
 func jmxExposition(t *testing.T, leader string, connectors int) []byte {
 	t.Helper()
-	fixture, err := os.ReadFile("../../../connect-image/testdata/rules-expected.prom")
+	fixture, err := os.ReadFile("../../connect-image/testdata/jmx-exposition.prom")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	b.WriteString(strings.ReplaceAll(string(fixture), "http://10.0.1.5:8083/", leader))
+	b.WriteString(withLeader(string(fixture), leader))
 	for _, m := range []string{"batch_size_avg", "batch_size_max", "offset_commit_avg_time_ms", "offset_commit_failure_percentage", "running_ratio", "pause_ratio"} {
 		fmt.Fprintf(&b, "# HELP kafka_connect_connector_task_metrics_%s task metric\n# TYPE kafka_connect_connector_task_metrics_%s gauge\n", m, m)
 		for c := range connectors {

@@ -1,7 +1,8 @@
-package main
+package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,15 +24,28 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	live := fs.Bool("healthz", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	addr := fs.String("addr", "", "address to query (default: SIDECAR_METRICS_ADDR, on 127.0.0.1 when it names no host)")
-	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
+	timeout := durationFlag(fs, "timeout", 3*time.Second, "give up after this long, a `duration`")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: connect-sidecar healthcheck [--healthz] [--addr HOST:PORT] [--timeout DURATION]")
+		fmt.Fprintln(fs.Output(), "Asks the running sidecar's /readyz (--healthz: /healthz) and prints the answer.")
+		fmt.Fprintln(fs.Output(), "Exit status: 0 when it answers 200, 1 otherwise, 2 bad usage or configuration.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadConf
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "connect-sidecar healthcheck: unknown argument %q (see connect-sidecar healthcheck --help)\n", fs.Arg(0))
+		return exitBadConf
 	}
 	if *addr == "" {
 		cfg, err := config.Load()
 		if err != nil {
 			printProblems(stderr, "connect-sidecar healthcheck", err)
-			return 1
+			return exitBadConf
 		}
 		*addr = cfg.MetricsAddr
 	}
@@ -44,12 +58,12 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		fmt.Fprintf(stderr, "connect-sidecar healthcheck: %v\n", err)
 		return 1
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		fmt.Fprintf(stderr, "connect-sidecar healthcheck: %v\n", err)
 		return 1
 	}
 	defer resp.Body.Close()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 )
 
 // Exit codes of status: 0 ready (or no --cutover), 1 not ready for
-// cutover, 2 bad usage or a measurement that failed.
+// cutover or a measurement that failed, 2 bad usage or configuration.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -30,12 +30,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cutover := fs.Bool("cutover", false, "exit 0 only when the GROUPs given as arguments and their topics are ready")
 	resetPlan := fs.Bool("reset-plan", false, "print the offsets that would fix negative-lag partitions of GROUPs (all when none)")
 	apply := fs.Bool("apply", false, "with --reset-plan: commit the plan on the target (each group must be empty there)")
-	timeout := fs.Duration("timeout", time.Minute, "give up measuring after this long")
+	timeout := durationFlag(fs, "timeout", time.Minute, "give up measuring after this long, a `duration`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
 		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")
 		fmt.Fprintln(stderr, "read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.")
-		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover, 2 bad usage or a failed measurement.")
+		fmt.Fprintln(stderr, "${env:VAR} and ${file:path:key} references in that config are resolved here, from this")
+		fmt.Fprintln(stderr, "shell's environment and files, as the worker's config providers would: export them first.")
+		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover or a failed measurement,")
+		fmt.Fprintln(stderr, "2 bad usage or configuration.")
 		fs.PrintDefaults()
 	}
 	groups, err := parseInterspersed(fs, args)
@@ -69,7 +72,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	statuses, err := api.Statuses(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
-		return 2
+		return exitFailed
 	}
 	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
 	defer m.Close()
@@ -80,7 +83,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			printConnectors(stdout, statuses)
 		}
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
-		return 2
+		return exitFailed
 	}
 	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
 		fmt.Fprintf(stderr, "status: %s\n", snap.Unreachable[alias])
@@ -93,7 +96,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *asJSON {
 		if err := writeStatusJSON(stdout, statuses, snap, plan); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
-			return 2
+			return exitFailed
 		}
 	} else {
 		printStatus(stdout, statuses, snap, plan, *resetPlan, *apply)
@@ -102,7 +105,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *apply && len(plan) > 0 {
 		if err := m.ApplyResets(ctx, plan); err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
-			return 2
+			return exitFailed
 		}
 		fmt.Fprintf(stdout, "applied %d offset resets on %s\n", len(plan), snap.TargetAlias)
 	}

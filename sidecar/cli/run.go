@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -26,37 +26,46 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		if args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
 			fmt.Fprintf(stderr, "connect-sidecar run: unknown argument %q (see connect-sidecar run --help)\n", args[0])
-			return 2
+			return exitBadConf
 		}
-		fmt.Fprintln(stdout, "Usage: connect-sidecar run\n\nKeeps Kafka Connect's connectors as the connector files say, serves /metrics,\n/healthz and /readyz, measures lag and publishes CloudWatch metrics.\nConfiguration is read from the environment: see connect-sidecar --help.")
-		return 0
+		fmt.Fprint(stdout, `Usage: connect-sidecar run
+
+Keeps Kafka Connect's connectors as the connector files under
+SIDECAR_CONNECTORS_URI say, serves /metrics, /healthz and /readyz, measures
+lag and publishes CloudWatch metrics, until SIGTERM. While Connect REST does
+not answer it waits, and says so every 30s.
+Exit status: 0 after SIGTERM; 2 when a setting is wrong (one line per problem
+on stderr); 1 when it stops on a failure.
+Configuration is read from the environment: see connect-sidecar --help.
+`)
+		return exitOK
 	}
 	cfg, err := config.Load()
 	if err != nil {
 		printProblems(stderr, "connect-sidecar run", err)
-		return 2
+		return exitBadConf
+	}
+	if cfg.ConnectorsURI == "" {
+		fmt.Fprintln(stderr, "connect-sidecar run: SIDECAR_CONNECTORS_URI is not set: want s3://bucket/prefix/ or file:///dir, where the connector files are")
+		return exitBadConf
 	}
 	log := cfg.Logger(stderr)
-	if cfg.ConnectorsURI == "" {
-		log.Error("SIDECAR_CONNECTORS_URI is not set: nothing to reconcile")
-		return 2
-	}
 	self, err := identify(ctx, cfg, log)
 	if err != nil {
-		log.Error("worker identity", "error", err.Error())
-		return 2
+		printProblems(stderr, "connect-sidecar run", err)
+		return exitBadConf
 	}
-	reg := metrics.NewRegistry(version)
+	reg := metrics.NewRegistry(Version)
 	client, err := connect.New(cfg.Connect, reg.CountRequest)
 	if err != nil {
-		log.Error("connect client", "error", err.Error())
-		return 2
+		printProblems(stderr, "connect-sidecar run", err)
+		return exitBadConf
 	}
-	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Fetched: reg.CountS3Fetch})
+	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Fetched: reg.CountS3Fetch, Logger: log})
 	loader, err := desired.NewLoader(reader, cfg.ConnectorsURI)
 	if err != nil {
-		log.Error("connector files", "error", err.Error())
-		return 2
+		printProblems(stderr, "connect-sidecar run", err)
+		return exitBadConf
 	}
 
 	var jmx *metrics.JMX
@@ -121,7 +130,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 		if err := reg.Register(lag); err != nil {
 			log.Error("register lag metrics", "error", err.Error())
-			return 1
+			return exitFailed
 		}
 		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
 	}
@@ -150,10 +159,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if err := r.run(ctx); err != nil {
 		log.Error("stopped", "error", err.Error())
-		return 1
+		return exitFailed
 	}
 	log.Info("stopped")
-	return 0
+	return exitOK
 }
 
 // stopMargin is how long after SIDECAR_SHUTDOWN_GRACE the process may
@@ -266,21 +275,46 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, contex
 	return work, func() { stop(); cancel() }
 }
 
-func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logger) error {
+// connectWaitReport is how often a wait for Connect REST is reported.
+const connectWaitReport = 30 * time.Second
+
+// waitForConnect pings Connect REST until it answers, backing off up to
+// 15s between attempts; every report it says what it waits for, for how
+// long, and what to check.
+func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logger, report time.Duration) error {
 	delay := 500 * time.Millisecond
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
+	reports := time.NewTicker(report)
+	defer reports.Stop()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	var last error
+	for attempt := 1; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-reports.C:
+			if last != nil {
+				log.Warn("still waiting for Connect REST", "url", client.BaseURL(), "waited", time.Since(start).Round(time.Second).String(),
+					"attempts", attempt-1, "last_error", last.Error(),
+					"check", "that the Kafka Connect worker runs and listens there (its log says why not) and that SIDECAR_CONNECT_URL names it")
+			}
+			continue
+		case <-retry.C:
+		}
 		err := client.Ping(ctx)
 		if err == nil {
 			log.Info("Connect REST is up", "url", client.BaseURL(), "after", time.Since(start).Round(time.Millisecond).String())
 			return nil
 		}
-		log.Info("waiting for Connect REST", "url", client.BaseURL(), "attempt", attempt, "error", err.Error())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(delay):
+		if attempt == 1 {
+			log.Info("waiting for Connect REST", "url", client.BaseURL(), "error", err.Error(), "reports_every", report.String())
+		} else {
+			log.Debug("waiting for Connect REST", "url", client.BaseURL(), "attempt", attempt, "error", err.Error())
 		}
+		last = err
+		attempt++
+		retry.Reset(delay)
 		delay = min(delay*2, 15*time.Second)
 	}
 }
@@ -288,7 +322,7 @@ func waitForConnect(ctx context.Context, client *connect.Client, log *slog.Logge
 func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Client, loader *desired.Loader,
 	rec *reconcile.Reconciler, h *health, onCycle func(reconcile.Report), log *slog.Logger) error {
 	h.starting("waiting for Connect REST")
-	if err := waitForConnect(ctx, client, log); err != nil || ctx.Err() != nil {
+	if err := waitForConnect(ctx, client, log, connectWaitReport); err != nil || ctx.Err() != nil {
 		return err
 	}
 	changed := make(chan struct{}, 1)

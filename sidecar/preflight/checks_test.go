@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 )
 

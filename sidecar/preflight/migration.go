@@ -56,7 +56,9 @@ func newMigration(in Input) (*migration, error) {
 	}
 	m.msc = found[0]
 	var err error
-	inFile := func(c desired.Connector, err error) error { return fmt.Errorf("%s (connector %s): %w", c.File, c.Name, err) }
+	inFile := func(c desired.Connector, err error) error {
+		return fmt.Errorf("%s (connector %s): %w", c.File, c.Name, err)
+	}
 	if m.src, err = kafka.ClusterFromConnector(m.msc.Config, kafka.Source, in.Resolver); err != nil {
 		return nil, inFile(m.msc, err)
 	}

@@ -153,3 +153,21 @@ func printPreflight(w io.Writer, rep *preflight.Report) {
 	}
 	fmt.Fprintf(w, "\npreflight: %s (%s)\n", verdict, rep.Duration.Round(time.Millisecond))
 }
+
+// preflightRunner runs the checks as the command does, reading the
+// connector files through the sidecar's own loader each time.
+func preflightRunner(cfg config.Config, loader *desired.Loader, api *connect.Client) func(context.Context) (*preflight.Report, error) {
+	return func(ctx context.Context) (*preflight.Report, error) {
+		set, err := loader.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in := preflight.Input{Connectors: set.Connectors, SourceConnector: cfg.SourceConnector, Connect: api}
+		if raw, err := os.ReadFile(filepath.Join(cfg.ConfigDir, "connect-distributed.properties")); err == nil {
+			if p, err := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(raw); err == nil {
+				in.Worker = p.Map()
+			}
+		}
+		return preflight.Run(ctx, in)
+	}
+}

@@ -350,6 +350,7 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_lag_items_in_error":                   {"item", "reason"},
 	"connect_sidecar_lag_measurement_requests":             {"cluster"},
 	"connect_sidecar_lag_interval_seconds":                 nil,
+	"connect_sidecar_preflight_result":                     {"check"},
 	"connect_sidecar_lag_measurement_duration_seconds":     {"phase", "le"},
 }
 

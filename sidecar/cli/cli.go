@@ -42,6 +42,7 @@ func commands() []command {
 		{"run", "wait for Connect, then keep its connectors as the connector files say", runRun},
 		{"healthcheck", "exit 0 when the running sidecar is ready (--healthz: alive)", runHealthcheck},
 		{"status", "show connectors, replication lag and consumer-group readiness; gate a cutover", runStatus},
+		{"preflight", "check both clusters, the connector files and Connect for what would break the migration", runPreflight},
 		{"version", "print the version (also --version)", runVersion},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
@@ -133,6 +134,15 @@ Configuration is read from the environment: see connect-sidecar --help.
 			return exitFailed
 		}
 		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
+	}
+
+	if cfg.PreflightInterval > 0 {
+		pf := preflight.NewCollector(preflightRunner(cfg, loader, client), preflight.CollectorOptions{Interval: cfg.PreflightInterval, IsLeader: exportsClusterFacts, Logger: log})
+		if err := reg.Register(pf); err != nil {
+			log.Error("register preflight metrics", "error", err.Error())
+			return 1
+		}
+		r.add("preflight", func(ctx context.Context) error { pf.Run(ctx); return nil })
 	}
 
 	cwOpts := cloudwatch.Options{EMF: stdout, Tasks: reg.State(), Recorder: reg, Log: log}

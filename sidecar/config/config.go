@@ -30,6 +30,7 @@ type Config struct {
 	Metrics
 	CloudWatch
 	Lag
+	Preflight
 }
 
 // Logging configures the process-wide slog handler.
@@ -78,6 +79,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Metrics.validate()...)
 	errs = append(errs, c.CloudWatch.validate()...)
 	errs = append(errs, c.Lag.validate()...)
+	errs = append(errs, c.Preflight.validate()...)
 	return errors.Join(errs...)
 }
 

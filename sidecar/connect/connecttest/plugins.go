@@ -1,8 +1,11 @@
 package connecttest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,3 +105,66 @@ func javaMap(m map[string]string) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
+
+// pluginRoute answers GET /connector-plugins and
+// PUT /connector-plugins/{class}/config/validate, the latter with
+// Connect's ConfigInfos shape: every error of the config in one answer.
+func (c *Cluster) pluginRoute(r *http.Request, parts []string, body []byte) (int, any, error) {
+	switch {
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		type plugin struct {
+			Class   string `json:"class"`
+			Type    string `json:"type"`
+			Version string `json:"version"`
+		}
+		var out []plugin
+		for full, t := range plugins {
+			out = append(out, plugin{full, t, version})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Class < out[j].Class })
+		return http.StatusOK, out, nil
+	case len(parts) == 4 && parts[2] == "config" && parts[3] == "validate" && r.Method == http.MethodPut:
+		var cfg map[string]string
+		if err := json.Unmarshal(body, &cfg); err != nil {
+			return 0, nil, errorf(http.StatusInternalServerError, "Cannot deserialize value: %v", err)
+		}
+		class, err := url.PathUnescape(parts[1])
+		if err != nil {
+			return 0, nil, errorf(http.StatusNotFound, "HTTP 404 Not Found")
+		}
+		if _, ok := cfg["connector.class"]; !ok {
+			cfg["connector.class"] = class
+		}
+		c.mu.Lock()
+		_, verr := c.validateLocked(cfg)
+		c.mu.Unlock()
+		type value struct {
+			Name   string   `json:"name"`
+			Errors []string `json:"errors"`
+		}
+		type entry struct {
+			Value value `json:"value"`
+		}
+		ans := struct {
+			Name       string  `json:"name"`
+			ErrorCount int     `json:"error_count"`
+			Configs    []entry `json:"configs"`
+		}{Name: class}
+		if re, ok := verr.(*restError); ok {
+			if strings.HasPrefix(re.message, "Failed to find any class") {
+				return 0, nil, re
+			}
+			for _, line := range strings.Split(re.message, "\n") {
+				if m := validateLine.FindStringSubmatch(line); m != nil {
+					ans.Configs = append(ans.Configs, entry{value{Name: m[1], Errors: []string{line}}})
+					ans.ErrorCount++
+				}
+			}
+		}
+		return http.StatusOK, ans, nil
+	}
+	return 0, nil, errorf(http.StatusNotFound, "HTTP 404 Not Found")
+}
+
+// validateLine is one error line of validateLocked's message.
+var validateLine = regexp.MustCompile(`^Invalid value .* for configuration (\S+):`)

@@ -92,6 +92,9 @@ func (w *Worker) route(r *http.Request, body []byte) (int, any, error) {
 		return http.StatusOK, map[string]string{"version": version, "commit": "0000000000000000", "kafka_cluster_id": "connecttest"}, nil
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if parts[0] == "connector-plugins" {
+		return w.c.pluginRoute(r, parts, body)
+	}
 	if parts[0] != "connectors" || len(parts) > 3 {
 		return 0, nil, errorf(http.StatusNotFound, "HTTP 404 Not Found")
 	}

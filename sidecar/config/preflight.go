@@ -1,0 +1,19 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Preflight configures the periodic preflight checks of the leader's
+// sidecar.
+type Preflight struct {
+	PreflightInterval time.Duration `envconfig:"SIDECAR_PREFLIGHT_INTERVAL" default:"0s" desc:"time between two runs of the preflight checks by the leader's sidecar, exported as connect_sidecar_preflight_result (0: off)"`
+}
+
+func (p Preflight) validate() []error {
+	if p.PreflightInterval < 0 {
+		return []error{fmt.Errorf("SIDECAR_PREFLIGHT_INTERVAL=%s: must not be negative", p.PreflightInterval)}
+	}
+	return nil
+}

@@ -597,6 +597,28 @@ func (d *Demo) statusEnv() []string {
 	}
 }
 
+// Preflight runs `connect-sidecar preflight` with the environment of the
+// first worker's task and returns its table. Exit status 1 (a check
+// FAILed) is not an error here: the table says what failed.
+func (d *Demo) Preflight(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.Binary, append([]string{"preflight"}, args...)...)
+	cmd.Env = append(d.taskEnv(filepath.Join(d.workerDir(0), "config")), d.statusEnv()...)
+	cmd.Env = append(cmd.Env, "SIDECAR_CONNECTORS_URI=s3://"+Bucket+"/"+connectorsDir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		err = nil
+	}
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("connect-sidecar preflight: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
 // Status runs the real binary's `status` with args and returns its stdout.
 func (d *Demo) Status(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, d.Binary, append([]string{"status"}, args...)...)

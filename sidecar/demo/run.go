@@ -40,6 +40,7 @@ func Run(ctx context.Context, opts RunOptions, out io.Writer) (err error) {
 		}
 	}()
 	d.printBanner(out)
+	d.printPreflight(ctx, out)
 
 	start := time.Now()
 	var stop <-chan time.Time
@@ -100,4 +101,18 @@ func (d *Demo) printBanner(out io.Writer) {
 	fmt.Fprintf(&b, "  curl -s %s/connectors?expand=status\n", d.ConnectURL())
 	b.WriteString("\nCtrl-C stops everything.\n")
 	fmt.Fprintln(out, b.String())
+}
+
+// printPreflight runs `connect-sidecar preflight` once, as an operator
+// would before the first connector, against the demo's clusters, connector
+// files and first worker's properties, and prints its table. Its verdict
+// does not stop the demo.
+func (d *Demo) printPreflight(ctx context.Context, out io.Writer) {
+	fmt.Fprintln(out, "Preflight (connect-sidecar preflight):")
+	b, err := d.Preflight(ctx)
+	out.Write(b)
+	if err != nil {
+		fmt.Fprintf(out, "mm2-demo: %v\n", err)
+	}
+	fmt.Fprintln(out)
 }

@@ -114,21 +114,27 @@ if deploy_stack "$stack" "${repo_root}/taskdefs/stack.yaml" "$(stack_parameters)
   changed=true
 fi
 
+cluster="${settings[ECS_CLUSTER]}"
+services=("${settings[CONNECT_SERVICE]}" "${settings[NAME_PREFIX]}-prometheus" "${settings[NAME_PREFIX]}-grafana")
+describe_services=(aws ecs describe-services --region "$region" --cluster "$cluster" --services "${services[@]}"
+  --query 'services[].[serviceName,runningCount,desiredCount,length(deployments),deployments[0].rolloutState]' --output text)
+outputs=(aws cloudformation describe-stacks --region "$region" --stack-name "$stack"
+  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)
 if $dry_run; then
+  # The services and outputs a real run then reads do not exist yet.
+  $wait && show "${describe_services[@]}"
+  show "${outputs[@]}"
   echo "dry run: nothing was changed" >&2
   exit 0
 fi
 $changed || echo "no changes: stacks ${config_stack} and ${stack} are up to date" >&2
 
 # ---- wait ----
-cluster="${settings[ECS_CLUSTER]}"
-services=("${settings[CONNECT_SERVICE]}" "${settings[NAME_PREFIX]}-prometheus" "${settings[NAME_PREFIX]}-grafana")
 if $wait; then
   echo "==> waiting for ${services[*]} to be stable (at most ${wait_timeout}s)" >&2
   start=$SECONDS
   while :; do
-    rows="$(aws ecs describe-services --region "$region" --cluster "$cluster" --services "${services[@]}" \
-      --query 'services[].[serviceName,runningCount,desiredCount,length(deployments),deployments[0].rolloutState]' --output text)"
+    rows="$("${describe_services[@]}")"
     line="" stable=true
     while read -r name running desired deployments rollout; do
       line+="${name} ${running}/${desired} running"
@@ -149,6 +155,5 @@ fi
 
 # ---- where to look ----
 echo "==> deployed" >&2
-aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
-  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text
+"${outputs[@]}"
 echo "logs: aws logs tail ${settings[LOG_GROUP]} --region ${region} --follow"

@@ -102,7 +102,10 @@ load_settings() {
   fi
 
   if [[ ${#problems[@]} -gt 0 ]]; then
-    printf '%s: %s\n' "$purpose" "${problems[@]}" >&2
+    local problem
+    for problem in "${problems[@]}"; do
+      echo "${purpose}: ${problem}" >&2
+    done
     exit 1
   fi
   region="${settings[REGION]}"

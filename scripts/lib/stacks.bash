@@ -2,6 +2,9 @@
 # updates one stack through a change set and shows the change set first;
 # in a dry run it previews the change set and removes it again.
 
+# Callers test its status, which turns off set -e inside it: every call
+# that must not fail says so with || die.
+#
 # deploy_stack NAME TEMPLATE PARAMETERS_JSON [CAPABILITY]: returns 0 when the
 # stack changed (or would), 1 when it was already as asked.
 deploy_stack() {
@@ -18,13 +21,26 @@ deploy_stack() {
   change_set="deploy-$(date -u +%Y%m%d%H%M%S)"
   local caps=()
   [[ -z "$capability" ]] || caps=(--capabilities "$capability")
-  id="$(query aws cloudformation create-change-set --region "$region" --stack-name "$name" \
+  local err
+  err="$(mktemp)"
+  # CloudFormation reports an unchanged stack through the change set's
+  # status; some implementations refuse the change set itself instead.
+  if ! id="$(query aws cloudformation create-change-set --region "$region" --stack-name "$name" \
     --change-set-name "$change_set" --change-set-type "$type" --template-body "file://${template}" \
-    --parameters "$parameters" ${caps[@]+"${caps[@]}"} --query Id --output text)" \
-    || die "stack ${name}: the change set was refused (see above)"
+    --parameters "$parameters" ${caps[@]+"${caps[@]}"} --query Id --output text 2>"$err")"; then
+    if grep -q "No updates are to be performed" "$err"; then
+      rm -f "$err"
+      echo "stack ${name}: no changes" >&2
+      return 1
+    fi
+    cat "$err" >&2
+    rm -f "$err"
+    die "stack ${name}: the change set was refused (see above)"
+  fi
+  rm -f "$err"
   while :; do
     state="$(query aws cloudformation describe-change-set --region "$region" --change-set-name "$id" \
-      --query '[Status,StatusReason]' --output text)"
+      --query '[Status,StatusReason]' --output text)" || die "stack ${name}: cannot read the change set ${id}"
     case "$state" in
       CREATE_PENDING*|CREATE_IN_PROGRESS*) sleep 2 ;;
       *) break ;;
@@ -32,7 +48,7 @@ deploy_stack() {
   done
   read -r state reason <<<"$state"
   if [[ "$state" == FAILED ]]; then
-    query aws cloudformation delete-change-set --region "$region" --change-set-name "$id"
+    query aws cloudformation delete-change-set --region "$region" --change-set-name "$id" || die "stack ${name}: cannot remove the empty change set ${id}"
     if [[ "$reason" == *"didn't contain changes"* || "$reason" == *"No updates are to be performed"* ]]; then
       echo "stack ${name}: no changes" >&2
       return 1
@@ -54,7 +70,7 @@ deploy_stack() {
     run aws cloudformation wait "stack-${type,,}-complete" --region "$region" --stack-name "$name"
     return 0
   fi
-  run aws cloudformation execute-change-set --region "$region" --change-set-name "$id"
+  run aws cloudformation execute-change-set --region "$region" --change-set-name "$id" || die "stack ${name}: the change set could not be executed"
   if ! run aws cloudformation wait "stack-${type,,}-complete" --region "$region" --stack-name "$name"; then
     aws cloudformation describe-stack-events --region "$region" --stack-name "$name" \
       --query 'StackEvents[?ends_with(ResourceStatus, `FAILED`)].[LogicalResourceId,ResourceStatusReason]' --output text >&2 || true

@@ -82,7 +82,8 @@ func generate(dir fs.FS, stack []byte) ([]byte, error) {
 	}
 	parts := []part{
 		{"ExecutionRole", "iam/ecs-tasks-trust.json, iam/execution-role.json", g.executionRole, ""},
-		{"ConnectTaskRole", "iam/ecs-tasks-trust.json, iam/connect-task-role.json, iam/msk-iam-access.json", g.connectTaskRole, ""},
+		{"ConnectTaskRole", "iam/ecs-tasks-trust.json, iam/connect-task-role.json", g.connectTaskRole, ""},
+		{"MskIamAccessPolicy", "iam/msk-iam-access.json", g.mskPolicy, ""},
 		{"ConnectTaskDefinition", "connect-task.json and modes/*.json", g.connectTask, ""},
 		{"PrometheusTaskDefinition", "prometheus-task.json", func() (*yaml.Node, error) { return g.task("prometheus-task.json") }, ""},
 		{"GrafanaTaskDefinition", "grafana-task.json", func() (*yaml.Node, error) { return g.task("grafana-task.json") }, ""},
@@ -299,11 +300,18 @@ func (g *generator) connectTaskRole() (*yaml.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	msk, err := g.policy("iam/msk-iam-access.json", "${NamePrefix}-msk-iam-access")
+	return g.role(seq(p))
+}
+
+// mskPolicy is a policy of its own on the task role, which only the iam
+// mode creates.
+func (g *generator) mskPolicy() (*yaml.Node, error) {
+	p, err := g.policy("iam/msk-iam-access.json", "${NamePrefix}-msk-iam-access")
 	if err != nil {
 		return nil, err
 	}
-	return g.role(seq(p, ifMode(map[string]*yaml.Node{"iam": msk}, noValue())))
+	p.Content = append(p.Content, str("Roles"), seq(ref("ConnectTaskRole")))
+	return mapping(str("Type"), str("AWS::IAM::Policy"), str("Condition"), str(modeCondition["iam"]), str("Properties"), p), nil
 }
 
 func taskResource(props *yaml.Node) *yaml.Node {

@@ -224,6 +224,7 @@ func TestStackMatchesRenderedFiles(t *testing.T) {
 	externaltool.Path(t, "jq")
 	var tmpl struct {
 		Resources map[string]struct {
+			Condition  string         `yaml:"Condition"`
 			Properties map[string]any `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
@@ -246,6 +247,8 @@ func TestStackMatchesRenderedFiles(t *testing.T) {
 		}
 	}
 	vals["DnsNamespace"] = strings.TrimPrefix(env["CONNECT_DNS_NAME"], "connect.")
+	// Ref of a role is its name.
+	vals["ConnectTaskRole"] = env["CONNECT_TASK_ROLE_ARN"][strings.LastIndex(env["CONNECT_TASK_ROLE_ARN"], "/")+1:]
 
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
@@ -282,10 +285,19 @@ func TestStackMatchesRenderedFiles(t *testing.T) {
 			}
 			prefix := env["NAME_PREFIX"]
 			want := map[string]any{"trust": rendered("iam/ecs-tasks-trust.json"), prefix + "-connect-task": rendered("iam/connect-task-role.json")}
-			if mode == "iam" {
+			got := policies("ConnectTaskRole")
+			// The MSK policy is a resource of its own, created only in iam mode.
+			if msk := tmpl.Resources["MskIamAccessPolicy"]; msk.Condition != modeCondition["iam"] {
+				t.Errorf("MskIamAccessPolicy has condition %q, want %s", msk.Condition, modeCondition["iam"])
+			} else if mode == "iam" {
+				p := resolve(t, msk.Properties, mode, vals).(map[string]any)
+				if roles := fmt.Sprint(p["Roles"]); roles != "["+vals["ConnectTaskRole"]+"]" {
+					t.Errorf("MskIamAccessPolicy is on %s, want the Connect task role", roles)
+				}
+				got[p["PolicyName"].(string)] = p["PolicyDocument"]
 				want[prefix+"-msk-iam-access"] = rendered("iam/msk-iam-access.json")
 			}
-			if got := policies("ConnectTaskRole"); !reflect.DeepEqual(got, want) {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("ConnectTaskRole differs from the rendered policies:\n%s", diff(got, want))
 			}
 			want = map[string]any{"trust": rendered("iam/ecs-tasks-trust.json"), prefix + "-task-execution": rendered("iam/execution-role.json")}

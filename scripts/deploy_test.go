@@ -871,3 +871,130 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// exampleSettings is a deploy.env that passes every check, for tests that
+// break one thing at a time.
+const exampleSettings = `REGION=eu-west-1
+ACCOUNT_ID=123456789012
+LOG_GROUP=/ecs/mm2
+ECS_CLUSTER=mm2
+CONNECT_SERVICE=mm2-connect
+VPC_ID=vpc-0abc
+SUBNET_IDS=subnet-0a,subnet-0b
+GRAFANA_INGRESS_CIDR=10.0.0.0/16
+AUTH_MODE=plaintext
+MIN_TASKS=2
+MAX_TASKS=4
+CONFIG_BUCKET=mm2-config-123456789012
+SOURCE_BOOTSTRAP_SERVERS=s:9092
+TARGET_BOOTSTRAP_SERVERS=t:9092
+GRAFANA_ADMIN_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:mm2/grafana-admin-AbCdEf
+CONNECT_DNS_NAME=connect.mm2.local
+PROMETHEUS_DNS_NAME=prometheus.mm2.local
+SIDECAR_IMAGE=r/mm2-connect-sidecar@sha256:1111111111111111111111111111111111111111111111111111111111111111
+CONNECT_IMAGE=r/mm2-connect@sha256:1111111111111111111111111111111111111111111111111111111111111111
+PROMETHEUS_IMAGE=r/mm2-prometheus@sha256:1111111111111111111111111111111111111111111111111111111111111111
+GRAFANA_IMAGE=r/mm2-grafana@sha256:1111111111111111111111111111111111111111111111111111111111111111
+`
+
+// failingAWS records that it was called and fails, so a test sees whether a
+// script reached AWS.
+func failingAWS(t *testing.T) (pathEnv, record string) {
+	t.Helper()
+	bin := t.TempDir()
+	record = filepath.Join(t.TempDir(), "calls")
+	write(t, filepath.Join(bin, "aws"), "#!/usr/bin/env bash\necho \"aws $*\" >> "+record+"\necho 'no AWS here' >&2\nexit 255\n", 0o755)
+	return "PATH=" + bin + ":" + os.Getenv("PATH"), record
+}
+
+// TestDeployRefusesBadSettings: each wrong setting is named with the file,
+// the key and what is wrong, all at once, before any AWS call.
+func TestDeployRefusesBadSettings(t *testing.T) {
+	externaltool.Path(t, "jq")
+	tests := []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"image by tag", "r/mm2-connect@sha256:1111111111111111111111111111111111111111111111111111111111111111", "r/mm2-connect:v1",
+			[]string{"CONNECT_IMAGE=r/mm2-connect:v1: must be pinned by digest"}},
+		{"missing settings", "VPC_ID=vpc-0abc\nSUBNET_IDS=subnet-0a,subnet-0b\n", "",
+			[]string{"VPC_ID is not set", "SUBNET_IDS is not set"}},
+		{"max below min", "MAX_TASKS=4", "MAX_TASKS=1", []string{"MAX_TASKS=1 is below MIN_TASKS=2"}},
+		{"scale to zero", "MIN_TASKS=2", "MIN_TASKS=0", []string{"MIN_TASKS=0: must be a whole number of at least 1"}},
+		{"secret the execution role cannot read", "secret:mm2/grafana-admin", "secret:other/grafana-admin",
+			[]string{"GRAFANA_ADMIN_SECRET_ARN=", "named mm2/..."}},
+		{"secret of another region", "secretsmanager:eu-west-1", "secretsmanager:us-east-1", []string{"must be a secret of account 123456789012 in eu-west-1"}},
+		{"scram without credentials", "AUTH_MODE=plaintext", "AUTH_MODE=scram",
+			[]string{"SOURCE_CREDENTIALS_SECRET_ARN is not set", "TARGET_CREDENTIALS_SECRET_ARN is not set"}},
+		{"mtls without stores", "AUTH_MODE=plaintext", "AUTH_MODE=mtls", []string{"KEYSTORE_FILE is not set", "TRUSTSTORE_FILE is not set", "TLS_SECRET_ARN is not set"}},
+		{"unknown mode", "AUTH_MODE=plaintext", "AUTH_MODE=kerberos", []string{"AUTH_MODE=kerberos: must be plaintext, scram, mtls or iam"}},
+		{"dns names in two namespaces", "PROMETHEUS_DNS_NAME=prometheus.mm2.local", "PROMETHEUS_DNS_NAME=prometheus.other.local",
+			[]string{"PROMETHEUS_DNS_NAME=prometheus.other.local: must be prometheus.mm2.local"}},
+		{"not key=value", "REGION=eu-west-1\n", "REGION=eu-west-1\nexport FOO\n", []string{`line "export FOO" is not KEY=VALUE`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(exampleSettings, tc.old) {
+				t.Fatalf("the example lacks %q", tc.old)
+			}
+			envFile := filepath.Join(t.TempDir(), "deploy.env")
+			write(t, envFile, strings.Replace(exampleSettings, tc.old, tc.new, 1), 0o600)
+			path, record := failingAWS(t)
+			r := run(t, []string{path}, "deploy.sh", "--env-file", envFile, "--skip-preflight", "--dry-run")
+			if r.err == nil {
+				t.Fatalf("deploy.sh accepted the settings:\n%s%s", r.stdout, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, envFile+": ") || !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr %q does not name %s in %s", r.stderr, w, envFile)
+				}
+			}
+			if _, err := os.Stat(record); err == nil {
+				t.Errorf("AWS was called despite the bad settings: %s", mustRead(t, record))
+			}
+		})
+	}
+}
+
+// TestDeployPreflight: `connect-sidecar preflight` runs when the binary has
+// it and its failure stops the deployment before any AWS call; a binary
+// without it is reported as skipped, as is --skip-preflight.
+func TestDeployPreflight(t *testing.T) {
+	externaltool.Path(t, "jq")
+	envFile := filepath.Join(t.TempDir(), "deploy.env")
+	write(t, envFile, exampleSettings, 0o600)
+	fake := func(script string) string {
+		p := filepath.Join(t.TempDir(), "connect-sidecar")
+		write(t, p, script, 0o755)
+		return p
+	}
+	tests := []struct {
+		name    string
+		sidecar string
+		args    []string
+		want    string
+		reached bool // whether deploy.sh went on to AWS
+	}{
+		{"without a preflight command", buildSidecar(t), nil, "has no preflight command", true},
+		{"preflight fails", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho \"source cluster ${SOURCE_BOOTSTRAP_SERVERS} unreachable\" >&2\nexit 1\n"), nil,
+			"source cluster s:9092 unreachable", false},
+		{"preflight passes", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho preflight-ran >&2\n"), nil, "preflight-ran", true},
+		{"skipped on request", fake("#!/usr/bin/env bash\necho ran >&2\nexit 1\n"), []string{"--skip-preflight"}, "preflight: skipped (--skip-preflight)", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path, record := failingAWS(t)
+			r := run(t, []string{path, "CONNECT_SIDECAR=" + tc.sidecar}, "deploy.sh", append([]string{"--env-file", envFile, "--dry-run"}, tc.args...)...)
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, r.stderr)
+			}
+			_, err := os.Stat(record)
+			if reached := err == nil; reached != tc.reached {
+				t.Errorf("reached AWS: %v, want %v\n%s", reached, tc.reached, r.stderr)
+			}
+			if !tc.reached && (r.err == nil || !strings.Contains(r.stderr, "preflight failed")) {
+				t.Errorf("a failed preflight did not stop the deployment: err=%v\n%s", r.err, r.stderr)
+			}
+		})
+	}
+}

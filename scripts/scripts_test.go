@@ -554,7 +554,7 @@ func TestBuildImagesDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = run(t, []string{path, "EXISTING_TAGS=" + commit}, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1")
-	if !regexp.MustCompile(`--tag ` + regexp.QuoteMeta(reg) + `/mm2-connect:` + commit + `-dirty-[0-9]{14} `).MatchString(r.stdout) || strings.Contains(r.stdout, ":v1.2.0") {
+	if !regexp.MustCompile(`--tag `+regexp.QuoteMeta(reg)+`/mm2-connect:`+commit+`-dirty-[0-9]{14} `).MatchString(r.stdout) || strings.Contains(r.stdout, ":v1.2.0") {
 		t.Errorf("dirty tree, no TAG: output\n%s", r.stdout)
 	}
 

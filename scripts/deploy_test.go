@@ -998,3 +998,14 @@ func TestDeployPreflight(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployAcceptsTheExample: taskdefs/deploy.env.example passes every
+// check, so deploy.sh goes on to AWS.
+func TestDeployAcceptsTheExample(t *testing.T) {
+	externaltool.Path(t, "jq")
+	path, record := failingAWS(t)
+	r := run(t, []string{path}, "deploy.sh", "--env-file", "../taskdefs/deploy.env.example", "--skip-preflight", "--dry-run")
+	if _, err := os.Stat(record); err != nil {
+		t.Errorf("deploy.sh refused the example settings:\n%s", r.stderr)
+	}
+}

@@ -193,6 +193,13 @@ var normalizers = []struct {
 // that hold a time or a digest, and the checkout's path, are replaced, and
 // repeated polls count once.
 func normalize(calls []string) []string {
+	calls = slices.Clone(calls)
+	// The two sides of the login pipe start together and log in either order.
+	for i := 0; i+1 < len(calls); i++ {
+		if strings.HasPrefix(calls[i], "docker login ") && strings.HasPrefix(calls[i+1], "aws ecr get-login-password ") {
+			calls[i], calls[i+1] = calls[i+1], calls[i]
+		}
+	}
 	var out []string
 	for _, c := range calls {
 		for _, n := range normalizers {

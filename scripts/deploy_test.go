@@ -1016,3 +1016,21 @@ func TestDeployAcceptsTheExample(t *testing.T) {
 		t.Errorf("deploy.sh refused the example settings:\n%s", r.stderr)
 	}
 }
+
+// TestDestroyAsksFirst: without --yes and without a terminal to ask on,
+// destroy.sh deletes nothing.
+func TestDestroyAsksFirst(t *testing.T) {
+	externaltool.Path(t, "jq")
+	bin := t.TempDir()
+	record := filepath.Join(t.TempDir(), "calls")
+	write(t, filepath.Join(bin, "aws"), "#!/usr/bin/env bash\necho \"aws $*\" >> "+record+"\n[[ \"$*\" == *describe-stacks* ]] && echo CREATE_COMPLETE\nexit 0\n", 0o755)
+	envFile := filepath.Join(t.TempDir(), "deploy.env")
+	write(t, envFile, exampleSettings, 0o600)
+	r := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "destroy.sh", "--env-file", envFile, "--delete-config")
+	if r.err == nil || !strings.Contains(r.stderr, "not confirmed: run in a terminal or pass --yes") {
+		t.Errorf("err=%v stderr=%q", r.err, r.stderr)
+	}
+	if calls := mustRead(t, record); strings.Contains(calls, "delete") {
+		t.Errorf("destroy.sh deleted without confirmation:\n%s", calls)
+	}
+}

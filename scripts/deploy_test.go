@@ -537,6 +537,16 @@ GRAFANA_IMAGE=%s
 	}
 
 	// ---- again: nothing changes ----
+	modified := func() string {
+		t.Helper()
+		var times []string
+		for _, key := range []string{"mm2/worker/connect-distributed.properties", "mm2/connectors/mm2-msc.json"} {
+			times = append(times, m.cli(t, "s3api", "head-object", "--bucket", "mm2-config-123456789012", "--key", key, "--query", "[LastModified,ETag]", "--output", "text"))
+		}
+		return strings.Join(times, "\n")
+	}
+	before := modified()
+	time.Sleep(time.Second) // LastModified has a resolution of one second
 	out, realLog, err = m.script(t, deploy, "--env-file", envFile, "--skip-preflight")
 	if err != nil {
 		t.Fatalf("second deploy.sh: %v\n%s", err, out)
@@ -545,9 +555,12 @@ GRAFANA_IMAGE=%s
 		t.Errorf("the second deploy does not say it changed nothing:\n%s", out)
 	}
 	for _, c := range realLog {
-		if strings.Contains(c, "execute-change-set") {
-			t.Errorf("the second deploy changed a stack: %s", c)
+		if strings.Contains(c, "execute-change-set") || strings.Contains(c, " s3 cp ") {
+			t.Errorf("the second deploy changed something: %s", c)
 		}
+	}
+	if after := modified(); after != before {
+		t.Errorf("the second deploy rewrote the configuration:\nbefore %s\nafter  %s", before, after)
 	}
 
 	// ---- an update: a new release of the task definition, and mtls with

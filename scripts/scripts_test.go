@@ -4,6 +4,8 @@ package scripts_test
 
 import (
 	"bytes"
+	"crypto/md5"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -165,8 +167,19 @@ func TestRegisterDryRun(t *testing.T) {
 	}
 }
 
+// emptyBucket puts on PATH an aws whose head-object finds nothing.
+func emptyBucket(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte("#!/usr/bin/env bash\necho 'Not Found' >&2\nexit 254\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "PATH=" + bin + ":" + os.Getenv("PATH")
+}
+
 func TestUploadDryRun(t *testing.T) {
 	externaltool.Path(t, "jq")
+	notFound := emptyBucket(t)
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
@@ -184,19 +197,23 @@ func TestUploadDryRun(t *testing.T) {
 		want []string
 	}{
 		{"scram", []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/mm2"}, []string{
+			"aws s3api head-object --bucket mm2-config --key mm2/worker/connect-distributed.properties --query ETag --output text",
 			"aws s3 cp --only-show-errors " + abs("../connect-image/workers/scram.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
 			`aws s3 sync --only-show-errors --exclude \* --include \*.json ` + abs("../connect-image/connectors/scram") + " s3://mm2-config/mm2/connectors/",
 		}},
 		{"mtls with stores, region and prune", []string{"--auth-mode", "mtls", "--s3-uri", "s3://mm2-config/mm2/", "--keystore", store, "--truststore", store, "--region", "eu-west-1", "--prune"}, []string{
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/worker/connect-distributed.properties --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + abs("../connect-image/workers/mtls.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
 			`aws --region eu-west-1 s3 sync --only-show-errors --exclude \* --include \*.json --delete ` + abs("../connect-image/connectors/mtls") + " s3://mm2-config/mm2/connectors/",
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/tls/keystore.p12 --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/keystore.p12",
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/tls/truststore.p12 --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/truststore.p12",
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, nil, "upload-connectors.sh", append(tc.args, "--dry-run")...)
+			r := run(t, []string{notFound}, "upload-connectors.sh", append(tc.args, "--dry-run")...)
 			if r.err != nil {
 				t.Fatalf("%v\n%s", r.err, r.stderr)
 			}
@@ -269,7 +286,7 @@ func TestUploadCallsAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--auth-mode", "iam", "--s3-uri", "s3://mm2-config/mm2/"}
-	dry := run(t, nil, "upload-connectors.sh", append(args, "--dry-run")...)
+	dry := run(t, []string{emptyBucket(t)}, "upload-connectors.sh", append(args, "--dry-run")...)
 	real := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "upload-connectors.sh", args...)
 	if real.err != nil {
 		t.Fatalf("%v\n%s", real.err, real.stderr)
@@ -572,5 +589,32 @@ func TestBuildImagesDryRun(t *testing.T) {
 		if r.err == nil || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: err=%v stderr=%q, want %q", tc.args, r.err, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestUploadSkipsUnchangedFiles: a worker file the bucket already holds
+// byte for byte is not uploaded again (it would be a new version).
+func TestUploadSkipsUnchangedFiles(t *testing.T) {
+	externaltool.Path(t, "jq")
+	raw, err := os.ReadFile("../connect-image/workers/scram.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	etag := fmt.Sprintf(`"%x"`, md5.Sum(raw))
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte("#!/usr/bin/env bash\necho '"+etag+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "upload-connectors.sh", "--auth-mode", "scram", "--s3-uri", "s3://mm2-config/mm2/", "--dry-run")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	for _, c := range calls(r.stdout) {
+		if strings.Contains(c, " s3 cp ") {
+			t.Errorf("an unchanged worker file is uploaded again: %s", c)
+		}
+	}
+	if !strings.Contains(r.stderr, "unchanged: s3://mm2-config/mm2/worker/connect-distributed.properties") {
+		t.Errorf("stderr does not say the file is unchanged: %q", r.stderr)
 	}
 }

@@ -75,20 +75,19 @@ func generate(dir fs.FS, stack []byte) ([]byte, error) {
 	}
 
 	type part struct {
-		id      string
-		from    string
-		build   func() (*yaml.Node, error)
-		comment string
+		id    string
+		from  string
+		build func() (*yaml.Node, error)
 	}
 	parts := []part{
-		{"ExecutionRole", "iam/ecs-tasks-trust.json, iam/execution-role.json", g.executionRole, ""},
-		{"ConnectTaskRole", "iam/ecs-tasks-trust.json, iam/connect-task-role.json", g.connectTaskRole, ""},
-		{"MskIamAccessPolicy", "iam/msk-iam-access.json", g.mskPolicy, ""},
-		{"ConnectTaskDefinition", "connect-task.json and modes/*.json", g.connectTask, ""},
-		{"PrometheusTaskDefinition", "prometheus-task.json", func() (*yaml.Node, error) { return g.task("prometheus-task.json") }, ""},
-		{"GrafanaTaskDefinition", "grafana-task.json", func() (*yaml.Node, error) { return g.task("grafana-task.json") }, ""},
-		{"ScalableTarget", "scaling-policy.json", g.scalableTarget, ""},
-		{"ScalingPolicy", "scaling-policy.json", g.scalingPolicy, ""},
+		{"ExecutionRole", "iam/ecs-tasks-trust.json, iam/execution-role.json", g.executionRole},
+		{"ConnectTaskRole", "iam/ecs-tasks-trust.json, iam/connect-task-role.json", g.connectTaskRole},
+		{"MskIamAccessPolicy", "iam/msk-iam-access.json", g.mskPolicy},
+		{"ConnectTaskDefinition", "connect-task.json and modes/*.json", g.connectTask},
+		{"PrometheusTaskDefinition", "prometheus-task.json", func() (*yaml.Node, error) { return g.task("prometheus-task.json") }},
+		{"GrafanaTaskDefinition", "grafana-task.json", func() (*yaml.Node, error) { return g.task("grafana-task.json") }},
+		{"ScalableTarget", "scaling-policy.json", g.scalableTarget},
+		{"ScalingPolicy", "scaling-policy.json", g.scalingPolicy},
 	}
 	for _, p := range parts {
 		i := index(resources, p.id)
@@ -262,14 +261,7 @@ func (g *generator) policy(name string, policyName string) (*yaml.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mapping(str("PolicyName"), g.mustSub(policyName), str("PolicyDocument"), c), nil
-}
-
-func (g *generator) mustSub(s string) *yaml.Node {
-	if strings.Contains(s, "${") {
-		return mapping(str("Fn::Sub"), str(s))
-	}
-	return str(s)
+	return mapping(str("PolicyName"), mapping(str("Fn::Sub"), str(policyName)), str("PolicyDocument"), c), nil
 }
 
 func (g *generator) role(policies *yaml.Node) (*yaml.Node, error) {

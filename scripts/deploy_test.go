@@ -527,8 +527,8 @@ GRAFANA_IMAGE=%s
 		}
 	}
 	// moto's AWS::S3::Bucket leaves versioning, encryption and the public
-	// access block unset, and its stacks return no Outputs here:
-	// TestConfigBucket and TestStackNetworkAndDeployments check the
+	// access block unset, and a stack created through a change set has no
+	// Outputs in moto: TestConfigBucket and TestStackOutputs check the
 	// templates that were sent.
 	taskDef := m.cli(t, "ecs", "describe-services", "--cluster", "mm2", "--services", "mm2-connect", "--query", "services[0].taskDefinition", "--output", "text")
 	images2 := m.cli(t, "ecs", "describe-task-definition", "--task-definition", taskDef, "--query", "taskDefinition.containerDefinitions[].image", "--output", "text")

@@ -155,3 +155,25 @@ func TestConfigBucket(t *testing.T) {
 		t.Error("no statement denies requests without TLS")
 	}
 }
+
+// TestStackOutputs: the stack says where to look, as deploy.sh prints it.
+func TestStackOutputs(t *testing.T) {
+	var tmpl struct {
+		Outputs map[string]struct {
+			Value map[string]any `yaml:"Value"`
+		} `yaml:"Outputs"`
+	}
+	if err := yaml.Unmarshal(mustRead(t, "stack.yaml"), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"GrafanaUrl":    "http://grafana.${DnsNamespace}:3000",
+		"PrometheusUrl": "http://prometheus.${DnsNamespace}:9090",
+		"ConfigUri":     "s3://${ConfigBucket}/${ConfigPrefix}",
+	}
+	for name, sub := range want {
+		if got := tmpl.Outputs[name].Value["Fn::Sub"]; got != sub {
+			t.Errorf("output %s = %v, want Fn::Sub %s", name, got, sub)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func startMoto(t *testing.T) *moto {
 	awsCLI := externaltool.Path(t, "aws")
 	cmd := exec.Command(server, "-H", "127.0.0.1", "-p", "0")
 	cmd.Env = append(os.Environ(), "MOTO_ECS_SERVICE_RUNNING=1")
+	dieWithTest(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -707,6 +708,7 @@ func publishesScalingMetric(t *testing.T, m *moto, sidecar string, env []string)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.WaitDelay = 10 * time.Second
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

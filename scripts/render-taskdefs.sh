@@ -21,7 +21,8 @@ lines, see taskdefs/deploy.env.example).
   -h, --help        show this help
 
 Output: connect-task.json, prometheus-task.json, grafana-task.json,
-iam/connect-task-role.json, iam/execution-role.json
+iam/connect-task-role.json, iam/execution-role.json,
+iam/ecs-tasks-trust.json (the roles' trust policy, for this account)
 [, iam/msk-iam-access.json], ready for
 `aws ecs register-task-definition --cli-input-json file://...`
 (scripts/register-taskdefs.sh does that).
@@ -105,6 +106,7 @@ render "${taskdefs}/prometheus-task.json" "${staging}/prometheus-task.json"
 render "${taskdefs}/grafana-task.json" "${staging}/grafana-task.json"
 render "${taskdefs}/iam/connect-task-role.json" "${staging}/iam/connect-task-role.json"
 render "${taskdefs}/iam/execution-role.json" "${staging}/iam/execution-role.json"
+render "${taskdefs}/iam/ecs-tasks-trust.json" "${staging}/iam/ecs-tasks-trust.json"
 if [[ "$mode" == iam ]]; then
   render "${taskdefs}/iam/msk-iam-access.json" "${staging}/iam/msk-iam-access.json"
 fi

@@ -4,7 +4,9 @@ package scripts_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,6 +23,7 @@ import (
 // give operators; each has --help and --dry-run.
 var operatorScripts = []string{
 	"render-taskdefs.sh", "register-taskdefs.sh", "upload-connectors.sh", "apply-scaling.sh", "../build_images.sh",
+	"deploy.sh", "destroy.sh",
 }
 
 // TestShellcheck runs shellcheck on every shell script of the repository:
@@ -165,8 +168,19 @@ func TestRegisterDryRun(t *testing.T) {
 	}
 }
 
+// emptyBucket puts on PATH an aws whose head-object finds nothing.
+func emptyBucket(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte("#!/usr/bin/env bash\necho 'Not Found' >&2\nexit 254\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "PATH=" + bin + ":" + os.Getenv("PATH")
+}
+
 func TestUploadDryRun(t *testing.T) {
 	externaltool.Path(t, "jq")
+	notFound := emptyBucket(t)
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
 		if err != nil {
@@ -184,19 +198,23 @@ func TestUploadDryRun(t *testing.T) {
 		want []string
 	}{
 		{"scram", []string{"--auth-mode", "scram", "--s3-uri", "s3://mm2-config/mm2"}, []string{
+			"aws s3api head-object --bucket mm2-config --key mm2/worker/connect-distributed.properties --query ETag --output text",
 			"aws s3 cp --only-show-errors " + abs("../connect-image/workers/scram.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
 			`aws s3 sync --only-show-errors --exclude \* --include \*.json ` + abs("../connect-image/connectors/scram") + " s3://mm2-config/mm2/connectors/",
 		}},
 		{"mtls with stores, region and prune", []string{"--auth-mode", "mtls", "--s3-uri", "s3://mm2-config/mm2/", "--keystore", store, "--truststore", store, "--region", "eu-west-1", "--prune"}, []string{
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/worker/connect-distributed.properties --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + abs("../connect-image/workers/mtls.properties") + " s3://mm2-config/mm2/worker/connect-distributed.properties",
 			`aws --region eu-west-1 s3 sync --only-show-errors --exclude \* --include \*.json --delete ` + abs("../connect-image/connectors/mtls") + " s3://mm2-config/mm2/connectors/",
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/tls/keystore.p12 --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/keystore.p12",
+			"aws --region eu-west-1 s3api head-object --bucket mm2-config --key mm2/tls/truststore.p12 --query ETag --output text",
 			"aws --region eu-west-1 s3 cp --only-show-errors " + store + " s3://mm2-config/mm2/tls/truststore.p12",
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, nil, "upload-connectors.sh", append(tc.args, "--dry-run")...)
+			r := run(t, []string{notFound}, "upload-connectors.sh", append(tc.args, "--dry-run")...)
 			if r.err != nil {
 				t.Fatalf("%v\n%s", r.err, r.stderr)
 			}
@@ -269,7 +287,7 @@ func TestUploadCallsAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--auth-mode", "iam", "--s3-uri", "s3://mm2-config/mm2/"}
-	dry := run(t, nil, "upload-connectors.sh", append(args, "--dry-run")...)
+	dry := run(t, []string{emptyBucket(t)}, "upload-connectors.sh", append(args, "--dry-run")...)
 	real := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "upload-connectors.sh", args...)
 	if real.err != nil {
 		t.Fatalf("%v\n%s", real.err, real.stderr)
@@ -412,17 +430,45 @@ func TestApplyScalingDryRun(t *testing.T) {
 	}
 }
 
+// fakeECR is an aws for build_images.sh's reads: mm2-connect-sidecar exists
+// with mutable tags and no scanning, the other repositories do not, and an
+// image tag exists only when named in EXISTING_TAGS.
+const fakeECR = `#!/usr/bin/env bash
+case "$*" in
+  *describe-repositories*mm2-connect-sidecar*) printf 'MUTABLE\tFalse\n' ;;
+  *describe-repositories*) echo "RepositoryNotFoundException" >&2; exit 254 ;;
+  *describe-images*)
+    for t in ${EXISTING_TAGS:-}; do
+      [[ "$*" == *"imageTag=${t} "* ]] && { echo "sha256:$(printf '%064d' 1)"; exit 0; }
+    done
+    echo "ImageNotFoundException" >&2; exit 254 ;;
+  *) echo "fake aws: unexpected $*" >&2; exit 1 ;;
+esac
+`
+
 // TestBuildImagesDryRun runs build_images.sh in a scratch git repository
-// holding the four Dockerfiles, so it does not depend on this checkout's state.
+// holding the four Dockerfiles, so it does not depend on this checkout's
+// state, with an aws that answers its reads.
 func TestBuildImagesDryRun(t *testing.T) {
 	git := externaltool.Path(t, "git")
+	externaltool.Path(t, "jq")
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(fakeECR), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := "PATH=" + bin + ":" + os.Getenv("PATH")
 	repo := t.TempDir()
 	script, err := os.ReadFile("../build_images.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
+	lib, err := os.ReadFile("lib/dry-run.bash")
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{
 		"build_images.sh":             string(script),
+		"scripts/lib/dry-run.bash":    string(lib),
 		"sidecar/Dockerfile":          "FROM scratch\n",
 		"connect-image/Dockerfile":    "FROM scratch\n",
 		"prometheus-image/Dockerfile": "FROM scratch\n",
@@ -455,46 +501,78 @@ func TestBuildImagesDryRun(t *testing.T) {
 	commit := strings.TrimSpace(string(sha))
 	reg := "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
-	r := run(t, nil, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1", "v1.2.0")
+	r := run(t, []string{path}, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1", "v1.2.0")
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	// The reads run and show; of the writes, only those the reads call for.
+	var ecr []string
+	for _, c := range calls(r.stdout) {
+		if strings.HasPrefix(c, "aws ecr ") && !strings.Contains(c, "describe-images") {
+			ecr = append(ecr, c)
+		}
+	}
+	describe := func(name string) string {
+		return `aws ecr describe-repositories --region eu-west-1 --repository-names ` + name + ` --query repositories\[0\].\[imageTagMutability\,imageScanningConfiguration.scanOnPush\] --output text`
+	}
+	create := func(name string) string {
+		return "aws ecr create-repository --region eu-west-1 --repository-name " + name + " --image-scanning-configuration scanOnPush=true --image-tag-mutability IMMUTABLE"
+	}
+	wantECR := []string{
+		`aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin ` + reg,
+		describe("mm2-connect-sidecar"),
+		"aws ecr put-image-tag-mutability --region eu-west-1 --repository-name mm2-connect-sidecar --image-tag-mutability IMMUTABLE",
+		"aws ecr put-image-scanning-configuration --region eu-west-1 --repository-name mm2-connect-sidecar --image-scanning-configuration scanOnPush=true",
+		describe("mm2-connect"), create("mm2-connect"),
+		describe("mm2-prometheus"), create("mm2-prometheus"),
+		describe("mm2-grafana"), create("mm2-grafana"),
+	}
+	if got := strings.Join(ecr, "\n"); got != strings.Join(wantECR, "\n") {
+		t.Errorf("ECR calls\n%s\nwant\n%s", got, strings.Join(wantECR, "\n"))
 	}
 	var builds []string
 	for _, c := range calls(r.stdout) {
 		if strings.HasPrefix(c, "docker buildx build") {
-			builds = append(builds, c)
+			builds = append(builds, regexp.MustCompile(`--metadata-file \S+`).ReplaceAllString(c, "--metadata-file TMP"))
 		}
 	}
 	want := []string{
-		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect-sidecar:" + commit + " --tag " + reg + "/mm2-connect-sidecar:v1.2.0 --file sidecar/Dockerfile --push .",
-		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect:" + commit + " --tag " + reg + "/mm2-connect:v1.2.0 --file connect-image/Dockerfile --push connect-image",
-		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-prometheus:" + commit + " --tag " + reg + "/mm2-prometheus:v1.2.0 --file prometheus-image/Dockerfile --push prometheus-image",
-		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-grafana:" + commit + " --tag " + reg + "/mm2-grafana:v1.2.0 --file grafana/Dockerfile --push grafana",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect-sidecar:" + commit + " --tag " + reg + "/mm2-connect-sidecar:v1.2.0 --file sidecar/Dockerfile --metadata-file TMP --push .",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-connect:" + commit + " --tag " + reg + "/mm2-connect:v1.2.0 --file connect-image/Dockerfile --metadata-file TMP --push connect-image",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-prometheus:" + commit + " --tag " + reg + "/mm2-prometheus:v1.2.0 --file prometheus-image/Dockerfile --metadata-file TMP --push prometheus-image",
+		"docker buildx build --platform linux/amd64 --provenance=false --build-arg VERSION=" + commit + " --tag " + reg + "/mm2-grafana:" + commit + " --tag " + reg + "/mm2-grafana:v1.2.0 --file grafana/Dockerfile --metadata-file TMP --push grafana",
 	}
 	if got := strings.Join(builds, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("builds\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
 	for _, w := range []string{
-		"+ aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin " + reg,
-		"CONNECT_IMAGE=" + reg + "/mm2-connect:" + commit,
-		"SIDECAR_IMAGE=" + reg + "/mm2-connect-sidecar:" + commit,
-		"PROMETHEUS_IMAGE=" + reg + "/mm2-prometheus:" + commit,
-		"GRAFANA_IMAGE=" + reg + "/mm2-grafana:" + commit,
+		"CONNECT_IMAGE=" + reg + "/mm2-connect@sha256:DIGEST-OF-THE-PUSH",
+		"SIDECAR_IMAGE=" + reg + "/mm2-connect-sidecar@sha256:DIGEST-OF-THE-PUSH",
+		"PROMETHEUS_IMAGE=" + reg + "/mm2-prometheus@sha256:DIGEST-OF-THE-PUSH",
+		"GRAFANA_IMAGE=" + reg + "/mm2-grafana@sha256:DIGEST-OF-THE-PUSH",
 	} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("output lacks %q:\n%s", w, r.stdout)
 		}
 	}
-	if n := strings.Count(r.stdout, "aws ecr create-repository"); n != 4 {
-		t.Errorf("%d repositories ensured, want 4", n)
+
+	// A commit already pushed is not built again, and its digest is printed.
+	r = run(t, []string{path, "EXISTING_TAGS=" + commit}, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1")
+	if r.err != nil || strings.Contains(r.stdout, "docker buildx build") || !strings.Contains(r.stdout, "GRAFANA_IMAGE="+reg+"/mm2-grafana@sha256:"+strings.Repeat("0", 63)+"1") {
+		t.Errorf("commit already pushed: err=%v output\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	// Tags are immutable: an existing TAG is refused before anything is built.
+	r = run(t, []string{path, "EXISTING_TAGS=v1.2.0"}, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1", "v1.2.0")
+	if r.err == nil || !strings.Contains(r.stderr, "mm2-connect-sidecar:v1.2.0 already exists and tags are immutable") || strings.Contains(r.stdout, "docker buildx build") {
+		t.Errorf("existing TAG: err=%v stdout=%q stderr=%q", r.err, r.stdout, r.stderr)
 	}
 
-	// A changed tree is marked in the commit tag.
+	// A changed tree gets a tag of its own, and is built even if its commit is pushed.
 	if err := os.WriteFile(filepath.Join(repo, "grafana", "Dockerfile"), []byte("FROM scratch\nUSER 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = run(t, nil, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1")
-	if !strings.Contains(r.stdout, "CONNECT_IMAGE="+reg+"/mm2-connect:"+commit+"-dirty") || strings.Contains(r.stdout, ":v1.2.0") {
+	r = run(t, []string{path, "EXISTING_TAGS=" + commit}, filepath.Join(repo, "build_images.sh"), "--dry-run", "123456789012", "eu-west-1")
+	if !regexp.MustCompile(`--tag `+regexp.QuoteMeta(reg)+`/mm2-connect:`+commit+`-dirty-[0-9]{14} `).MatchString(r.stdout) || strings.Contains(r.stdout, ":v1.2.0") {
 		t.Errorf("dirty tree, no TAG: output\n%s", r.stdout)
 	}
 
@@ -508,7 +586,7 @@ func TestBuildImagesDryRun(t *testing.T) {
 		{[]string{"--dry-run", "123456789012"}, "Usage:"},
 	}
 	for _, tc := range bad {
-		r := run(t, nil, filepath.Join(repo, "build_images.sh"), tc.args...)
+		r := run(t, []string{path}, filepath.Join(repo, "build_images.sh"), tc.args...)
 		if r.err == nil || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: err=%v stderr=%q, want %q", tc.args, r.err, r.stderr, tc.want)
 		}
@@ -550,5 +628,32 @@ func TestKafkaRuntime(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "openjdk-17-jdk-headless") || !strings.Contains(lines[0], "maven") {
 		t.Errorf("want one line naming both packages, got %q", stderr.String())
+	}
+}
+
+// TestUploadSkipsUnchangedFiles: a worker file the bucket already holds
+// byte for byte is not uploaded again (it would be a new version).
+func TestUploadSkipsUnchangedFiles(t *testing.T) {
+	externaltool.Path(t, "jq")
+	raw, err := os.ReadFile("../connect-image/workers/scram.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	etag := fmt.Sprintf(`"%x"`, md5.Sum(raw))
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte("#!/usr/bin/env bash\necho '"+etag+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "upload-connectors.sh", "--auth-mode", "scram", "--s3-uri", "s3://mm2-config/mm2/", "--dry-run")
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	for _, c := range calls(r.stdout) {
+		if strings.Contains(c, " s3 cp ") {
+			t.Errorf("an unchanged worker file is uploaded again: %s", c)
+		}
+	}
+	if !strings.Contains(r.stderr, "unchanged: s3://mm2-config/mm2/worker/connect-distributed.properties") {
+		t.Errorf("stderr does not say the file is unchanged: %q", r.stderr)
 	}
 }

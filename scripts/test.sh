@@ -12,9 +12,12 @@ Runs gofmt, go vet, shellcheck and `go test ./...` for the whole repository,
 including the real-Kafka integration suite (sidecar/integration: KRaft
 brokers, Kafka Connect workers and MirrorMaker 2 from Maven Central jars,
 resolved by scripts/kafka-runtime.sh). Installs prometheus (promtool and the
-server), shellcheck, jq, a Java 17 JDK and Maven with apt-get when missing;
-without apt-get it names what is missing in one line and the tests that need
-it are skipped (in CI, where CI is set, that is a failure).
+server), shellcheck, jq, a Java 17 JDK and Maven with apt-get, and cfn-lint,
+the AWS CLI and moto's server from PyPI (with pip, or into a virtual
+environment under ${XDG_CACHE_HOME:-~/.cache}/mm2-ecs/venv when the system's
+pip refuses) when they are missing; without apt-get it names what is missing
+in one line and the tests that need it are skipped (in CI, where CI is set,
+that is a failure).
 
   --short   pass -short to go test (skips the slowest end-to-end tests and
             the real-Kafka suite; refused in CI)
@@ -59,6 +62,25 @@ fi
 # their own servers on loopback and need nothing running.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus || true
+fi
+
+# AWS's own tooling, for the CloudFormation lint and the deployment flow on
+# moto: pip into the user's Python, or, where that is refused (an
+# externally managed Python), into a virtual environment of our own.
+venv="${XDG_CACHE_HOME:-${HOME}/.cache}/mm2-ecs/venv"
+[[ -x "${venv}/bin/moto_server" ]] && export PATH="${venv}/bin:${PATH}"
+pip_need=()
+command -v cfn-lint >/dev/null 2>&1 || pip_need+=(cfn-lint)
+command -v aws >/dev/null 2>&1 || pip_need+=(awscli)
+command -v moto_server >/dev/null 2>&1 || pip_need+=("moto[server]")
+if [[ ${#pip_need[@]} -gt 0 ]]; then
+  echo "==> installing ${pip_need[*]} from PyPI"
+  command -v python3 >/dev/null 2>&1 || { echo "test.sh: python3 is required for cfn-lint, the AWS CLI and moto" >&2; exit 1; }
+  if ! python3 -m pip install --quiet "${pip_need[@]}" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "${venv}/bin/pip" install --quiet cfn-lint awscli "moto[server]"
+    export PATH="${venv}/bin:${PATH}"
+  fi
 fi
 
 command -v go >/dev/null 2>&1 || { echo "test.sh: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }

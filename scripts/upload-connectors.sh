@@ -26,7 +26,10 @@ Checks and uploads, under the prefix:
                         lacks (the sidecar deletes a connector only with
                         SIDECAR_PRUNE=true)
   --region REGION       AWS region (default: the AWS CLI's)
-  --dry-run             check, then print the AWS CLI calls instead of making them
+  --dry-run             check and read what is there, then print the AWS CLI
+                        calls that would change anything instead of making them
+
+A file the bucket already holds byte for byte is not uploaded again.
   -h, --help            show this help
 USAGE
 }
@@ -109,12 +112,30 @@ source "${repo_root}/scripts/lib/dry-run.bash"
 region_args=()
 [[ -z "$region" ]] || region_args=(--region "$region")
 
-run aws ${region_args[@]+"${region_args[@]}"} s3 cp --only-show-errors "$worker_file" "${s3_uri}worker/connect-distributed.properties"
+bucket="${s3_uri#s3://}"
+bucket="${bucket%%/*}"
+prefix="${s3_uri#s3://"${bucket}"/}"
+
+# put FILE KEY uploads a file unless the object already holds exactly it:
+# every upload is a new version in a versioned bucket. The ETag of a
+# single-part upload (SSE-S3 or none) is the MD5 of its bytes.
+put() {
+  local file="$1" key="${prefix}$2" etag
+  etag="$(query aws ${region_args[@]+"${region_args[@]}"} s3api head-object --bucket "$bucket" --key "$key" \
+    --query ETag --output text 2>/dev/null)" || etag=""
+  if [[ "$etag" == "\"$(md5sum "$file" | cut -d' ' -f1)\"" ]]; then
+    echo "unchanged: s3://${bucket}/${key}" >&2
+    return
+  fi
+  run aws ${region_args[@]+"${region_args[@]}"} s3 cp --only-show-errors "$file" "s3://${bucket}/${key}"
+}
+
+put "$worker_file" worker/connect-distributed.properties
 sync_args=(--only-show-errors --exclude '*' --include '*.json')
 $prune && sync_args+=(--delete)
 run aws ${region_args[@]+"${region_args[@]}"} s3 sync "${sync_args[@]}" "$connectors_dir" "${s3_uri}connectors/"
-[[ -z "$keystore" ]] || run aws ${region_args[@]+"${region_args[@]}"} s3 cp --only-show-errors "$keystore" "${s3_uri}tls/keystore.p12"
-[[ -z "$truststore" ]] || run aws ${region_args[@]+"${region_args[@]}"} s3 cp --only-show-errors "$truststore" "${s3_uri}tls/truststore.p12"
+[[ -z "$keystore" ]] || put "$keystore" tls/keystore.p12
+[[ -z "$truststore" ]] || put "$truststore" tls/truststore.p12
 if $dry_run; then
   echo "dry run: would upload ${#files[@]} connector files for ${mode} to ${s3_uri}" >&2
 else

@@ -589,7 +589,9 @@ func TestIAMPolicies(t *testing.T) {
 	example := exampleEnv(t)
 	for _, mode := range modes {
 		dir := render(t, mode)
-		files, _ := filepath.Glob(filepath.Join(dir, "iam", "*.json"))
+		all, _ := filepath.Glob(filepath.Join(dir, "iam", "*.json"))
+		// The trust policy has its own test.
+		files := slices.DeleteFunc(all, func(f string) bool { return filepath.Base(f) == "ecs-tasks-trust.json" })
 		want := 2
 		if mode == "iam" {
 			want = 3
@@ -676,8 +678,10 @@ func TestRenderRefusesMissingSettings(t *testing.T) {
 	}
 }
 
-// TestTrustPolicy checks the trust policy the README creates both roles
-// with: ECS tasks, and nothing else, may assume them.
+// TestTrustPolicy checks the trust policy of both roles: ECS tasks, and
+// nothing else, may assume them, and only tasks of the deploying account
+// (aws:SourceAccount, aws:SourceArn), so that no other account's task can
+// be handed these roles through ECS (the confused deputy).
 func TestTrustPolicy(t *testing.T) {
 	var p struct {
 		Version   string `json:"Version"`
@@ -703,6 +707,13 @@ func TestTrustPolicy(t *testing.T) {
 		}
 		if len(s.Principal) != 1 || fmt.Sprint(s.Principal["Service"]) != "ecs-tasks.amazonaws.com" {
 			t.Errorf("%s: principal %v, want only the service ecs-tasks.amazonaws.com", s.Sid, s.Principal)
+		}
+		want := map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": "${ACCOUNT_ID}"},
+			"ArnLike":      map[string]any{"aws:SourceArn": "arn:aws:ecs:${REGION}:${ACCOUNT_ID}:*"},
+		}
+		if !reflect.DeepEqual(s.Condition, want) {
+			t.Errorf("%s: condition %v, want %v", s.Sid, s.Condition, want)
 		}
 	}
 }

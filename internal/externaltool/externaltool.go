@@ -1,5 +1,5 @@
 // Package externaltool finds the programs some tests drive for real
-// (promtool, prometheus, shellcheck, jq). It owns the one rule for a missing
+// (promtool, prometheus, shellcheck, jq, cfn-lint, the AWS CLI, moto_server). It owns the one rule for a missing
 // program: outside CI the test is skipped with the way to get it; in CI (CI
 // set) it fails, so that nothing passes unchecked. It runs nothing itself.
 package externaltool

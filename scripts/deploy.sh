@@ -78,12 +78,16 @@ if $preflight; then
   elif ! "$sidecar" preflight --help >/dev/null 2>&1; then
     echo "preflight: skipped (${sidecar} has no preflight command)" >&2
   else
-    echo "==> preflight: ${sidecar} preflight" >&2
+    # The files about to be uploaded, checked before they reach a task.
+    pf_connectors="${settings[CONNECTORS_DIR]:-${repo_root}/connect-image/connectors/${settings[AUTH_MODE]}}"
+    pf_worker="${settings[WORKER_FILE]:-${repo_root}/connect-image/workers/${settings[AUTH_MODE]}.properties}"
+    echo "==> preflight: ${sidecar} preflight --connectors ${pf_connectors} --worker ${pf_worker}" >&2
     env_args=()
     for key in "${!settings[@]}"; do
       env_args+=("${key}=${settings[$key]}")
     done
-    env "${env_args[@]}" "$sidecar" preflight || die "preflight failed: fix what it reports, or deploy with --skip-preflight"
+    env "${env_args[@]}" "$sidecar" preflight --connectors "$pf_connectors" --worker "$pf_worker" ||
+      die "preflight failed: fix what it reports, or deploy with --skip-preflight"
   fi
 else
   echo "preflight: skipped (--skip-preflight)" >&2

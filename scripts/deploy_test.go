@@ -689,7 +689,7 @@ func publishesScalingMetric(t *testing.T, m *moto, sidecar string, env []string)
 	cluster := connecttest.NewCluster(t, 1)
 	// The fixture's worker leads the Connect group, so its sidecar writes
 	// the connectors.
-	fixture := strings.ReplaceAll(mustRead(t, "../connect-image/testdata/jmx-exposition.prom"), "http://10.0.1.5:8083/", cluster.URLs()[0])
+	fixture := strings.ReplaceAll(mustRead(t, "../connect-image/testdata/rules-expected.prom"), "http://10.0.1.5:8083/", cluster.URLs()[0])
 	jmx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, fixture) }))
 	t.Cleanup(jmx.Close)
 	bridge := &cloudWatchBridge{t: t, moto: m.url, dims: map[string]bool{}}
@@ -908,8 +908,8 @@ AUTH_MODE=plaintext
 MIN_TASKS=2
 MAX_TASKS=4
 CONFIG_BUCKET=mm2-config-123456789012
-SOURCE_BOOTSTRAP_SERVERS=s:9092
-TARGET_BOOTSTRAP_SERVERS=t:9092
+SOURCE_BOOTSTRAP_SERVERS=127.0.0.1:1
+TARGET_BOOTSTRAP_SERVERS=127.0.0.1:2
 GRAFANA_ADMIN_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:mm2/grafana-admin-AbCdEf
 CONNECT_DNS_NAME=connect.mm2.local
 PROMETHEUS_DNS_NAME=prometheus.mm2.local
@@ -997,9 +997,11 @@ func TestDeployPreflight(t *testing.T) {
 		want    string
 		reached bool // whether deploy.sh went on to AWS
 	}{
-		{"without a preflight command", buildSidecar(t), nil, "has no preflight command", true},
+		{"without a preflight command", fake("#!/usr/bin/env bash\necho \"connect-sidecar: unknown command $1\" >&2\nexit 2\n"), nil, "has no preflight command", true},
+		// Loopback ports nothing listens on: the real checks fail at once.
+		{"the real preflight, clusters unreachable", buildSidecar(t), nil, `source cluster "source" (127.0.0.1:1, PLAINTEXT)`, false},
 		{"preflight fails", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho \"source cluster ${SOURCE_BOOTSTRAP_SERVERS} unreachable\" >&2\nexit 1\n"), nil,
-			"source cluster s:9092 unreachable", false},
+			"source cluster 127.0.0.1:1 unreachable", false},
 		{"preflight passes", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho preflight-ran >&2\n"), nil, "preflight-ran", true},
 		{"skipped on request", fake("#!/usr/bin/env bash\necho ran >&2\nexit 1\n"), []string{"--skip-preflight"}, "preflight: skipped (--skip-preflight)", true},
 	}
@@ -1007,8 +1009,9 @@ func TestDeployPreflight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path, record := failingAWS(t)
 			r := run(t, []string{path, "CONNECT_SIDECAR=" + tc.sidecar}, "deploy.sh", append([]string{"--env-file", envFile, "--dry-run"}, tc.args...)...)
-			if !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("stderr lacks %q:\n%s", tc.want, r.stderr)
+			// The preflight table is on stdout, deploy.sh's own lines on stderr.
+			if !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("output lacks %q:\n%s\n%s", tc.want, r.stdout, r.stderr)
 			}
 			_, err := os.Stat(record)
 			if reached := err == nil; reached != tc.reached {

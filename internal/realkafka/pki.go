@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -144,4 +145,20 @@ func (l *Leaf) JKS(alias, password string) ([]byte, error) {
 // PKCS12 is a PKCS#12 key store with the leaf's key and chain.
 func (l *Leaf) PKCS12(password string) ([]byte, error) {
 	return pkcs12.Modern.Encode(l.key, l.Cert, []*x509.Certificate{l.CA.Cert}, password)
+}
+
+// TLSCertificate is the leaf as a Go client or server certificate.
+func (l *Leaf) TLSCertificate() tls.Certificate {
+	var chain [][]byte
+	for _, c := range l.chain {
+		chain = append(chain, c.Raw)
+	}
+	return tls.Certificate{Certificate: chain, PrivateKey: l.key, Leaf: l.Cert}
+}
+
+// Pool is a certificate pool holding only the CA.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
 }

@@ -22,7 +22,10 @@ func testMode(t *testing.T, mode string) {
 	need(t)
 	began := time.Now()
 	s := startStack(t, mode)
-	t.Run("replicates and syncs groups", func(t *testing.T) { s.converges(t) })
+	if !t.Run("replicates and syncs groups", func(t *testing.T) { s.converges(t) }) {
+		return
+	}
+	t.Run("least privilege", s.leastPrivilege)
 	t.Logf("%s: wall time %s", mode, time.Since(began).Round(time.Second))
 }
 

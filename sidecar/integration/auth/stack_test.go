@@ -67,7 +67,9 @@ type stack struct {
 	// sidecarTrust is what lets the sidecar trust the brokers' CA when
 	// the mode's files name no trust store (scram: the system roots).
 	sidecarTrust map[string]string
-	timings      []string
+	// clientLeaf is the MM2 principal's certificate (mtls).
+	clientLeaf *realkafka.Leaf
+	timings    []string
 }
 
 func (s *stack) mark(what string, since time.Time) {
@@ -271,7 +273,38 @@ func setACLs(ctx context.Context, b *realkafka.SecureBroker, entries []mm2acl.En
 			return fmt.Errorf("%s: delete ACL %s: %d bindings deleted, want 1", b.Name, e, n)
 		}
 	}
+	// The broker answers DescribeAcls from its authorizer's own view, so
+	// once it agrees, requests are authorized by the new set.
+	for _, e := range entries {
+		if err := waitACL(ctx, adm, e, add); err != nil {
+			return fmt.Errorf("%s: ACL %s: %w", b.Name, e, err)
+		}
+	}
 	return nil
+}
+
+func waitACL(ctx context.Context, adm *kadm.Client, e mm2acl.Entry, present bool) error {
+	for {
+		res, err := adm.DescribeACLs(ctx, aclFor(e))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, r := range res {
+			if r.Err != nil {
+				return r.Err
+			}
+			n += len(r.Described)
+		}
+		if (n == 1) == present {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("authorizer never showed it present=%v: %w", present, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func aclFor(e mm2acl.Entry) *kadm.ACLBuilder {
@@ -362,6 +395,7 @@ func (s *stack) credentials(t *testing.T, ctx context.Context) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.clientLeaf = leaf
 		pw := "tls-" + randomText(t)
 		ks, err := leaf.PKCS12(pw)
 		if err != nil {

@@ -109,6 +109,28 @@ var iamActions = map[string]map[string]string{
 	"Cluster": {"Describe": "DescribeCluster", "Alter": "AlterCluster", "DescribeConfigs": "DescribeClusterDynamicConfiguration"},
 }
 
+// iamRequires are the actions MSK IAM access control wants granted
+// alongside another, where Kafka's authorizer implies them instead (Read,
+// Write and Alter imply Describe; AlterConfigs implies DescribeConfigs).
+var iamRequires = map[string][]string{
+	"kafka-cluster:ReadData":                       {"kafka-cluster:DescribeTopic"},
+	"kafka-cluster:WriteData":                      {"kafka-cluster:DescribeTopic"},
+	"kafka-cluster:AlterTopic":                     {"kafka-cluster:DescribeTopic"},
+	"kafka-cluster:AlterTopicDynamicConfiguration": {"kafka-cluster:DescribeTopicDynamicConfiguration"},
+	"kafka-cluster:AlterGroup":                     {"kafka-cluster:DescribeGroup"},
+	"kafka-cluster:AlterCluster":                   {"kafka-cluster:DescribeCluster"},
+}
+
+// IAMActions is the entry's kafka-cluster: action and the ones MSK IAM
+// requires with it.
+func (e Entry) IAMActions() ([]string, error) {
+	a, err := e.IAMAction()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{a}, iamRequires[a]...), nil
+}
+
 // IAMAction is the entry's kafka-cluster: action.
 func (e Entry) IAMAction() (string, error) {
 	ops, ok := iamActions[e.Resource]

@@ -200,7 +200,7 @@ func configsErr(rc kadm.ResourceConfigs, err error) error {
 }
 
 func describeACLs(ctx context.Context, cl *kgo.Client) error {
-	rs, err := kadm.NewClient(cl).DescribeACLs(ctx, kadm.NewACLs().AnyResource().Allow().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny))
+	rs, err := kadm.NewClient(cl).DescribeACLs(ctx, kadm.NewACLs().Topics().Allow().AllowHosts().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternLiteral))
 	if err != nil {
 		return err
 	}

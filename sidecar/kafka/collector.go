@@ -46,9 +46,10 @@ type Collector struct {
 	last    *Snapshot
 	up      map[string]bool // cluster alias -> reachable in the latest attempt
 	lastErr error
+	failure *ClusterError // why the latest attempt could not reach a cluster
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
-	descTS, descAge, descUp                                      *prometheus.Desc
+	descTS, descAge, descUp, descError                           *prometheus.Desc
 }
 
 // Totals are the leader-only CloudWatch figures.
@@ -81,6 +82,7 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 		descTS:        d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
 		descAge:       d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
 		descUp:        d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
+		descError:     d("lag_error", "1 for why the latest lag measurement could not use a cluster (reason: authentication, broker_certificate_untrusted, client_certificate_expired, client_certificate_rejected, authorization, client_settings, unreachable, other); absent after a success.", "cluster", "reason"),
 	}
 }
 
@@ -121,10 +123,14 @@ func (c *Collector) Once(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lastErr = err
+	c.failure = nil
 	if err != nil {
 		var ce *ClusterError
 		if errors.As(err, &ce) {
 			c.up[ce.Alias] = false
+			c.failure = ce
+			c.log.Warn("lag measurement failed", "cluster", ce.Alias, "reason", string(ce.Reason), "err", err)
+			return
 		}
 		c.log.Warn("lag measurement failed", "err", err)
 		return
@@ -157,7 +163,7 @@ func (c *Collector) Totals() (t Totals, ok bool) {
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descReady, c.descTS, c.descAge, c.descUp} {
+	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descReady, c.descTS, c.descAge, c.descUp, c.descError} {
 		ch <- d
 	}
 }
@@ -172,6 +178,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.opts.Now()
 	for alias, up := range c.up {
 		ch <- prometheus.MustNewConstMetric(c.descUp, prometheus.GaugeValue, b2f(up), alias)
+	}
+	if f := c.failure; f != nil {
+		ch <- prometheus.MustNewConstMetric(c.descError, prometheus.GaugeValue, 1, f.Alias, string(f.Reason))
 	}
 	if c.last == nil {
 		ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(c.started).Seconds())

@@ -249,7 +249,7 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 	build := func(c Cluster, extra ...kgo.Opt) (*kgo.Client, error) {
 		opts, err := c.ClientOpts(ctx)
 		if err != nil {
-			return nil, err
+			return nil, clusterErr(c, "client settings", err)
 		}
 		opts = append(append(append(opts, base...), m.opts.ClientOpts...), extra...)
 		cl, err := kgo.NewClient(opts...)

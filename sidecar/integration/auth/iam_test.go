@@ -138,9 +138,9 @@ func TestIAMWorker(t *testing.T) {
 		done <- err
 	}()
 
-	// What the library says when the default credential chain finds
-	// nothing, wrapped by Kafka's SASL client authenticator.
-	want := regexp.MustCompile(`(?s)SaslAuthenticationException.*software\.amazon\.msk\.auth\.iam`)
+	// What the library's IAMSaslClient says when the default credential
+	// chain finds nothing, wrapped by Kafka's SASL client authenticator.
+	want := regexp.MustCompile(`SaslAuthenticationException[^\n]*Failed to find AWS IAM Credentials`)
 	classProblem := regexp.MustCompile(`ClassNotFoundException|NoClassDefFoundError|could not find a 'KafkaClient' entry|Failed to create SaslClient`)
 	logPath := filepath.Join(wdir, "jvm.log")
 	var log []byte

@@ -26,6 +26,7 @@ func testMode(t *testing.T, mode string) {
 		return
 	}
 	t.Run("least privilege", s.leastPrivilege)
+	t.Run("operator errors", s.operatorErrors)
 	t.Logf("%s: wall time %s", mode, time.Since(began).Round(time.Second))
 }
 

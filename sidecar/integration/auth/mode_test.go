@@ -50,7 +50,8 @@ func (s *stack) converges(t *testing.T) {
 		t.Fatalf("status --cutover never passed (exit %d):\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("status --cutover passed:\n%s", out)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// The ACL sync runs every 20 s (sync.topic.acls.interval.seconds).
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	src, tgt := s.admin(t, s.source), s.admin(t, s.target)
 	for topic := range sourceTopics {
@@ -75,6 +76,22 @@ func (s *stack) converges(t *testing.T) {
 	}
 	if topics.Has(unlisted) {
 		t.Errorf("%s was replicated although the MM2 principal has no ACL on it", unlisted)
+	}
+	// The examples sync topic ACLs: the application's Read on app.orders
+	// reaches the target through the two ACL-sync lines of the list.
+	appACL := kadm.NewACLs().Allow("User:billing-app").AllowHosts().Topics("app.orders").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral)
+	for {
+		res, err := tgt.DescribeACLs(ctx, appACL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) == 1 && res[0].Err == nil && len(res[0].Described) == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("User:billing-app's Read on app.orders never reached the target: %+v", res)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

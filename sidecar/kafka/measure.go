@@ -533,17 +533,25 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
 func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
+	unseen := map[string]bool{}
 	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
 		if cluster != s.src.Alias {
 			return nil
 		}
-		if t := topicLag(topics, topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+		t := topicLag(topics, topic)
+		if t == nil {
+			unseen[topic] = true
+		}
+		if t != nil && p >= 0 && int(p) < len(t.Partitions) {
 			t.Partitions[p].Copied = off
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("connector %s offsets: %w", msc, err)
+	}
+	if err := m.checkUnseen(ctx, s, unseen); err != nil {
+		return err
 	}
 	for i := range topics {
 		t := &topics[i]
@@ -560,6 +568,35 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 				pl.Lag = pl.End - next
 			}
 			t.Lag += pl.Lag
+		}
+	}
+	return nil
+}
+
+// checkUnseen asks the source about topics MM2 has copied that the
+// listing of all topics left out. A broker leaves out the topics the
+// principal may not describe, and a lag of zero for them would read as
+// "nothing left to copy": a refusal is a measurement failure. A topic
+// deleted on the source is not.
+func (m *Measurer) checkUnseen(ctx context.Context, s *clusterState, unseen map[string]bool) error {
+	if len(unseen) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(unseen))
+	for n := range unseen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	resp, err := metadata(ctx, s.srcCl, names)
+	if err != nil {
+		return clusterErr(s.src, "metadata", err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || t.ErrorCode == 0 {
+			continue
+		}
+		if kerr.ErrorForCode(t.ErrorCode) == kerr.TopicAuthorizationFailed {
+			return clusterErr(s.src, "metadata of "+*t.Topic+", which MM2 has copied", kerr.TopicAuthorizationFailed)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -280,6 +281,15 @@ func (s *stack) leastPrivilege(t *testing.T) {
 					t.Fatalf("without %s the request it authorizes gave %v, want an authorization error", e, err)
 				}
 				t.Logf("without it: %v (documented: %s)", err, e.FailsWith)
+				if strings.Contains(e.FailsWith, "the sidecar") {
+					// The sidecar's own measurement fails too, and says so.
+					_, stderr, code := s.status(t, nil)
+					if code != 2 || !strings.Contains(stderr, fmt.Sprintf("%s cluster %q: ", e.Cluster, e.Cluster)) || !strings.Contains(stderr, "AUTHORIZATION_FAILED") {
+						t.Errorf("without %s, status exited %d: %s", e, code, stderr)
+					} else {
+						t.Logf("status: %s", strings.TrimSpace(stderr))
+					}
+				}
 			})
 		}
 	}

@@ -346,6 +346,7 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_lag_measurement_timestamp_seconds":    nil,
 	"connect_sidecar_lag_measurement_age_seconds":          nil,
 	"connect_sidecar_lag_up":                               {"cluster"},
+	"connect_sidecar_lag_error":                            {"cluster", "reason"},
 }
 
 var metricName = regexp.MustCompile(`^connect_sidecar_[a-z0-9_]+$`)

@@ -352,6 +352,7 @@ var sidecarContract = map[string][]string{
 	"connect_sidecar_lag_interval_seconds":                 nil,
 	"connect_sidecar_preflight_result":                     {"check"},
 	"connect_sidecar_lag_measurement_duration_seconds":     {"phase", "le"},
+	"connect_sidecar_lag_error":                            {"cluster", "reason"},
 }
 
 var metricName = regexp.MustCompile(`^connect_sidecar_[a-z0-9_]+$`)

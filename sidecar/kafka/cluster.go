@@ -185,20 +185,33 @@ func (c Cluster) ClientOpts(ctx context.Context) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// ClusterError is a failure to talk to one cluster; Alias names it.
+// ClusterError is a failure to talk to one cluster: Alias names it,
+// Listener says how it was reached, Reason classifies the failure and Fix
+// says what to change. Its text is one line and holds no secret.
 type ClusterError struct {
-	Role  Role
-	Alias string
-	Err   error
+	Role     Role
+	Alias    string
+	Listener string
+	Reason   Reason
+	Fix      string
+	Err      error
 }
 
 func (e *ClusterError) Error() string {
-	return fmt.Sprintf("%s cluster %q: %v", e.Role, e.Alias, e.Err)
+	s := fmt.Sprintf("%s cluster %q: %s", e.Role, e.Alias, oneLine(e.Err.Error()))
+	if e.Listener != "" {
+		s += " (listener " + e.Listener + ")"
+	}
+	if e.Fix != "" {
+		s += "; fix: " + e.Fix
+	}
+	return s
 }
 
 func (e *ClusterError) Unwrap() error { return e.Err }
 
-// clusterErr wraps err with the cluster's alias unless it already is.
+// clusterErr wraps err with the cluster's alias, listener and diagnosis
+// unless it already is wrapped.
 func clusterErr(c Cluster, what string, err error) error {
 	if err == nil {
 		return nil
@@ -207,5 +220,14 @@ func clusterErr(c Cluster, what string, err error) error {
 	if errors.As(err, &ce) {
 		return err
 	}
-	return &ClusterError{Role: c.Role, Alias: c.Alias, Err: fmt.Errorf("%s: %w", what, err)}
+	reason, fix := diagnose(c, err)
+	if reason == ReasonOther && what == "client settings" {
+		reason, fix = ReasonClientSettings, "correct the connector setting the message names"
+	}
+	return &ClusterError{Role: c.Role, Alias: c.Alias, Listener: c.listener(), Reason: reason, Fix: fix, Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// oneLine folds a multi-line message (a broker's or a JVM's) onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -52,10 +53,13 @@ type Collector struct {
 	last    *exported
 	up      map[string]bool // cluster alias -> reachable in the latest attempt
 	lastErr error
+	// failures says, by cluster alias, why the latest attempt could not
+	// use a cluster, as a whole or in part.
+	failures map[string]Reason
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
 	descSkipped                                                  *prometheus.Desc
-	descTS, descAge, descUp                                      *prometheus.Desc
+	descTS, descAge, descUp, descError                           *prometheus.Desc
 	descItemErrors, descRequests, descInterval                   *prometheus.Desc
 	// duration of measurements by phase, and "total"; observed by Once.
 	duration *prometheus.HistogramVec
@@ -152,6 +156,7 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 		descItemErrors: d("lag_items_in_error", "Items the latest lag measurement could not read (shown as unknown), by kind of item and reason.", "item", "reason"),
 		descRequests:   d("lag_measurement_requests", "Kafka requests the latest lag measurement sent to the cluster.", "cluster"),
 		descInterval:   d("lag_interval_seconds", "Configured time between lag measurements (SIDECAR_LAG_INTERVAL)."),
+		descError:      d("lag_error", "1 for why the latest lag measurement could not use a cluster (reason: authentication, broker_certificate_untrusted, client_certificate_expired, client_certificate_rejected, authorization, client_settings, unreachable, other); absent after a success.", "cluster", "reason"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "connect_sidecar_lag_measurement_duration_seconds",
 			Help: "Duration of lag measurements by phase (connect_offsets, source_offsets, source_groups, checkpoints, target_offsets) and in total, failed ones included.",
@@ -210,10 +215,14 @@ func (c *Collector) Once(ctx context.Context) {
 	defer c.mu.Unlock()
 	c.lastErr = err
 	c.duration.WithLabelValues("total").Observe(total.Seconds())
+	c.failures = nil
 	if err != nil {
 		var ce *ClusterError
 		if errors.As(err, &ce) {
 			c.up[ce.Alias] = false
+			c.failures = map[string]Reason{ce.Alias: ce.Reason}
+			c.log.Warn("lag measurement failed", "cluster", ce.Alias, "reason", string(ce.Reason), "err", err)
+			return
 		}
 		c.log.Warn("lag measurement failed", "err", err)
 		return
@@ -225,6 +234,9 @@ func (c *Collector) Once(ctx context.Context) {
 	c.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
 	for alias := range snap.Unreachable {
 		c.up[alias] = false
+	}
+	if len(snap.unreachableWhy) > 0 {
+		c.failures = maps.Clone(snap.unreachableWhy)
 	}
 }
 
@@ -254,7 +266,7 @@ func (c *Collector) Totals() (t Totals, ok bool) {
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp, c.descItemErrors, c.descRequests, c.descInterval} {
+	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp, c.descItemErrors, c.descRequests, c.descInterval, c.descError} {
 		ch <- d
 	}
 	c.duration.Describe(ch)
@@ -272,6 +284,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.duration.Collect(ch)
 	for alias, up := range c.up {
 		ch <- prometheus.MustNewConstMetric(c.descUp, prometheus.GaugeValue, b2f(up), alias)
+	}
+	for alias, reason := range c.failures {
+		ch <- prometheus.MustNewConstMetric(c.descError, prometheus.GaugeValue, 1, alias, string(reason))
 	}
 	if c.last == nil {
 		ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(c.started).Seconds())

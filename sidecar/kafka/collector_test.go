@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -90,6 +91,9 @@ connect_sidecar_lag_up{cluster="tgt"} 1
 	}
 	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}); got != 1 {
 		t.Errorf("lag_up{tgt} = %v, want 1", got)
+	}
+	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "src", "reason": string(ReasonUnreachable)}); got != 1 {
+		t.Errorf("lag_error{src,unreachable} = %v, want 1", got)
 	}
 	if got := gaugeValue(t, c, "connect_sidecar_lag_items_in_error", map[string]string{"item": "partition", "reason": "unreachable"}); got != 4 {
 		t.Errorf("lag_items_in_error{partition,unreachable} = %v, want 4", got)
@@ -177,6 +181,29 @@ func checkMeasurementCost(t *testing.T, c *Collector, n uint64) {
 	for _, ph := range []string{PhaseConnectOffsets, PhaseSourceOffsets, PhaseSourceGroups, PhaseCheckpoints, PhaseTargetOffsets, "total"} {
 		if counts[ph] != n {
 			t.Errorf("duration{phase=%q} count = %d, want %d (all: %v)", ph, counts[ph], n, counts)
+		}
+	}
+}
+
+// TestCollectorLagErrorClears: the reason of a failure is exported until
+// a measurement succeeds.
+func TestCollectorLagErrorClears(t *testing.T) {
+	m := &scriptedMeasure{clock: &fakeClock{t: time.Now()}, results: []error{clusterErr(Cluster{Role: Target, Alias: "tgt"}, "metadata", kerr.GroupAuthorizationFailed), nil}}
+	c := NewCollector(m, CollectorOptions{Interval: time.Second})
+	c.Once(ctxT(t))
+	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "tgt", "reason": string(ReasonAuthorization)}); got != 1 {
+		t.Errorf("lag_error{tgt,authorization} = %v, want 1", got)
+	}
+	c.Once(ctxT(t))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "connect_sidecar_lag_error" {
+			t.Errorf("lag_error still exported after a success: %v", mf)
 		}
 	}
 }

@@ -283,7 +283,7 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		extra = append(extra, kgo.WithHooks(reqs))
 		opts, err := c.ClientOpts(ctx)
 		if err != nil {
-			return nil, err
+			return nil, clusterErr(c, "client settings", err)
 		}
 		opts = append(append(append(opts, base...), m.opts.ClientOpts...), extra...)
 		cl, err := kgo.NewClient(opts...)
@@ -404,10 +404,14 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 // reach a cluster.
 func unreachable(snap *Snapshot, c Cluster, what string, err error) {
 	if snap.Unreachable == nil {
-		snap.Unreachable = map[string]string{}
+		snap.Unreachable, snap.unreachableWhy = map[string]string{}, map[string]Reason{}
 	}
 	if _, ok := snap.Unreachable[c.Alias]; !ok {
-		snap.Unreachable[c.Alias] = clusterErr(c, what, err).Error()
+		cerr := clusterErr(c, what, err)
+		snap.Unreachable[c.Alias] = cerr.Error()
+		if ce, ok := cerr.(*ClusterError); ok {
+			snap.unreachableWhy[c.Alias] = ce.Reason
+		}
 	}
 }
 

@@ -75,6 +75,8 @@ type Snapshot struct {
 	// Unreachable names, by alias, the clusters a part of this measurement
 	// could not reach at all, with the error; their items are unknown.
 	Unreachable map[string]string `json:"unreachable,omitempty"`
+	// unreachableWhy is the diagnosed reason of each Unreachable entry.
+	unreachableWhy map[string]Reason
 	// Phases is how long each part of the measurement took; Requests how
 	// many Kafka requests it sent, by cluster alias.
 	Phases   []Phase          `json:"phases"`

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
@@ -33,6 +34,9 @@ func (c Cluster) tlsConfig() (*tls.Config, error) {
 		return nil, err
 	}
 	if cert != nil {
+		if err := c.checkNotExpired(cert.Certificate[0], time.Now()); err != nil {
+			return nil, err
+		}
 		tc.Certificates = []tls.Certificate{*cert}
 	}
 

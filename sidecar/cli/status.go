@@ -85,9 +85,19 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: measure: %v\n", err)
 		return exitFailed
 	}
-	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
-		fmt.Fprintf(stderr, "status: %s\n", snap.Unreachable[alias])
+	// One line per cluster that could not be used, whole or in part, with
+	// its diagnosis and fix; a cluster unreachable without one is named too.
+	diagnosed := map[string]bool{}
+	for _, p := range snap.Problems() {
+		diagnosed[p.Alias] = true
+		fmt.Fprintf(stderr, "status: %s\n", p)
 	}
+	for _, alias := range slices.Sorted(maps.Keys(snap.Unreachable)) {
+		if !diagnosed[alias] {
+			fmt.Fprintf(stderr, "status: %s\n", snap.Unreachable[alias])
+		}
+	}
+	incomplete := len(snap.Unreachable) > 0 || len(snap.ItemErrors()) > 0
 	var plan []kafka.Reset
 	if *resetPlan {
 		plan = snap.ResetPlan(groups...)
@@ -120,6 +130,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			verdict = stderr
 		}
 		fmt.Fprintf(verdict, "ready for cutover: %s\n", strings.Join(groups, " "))
+	}
+	if incomplete {
+		// What could be measured is shown; the exit status says it is not
+		// the whole picture.
+		fmt.Fprintln(stderr, "status: the measurement is incomplete: the rows marked unknown could not be read")
+		return exitFailed
 	}
 	return 0
 }

@@ -309,14 +309,14 @@ func TestStatusClusterDown(t *testing.T) {
 }
 
 // TestStatusPartitionUnknown: a partition whose end offset is refused is
-// "unknown (reason)" on its topic's row, and the total says it is a
-// lower bound.
+// "unknown (reason)" on its topic's row, the total says it is a lower
+// bound, and the exit status says the measurement is incomplete.
 func TestStatusPartitionUnknown(t *testing.T) {
 	env := statusFixture(t)
 	env.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
 	var out, errb bytes.Buffer
-	if code := runStatus(context.Background(), nil, &out, &errb); code != 0 {
-		t.Fatalf("exit %d\n%s", code, errb.String())
+	if code := runStatus(context.Background(), nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "measurement is incomplete") {
+		t.Fatalf("exit %d, want 1 saying the measurement is incomplete\n%s", code, errb.String())
 	}
 	for _, re := range []string{`orders\s+orders\s+2\s+unknown \(NOT_LEADER_FOR_PARTITION: 1 of 2 partitions; 0 in the others\)`, `total\s+at least 0`, `migration ready: no`} {
 		if !regexp.MustCompile(re).MatchString(out.String()) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -235,8 +234,12 @@ func (c *Collector) Once(ctx context.Context) {
 	for alias := range snap.Unreachable {
 		c.up[alias] = false
 	}
-	if len(snap.unreachableWhy) > 0 {
-		c.failures = maps.Clone(snap.unreachableWhy)
+	for _, p := range snap.Problems() {
+		if c.failures == nil {
+			c.failures = map[string]Reason{}
+		}
+		c.failures[p.Alias] = p.Reason
+		c.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error())
 	}
 }
 

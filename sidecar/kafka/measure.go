@@ -386,6 +386,9 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 	snap.Phases = phases
 	snap.Requests = map[string]int64{s.src.Alias: s.srcReqs.n.Load()}
 	snap.Requests[s.tgt.Alias] += s.tgtReqs.n.Load()
+	for _, item := range slices.Sorted(maps.Keys(fails.first)) {
+		snap.addProblem(fails.first[item])
+	}
 	if len(fails.first) > 0 {
 		var counts []string
 		for _, e := range snap.ItemErrors() {
@@ -404,14 +407,12 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 // reach a cluster.
 func unreachable(snap *Snapshot, c Cluster, what string, err error) {
 	if snap.Unreachable == nil {
-		snap.Unreachable, snap.unreachableWhy = map[string]string{}, map[string]Reason{}
+		snap.Unreachable = map[string]string{}
 	}
 	if _, ok := snap.Unreachable[c.Alias]; !ok {
 		cerr := clusterErr(c, what, err)
 		snap.Unreachable[c.Alias] = cerr.Error()
-		if ce, ok := cerr.(*ClusterError); ok {
-			snap.unreachableWhy[c.Alias] = ce.Reason
-		}
+		snap.addProblem(cerr)
 	}
 }
 

@@ -1,7 +1,10 @@
 package kafka
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,8 +78,9 @@ type Snapshot struct {
 	// Unreachable names, by alias, the clusters a part of this measurement
 	// could not reach at all, with the error; their items are unknown.
 	Unreachable map[string]string `json:"unreachable,omitempty"`
-	// unreachableWhy is the diagnosed reason of each Unreachable entry.
-	unreachableWhy map[string]Reason
+	// problems holds, by cluster alias, the first diagnosed failure that
+	// kept a whole cluster or some of its items out of the measurement.
+	problems map[string]*ClusterError
 	// Phases is how long each part of the measurement took; Requests how
 	// many Kafka requests it sent, by cluster alias.
 	Phases   []Phase          `json:"phases"`
@@ -405,4 +409,32 @@ func (s *Snapshot) ResetPlan(groups ...string) []Reset {
 		}
 	}
 	return plan
+}
+
+// Problems are the diagnosed failures, one per cluster, that kept a whole
+// cluster or some of its items out of this measurement (a refused login,
+// an untrusted certificate, a missing ACL, no answer), sorted by alias.
+// Transient per-item errors, such as a partition leader that moved, are
+// not problems: they show as unknown items only.
+func (s *Snapshot) Problems() []*ClusterError {
+	out := make([]*ClusterError, 0, len(s.problems))
+	for _, alias := range slices.Sorted(maps.Keys(s.problems)) {
+		out = append(out, s.problems[alias])
+	}
+	return out
+}
+
+// addProblem records err as alias's problem unless one is recorded, and
+// only when it is a diagnosed failure.
+func (s *Snapshot) addProblem(err error) {
+	var ce *ClusterError
+	if !errors.As(err, &ce) || ce.Reason == ReasonOther || ce.Reason == "" {
+		return
+	}
+	if s.problems == nil {
+		s.problems = map[string]*ClusterError{}
+	}
+	if _, ok := s.problems[ce.Alias]; !ok {
+		s.problems[ce.Alias] = ce
+	}
 }

@@ -284,7 +284,7 @@ func (s *stack) leastPrivilege(t *testing.T) {
 				if strings.Contains(e.FailsWith, "the sidecar") {
 					// The sidecar's own measurement fails too, and says so.
 					_, stderr, code := s.status(t, nil)
-					if code != 2 || !strings.Contains(stderr, fmt.Sprintf("%s cluster %q: ", e.Cluster, e.Cluster)) || !strings.Contains(stderr, "AUTHORIZATION_FAILED") {
+					if code != 1 || !strings.Contains(stderr, fmt.Sprintf("%s cluster %q: ", e.Cluster, e.Cluster)) || !strings.Contains(stderr, "AUTHORIZATION_FAILED") {
 						t.Errorf("without %s, status exited %d: %s", e, code, stderr)
 					} else {
 						t.Logf("status: %s", strings.TrimSpace(stderr))

@@ -371,9 +371,11 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 	topics := m.sourceTopics(ctx, s, snap, &fails)
 	phase(PhaseSourceOffsets)
 	copiedStart := time.Now()
-	if err := m.copiedOffsets(ctx, s, msc, topics); err != nil {
+	unseen, err := m.copiedOffsets(ctx, s, msc, topics)
+	if err != nil {
 		return nil, err
 	}
+	topics = m.refusedTopics(ctx, s, topics, unseen, &fails)
 	// Connect's share: the configs read first and MM2's offsets.
 	phases = append(phases, Phase{PhaseConnectOffsets, connectTime + time.Since(copiedStart)})
 	phaseStart = time.Now()
@@ -734,19 +736,27 @@ func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicParts, timestam
 // computes each partition's lag. MM2 commits the offset of the last record
 // it copied, so the next record to copy is that offset + 1; a partition
 // never copied counts from its log start.
-func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) error {
+//
+// It returns the selected topics MM2 has copied that the source listed
+// not: refusedTopics finds out why.
+func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc string, topics []TopicLag) (map[string]bool, error) {
 	find := topicFinder(topics)
+	unseen := map[string]bool{}
 	err := m.api.SourceOffsets(ctx, msc, func(cluster, topic string, p int32, off int64) error {
 		if cluster != s.src.Alias {
 			return nil
 		}
-		if t := find(topic); t != nil && p >= 0 && int(p) < len(t.Partitions) {
+		t := find(topic)
+		if t == nil && !unseen[topic] && s.topics.Match(topic) && !s.policy.IsInternal(topic) {
+			unseen[topic] = true
+		}
+		if t != nil && p >= 0 && int(p) < len(t.Partitions) {
 			t.Partitions[p].Copied = off
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("connector %s offsets: %w", msc, err)
+		return nil, fmt.Errorf("connector %s offsets: %w", msc, err)
 	}
 	for i := range topics {
 		t := &topics[i]
@@ -769,7 +779,42 @@ func (m *Measurer) copiedOffsets(ctx context.Context, s *clusterState, msc strin
 			t.Lag += pl.Lag
 		}
 	}
-	return nil
+	return unseen, nil
+}
+
+// refusedTopics asks the source, by name, about topics MM2 has copied
+// that its listing left out. A broker leaves out the topics the principal
+// may not describe (losing Read loses Describe), and their backlog must
+// read as unknown, never as zero; a topic deleted on the source, or one
+// that answers, is left out as before.
+func (m *Measurer) refusedTopics(ctx context.Context, s *clusterState, topics []TopicLag, unseen map[string]bool, fails *failures) []TopicLag {
+	if len(unseen) == 0 {
+		return topics
+	}
+	names := slices.Sorted(maps.Keys(unseen))
+	resp, err := metadata(ctx, s.srcCl, names)
+	if err != nil {
+		why := fails.add(ItemTopic, clusterErr(s.src, "metadata of "+strings.Join(names, ", "), err))
+		for _, name := range names {
+			topics = append(topics, unknownTopic(s, name, why))
+		}
+	} else {
+		for _, t := range resp.Topics {
+			err := kerr.ErrorForCode(t.ErrorCode)
+			if t.Topic == nil || err == nil || errors.Is(err, kerr.UnknownTopicOrPartition) {
+				continue
+			}
+			why := fails.add(ItemTopic, fmt.Errorf("%s (copied by MM2): %w", *t.Topic, clusterErr(s.src, "metadata", err)))
+			topics = append(topics, unknownTopic(s, *t.Topic, why))
+		}
+	}
+	sort.Slice(topics, func(i, j int) bool { return topics[i].Topic < topics[j].Topic })
+	return topics
+}
+
+// unknownTopic is a topic row whose lag cannot be read, with no partitions.
+func unknownTopic(s *clusterState, name, why string) TopicLag {
+	return TopicLag{Topic: name, RemoteTopic: s.policy.RemoteTopic(s.src.Alias, name), Unknown: why}
 }
 
 // topicFinder returns topicLag for answers that list a topic's

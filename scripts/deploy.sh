@@ -81,12 +81,15 @@ if $preflight; then
     # The files about to be uploaded, checked before they reach a task.
     pf_connectors="${settings[CONNECTORS_DIR]:-${repo_root}/connect-image/connectors/${settings[AUTH_MODE]}}"
     pf_worker="${settings[WORKER_FILE]:-${repo_root}/connect-image/workers/${settings[AUTH_MODE]}.properties}"
-    echo "==> preflight: ${sidecar} preflight --connectors ${pf_connectors} --worker ${pf_worker}" >&2
+    # The scaling bound is the most workers the service runs.
+    pf_args=(--connectors "$pf_connectors" --worker "$pf_worker")
+    [[ -z "${settings[MAX_TASKS]:-}" ]] || pf_args+=(--max-workers "${settings[MAX_TASKS]}")
+    echo "==> preflight: ${sidecar} preflight ${pf_args[*]}" >&2
     env_args=()
     for key in "${!settings[@]}"; do
       env_args+=("${key}=${settings[$key]}")
     done
-    env "${env_args[@]}" "$sidecar" preflight --connectors "$pf_connectors" --worker "$pf_worker" ||
+    env "${env_args[@]}" "$sidecar" preflight "${pf_args[@]}" ||
       die "preflight failed: fix what it reports, or deploy with --skip-preflight"
   fi
 else

@@ -983,6 +983,10 @@ func TestDeployRefusesBadSettings(t *testing.T) {
 // without it is reported as skipped, as is --skip-preflight.
 func TestDeployPreflight(t *testing.T) {
 	externaltool.Path(t, "jq")
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	envFile := filepath.Join(t.TempDir(), "deploy.env")
 	write(t, envFile, exampleSettings, 0o600)
 	fake := func(script string) string {
@@ -1002,7 +1006,7 @@ func TestDeployPreflight(t *testing.T) {
 		{"the real preflight, clusters unreachable", buildSidecar(t), nil, `source cluster "source" (127.0.0.1:1, PLAINTEXT)`, false},
 		{"preflight fails", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho \"source cluster ${SOURCE_BOOTSTRAP_SERVERS} unreachable\" >&2\nexit 1\n"), nil,
 			"source cluster 127.0.0.1:1 unreachable", false},
-		{"preflight passes", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho preflight-ran >&2\n"), nil, "preflight-ran", true},
+		{"preflight passes", fake("#!/usr/bin/env bash\n[[ \"$2\" == --help ]] && exit 0\necho \"preflight-ran $*\" >&2\n"), nil, "--worker " + root + "/connect-image/workers/plaintext.properties --max-workers 4", true},
 		{"skipped on request", fake("#!/usr/bin/env bash\necho ran >&2\nexit 1\n"), []string{"--skip-preflight"}, "preflight: skipped (--skip-preflight)", true},
 	}
 	for _, tc := range tests {

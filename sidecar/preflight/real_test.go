@@ -2,7 +2,6 @@ package preflight
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
 	"github.com/mm2-fargate/mm2-ecs/internal/realkafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 )
@@ -28,16 +28,7 @@ func TestOnRealBrokers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := realkafka.Resolve(ctx, repo)
-	if errors.Is(err, realkafka.ErrNoJava) {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := externaltool.KafkaRuntime(t, repo)
 	brokers := map[string]*realkafka.Broker{}
 	for name, props := range map[string]map[string]string{
 		"source": nil,

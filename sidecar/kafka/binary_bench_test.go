@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,15 +48,34 @@ func BenchmarkBinary(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
+	limit := taskMemLimit(b)
 	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			url := startFixture(b, size.topics, size.parts)
-			benchBinary(b, bin, url)
+			// As the task definition runs it (GOMEMLIMIT set), and without
+			// a memory limit as the baseline, in the same run.
+			b.Run("gomemlimit="+limit, func(b *testing.B) { benchBinary(b, bin, url, "GOMEMLIMIT="+limit) })
+			b.Run("gomemlimit=off", func(b *testing.B) { benchBinary(b, bin, url) })
 		})
 	}
 }
 
-func benchBinary(b *testing.B, bin, connectURL string) {
+// taskMemLimit is the GOMEMLIMIT the Connect task definition gives the
+// sidecar container.
+func taskMemLimit(b *testing.B) string {
+	b.Helper()
+	raw, err := os.ReadFile("../../taskdefs/connect-task.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := regexp.MustCompile(`"name":\s*"GOMEMLIMIT",\s*"value":\s*"([^"]+)"`).FindSubmatch(raw)
+	if m == nil {
+		b.Fatal("taskdefs/connect-task.json sets no GOMEMLIMIT")
+	}
+	return string(m[1])
+}
+
+func benchBinary(b *testing.B, bin, connectURL string, extraEnv ...string) {
 	dir := b.TempDir()
 	connectors := filepath.Join(dir, "connectors")
 	if err := os.Mkdir(connectors, 0o700); err != nil {
@@ -71,6 +91,7 @@ func benchBinary(b *testing.B, bin, connectURL string) {
 		"SIDECAR_CLOUDWATCH_MODE=off",
 		"SIDECAR_LAG_INTERVAL=2s",
 	}
+	env = append(env, extraEnv...)
 	logf, err := os.Create(filepath.Join(dir, "sidecar.log"))
 	if err != nil {
 		b.Fatal(err)

@@ -52,6 +52,10 @@ done
 command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is required: https://docs.aws.amazon.com/cli/"
 command -v jq >/dev/null 2>&1 || die "jq is required: install it with your package manager"
 
+# load_settings (lib/settings.bash) fills these; named here so the script
+# reads whole on its own.
+declare -A settings=()
+region="" stack="" config_stack=""
 # shellcheck source-path=SCRIPTDIR source=lib/settings.bash
 source "${repo_root}/scripts/lib/settings.bash"
 load_settings "$env_file" destroy

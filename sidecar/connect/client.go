@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"net/http"
 	"net/url"
@@ -270,31 +271,6 @@ const (
 // wrapped in an *Error naming the request.
 var ErrAnswerTooLarge = errors.New("answer too large")
 
-// capped reads at most n bytes of r and then fails with ErrAnswerTooLarge
-// rather than a silent end, which a decoder would take for truncated JSON
-// or, worse, for a complete answer.
-type capped struct {
-	r io.Reader
-	n int64
-}
-
-func (c *capped) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		// One byte more tells a body of exactly n bytes from a longer one.
-		var one [1]byte
-		if k, _ := io.ReadFull(c.r, one[:]); k > 0 {
-			return 0, ErrAnswerTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.n {
-		p = p[:c.n]
-	}
-	k, err := c.r.Read(p)
-	c.n -= int64(k)
-	return k, err
-}
-
 func tooLarge(limit int64) error {
 	return fmt.Errorf("%w: over %d MiB, more than the sidecar reads", ErrAnswerTooLarge, limit>>20)
 }
@@ -305,7 +281,7 @@ func (c *Client) send(ctx context.Context, method, path string, in, out any) (in
 		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(&capped{r: resp.Body, n: MaxAnswerBytes})
+	raw, err := io.ReadAll(bounded.Reader(resp.Body, MaxAnswerBytes, ErrAnswerTooLarge))
 	if errors.Is(err, ErrAnswerTooLarge) {
 		return resp.StatusCode, &Error{Method: method, Path: path, Status: resp.StatusCode, Err: tooLarge(MaxAnswerBytes)}
 	}

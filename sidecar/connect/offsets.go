@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"math"
 	"net/http"
@@ -31,7 +32,7 @@ func (c *Client) SourceOffsets(ctx context.Context, name string, fn func(cluster
 		return err
 	}
 	defer resp.Body.Close()
-	body := &bodyReader{r: &capped{r: resp.Body, n: maxStreamedBytes}}
+	body := &bodyReader{r: bounded.Reader(resp.Body, maxStreamedBytes, ErrAnswerTooLarge)}
 	err = decodeSourceOffsets(json.NewDecoder(body), fn)
 	var fnErr *callbackError
 	switch {

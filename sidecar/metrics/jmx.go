@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"math"
 	"net/http"
@@ -157,7 +158,7 @@ func (j *JMX) scrape(ctx context.Context, w io.Writer) (ProcessResult, error) {
 	}
 	p := j.procs.Get().(*Processor)
 	defer j.procs.Put(p)
-	res, err := p.Process(&capped{r: resp.Body, n: j.maxBytes}, w)
+	res, err := p.Process(bounded.Reader(resp.Body, j.maxBytes, ErrExpositionTooLarge), w)
 	if errors.Is(err, ErrExpositionTooLarge) {
 		return res, fmt.Errorf("jmx exporter %s: %w: over %d bytes (SIDECAR_JMX_MAX_BYTES)", j.url, ErrExpositionTooLarge, j.maxBytes)
 	}
@@ -170,29 +171,6 @@ func (j *JMX) scrape(ctx context.Context, w io.Writer) (ProcessResult, error) {
 // ErrExpositionTooLarge is a JMX exporter answer longer than
 // SIDECAR_JMX_MAX_BYTES.
 var ErrExpositionTooLarge = errors.New("exposition too large")
-
-// capped reads at most n bytes and then fails with ErrExpositionTooLarge,
-// so that an endless answer ends as an error, not as a normal end.
-type capped struct {
-	r io.Reader
-	n int64
-}
-
-func (c *capped) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		var one [1]byte
-		if k, _ := io.ReadFull(c.r, one[:]); k > 0 {
-			return 0, ErrExpositionTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.n {
-		p = p[:c.n]
-	}
-	k, err := c.r.Read(p)
-	c.n -= int64(k)
-	return k, err
-}
 
 // Run refreshes the snapshot every interval when nothing else scraped in the
 // meantime (the /metrics handler scrapes too), until ctx ends.

@@ -42,16 +42,26 @@ func (r *Runtime) StartBroker(ctx context.Context, o BrokerOptions) (*Broker, er
 	if err != nil {
 		return nil, err
 	}
-	data := filepath.Join(o.Dir, "data")
-	props := map[string]string{
+	props := oneNode(o.Dir)
+	maps.Copy(props, map[string]string{
+		"listeners":                           fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", ports[0], ports[1]),
+		"advertised.listeners":                fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", ports[0]),
+		"listener.security.protocol.map":      "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+		"controller.quorum.bootstrap.servers": fmt.Sprintf("127.0.0.1:%d", ports[1]),
+	})
+	maps.Copy(props, o.Props)
+	return r.launch(ctx, o.Name, o.Dir, props, fmt.Sprintf("127.0.0.1:%d", ports[0]))
+}
+
+// oneNode is what every broker of this package sets: a KRaft node that is
+// its own controller, with replication factors of one and small thread
+// pools, its data under dir. Listeners are the caller's.
+func oneNode(dir string) map[string]string {
+	return map[string]string{
 		"process.roles":                                    "broker,controller",
 		"node.id":                                          "1",
-		"listeners":                                        fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", ports[0], ports[1]),
-		"advertised.listeners":                             fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", ports[0]),
 		"controller.listener.names":                        "CONTROLLER",
-		"listener.security.protocol.map":                   "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-		"controller.quorum.bootstrap.servers":              fmt.Sprintf("127.0.0.1:%d", ports[1]),
-		"log.dirs":                                         data,
+		"log.dirs":                                         filepath.Join(dir, "data"),
 		"offsets.topic.replication.factor":                 "1",
 		"offsets.topic.num.partitions":                     "3",
 		"transaction.state.log.replication.factor":         "1",
@@ -65,22 +75,26 @@ func (r *Runtime) StartBroker(ctx context.Context, o BrokerOptions) (*Broker, er
 		"num.io.threads":                                   "2",
 		"log.segment.bytes":                                "16777216",
 	}
-	maps.Copy(props, o.Props)
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+}
+
+// launch writes props, formats storage and starts kafka.Kafka with
+// jvmArgs, returning once bootstrap answers metadata.
+func (r *Runtime) launch(ctx context.Context, name, dir string, props map[string]string, bootstrap string, jvmArgs ...string) (*Broker, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cfg := filepath.Join(o.Dir, "server.properties")
+	cfg := filepath.Join(dir, "server.properties")
 	if err := os.WriteFile(cfg, renderProps(props), 0o600); err != nil {
 		return nil, err
 	}
-	if err := r.format(ctx, o.Dir, cfg); err != nil {
-		return nil, fmt.Errorf("%s broker: %w", o.Name, err)
+	if err := r.format(ctx, dir, cfg); err != nil {
+		return nil, fmt.Errorf("%s broker: %w", name, err)
 	}
-	p, err := r.startJVM(o.Name+" broker", o.Dir, nil, "kafka.Kafka", cfg)
+	p, err := r.startJVM(name+" broker", dir, nil, append(jvmArgs, "kafka.Kafka", cfg)...)
 	if err != nil {
 		return nil, err
 	}
-	b := &Broker{Process: p, Bootstrap: fmt.Sprintf("127.0.0.1:%d", ports[0])}
+	b := &Broker{Process: p, Bootstrap: bootstrap}
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := p.waitFor(wctx, "answering metadata", b.ping); err != nil {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -89,14 +88,12 @@ func (r *Runtime) StartSecureBroker(ctx context.Context, o SecureBrokerOptions) 
 		return nil, err
 	}
 	internal, sasl, ssl, ctrl := ports[0], ports[1], ports[2], ports[3]
-	props := map[string]string{
-		"process.roles":                       "broker,controller",
-		"node.id":                             "1",
+	props := oneNode(o.Dir)
+	maps.Copy(props, map[string]string{
 		"listeners":                           fmt.Sprintf("INTERNAL://127.0.0.1:%d,SASL_SSL://127.0.0.1:%d,SSL://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", internal, sasl, ssl, ctrl),
 		"advertised.listeners":                fmt.Sprintf("INTERNAL://127.0.0.1:%d,SASL_SSL://127.0.0.1:%d,SSL://127.0.0.1:%d", internal, sasl, ssl),
 		"listener.security.protocol.map":      "INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT",
 		"inter.broker.listener.name":          "INTERNAL",
-		"controller.listener.names":           "CONTROLLER",
 		"controller.quorum.bootstrap.servers": fmt.Sprintf("127.0.0.1:%d", ctrl),
 
 		"sasl.enabled.mechanisms":                               "SCRAM-SHA-512",
@@ -114,52 +111,24 @@ func (r *Runtime) StartSecureBroker(ctx context.Context, o SecureBrokerOptions) 
 		"authorizer.class.name":          "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 		"allow.everyone.if.no.acl.found": "false",
 		"super.users":                    "User:ANONYMOUS",
-
-		"log.dirs":                                         filepath.Join(o.Dir, "data"),
-		"offsets.topic.replication.factor":                 "1",
-		"offsets.topic.num.partitions":                     "3",
-		"transaction.state.log.replication.factor":         "1",
-		"transaction.state.log.min.isr":                    "1",
-		"share.coordinator.state.topic.replication.factor": "1",
-		"share.coordinator.state.topic.min.isr":            "1",
-		"group.initial.rebalance.delay.ms":                 "0",
-		"default.replication.factor":                       "1",
-		"num.partitions":                                   "1",
-		"num.network.threads":                              "2",
-		"num.io.threads":                                   "2",
-		"log.segment.bytes":                                "16777216",
-		"auto.create.topics.enable":                        "false",
-	}
+		"auto.create.topics.enable":      "false",
+	})
 	maps.Copy(props, o.Props)
-	cfg := filepath.Join(o.Dir, "server.properties")
-	if err := os.WriteFile(cfg, renderProps(props), 0o600); err != nil {
-		return nil, err
-	}
-	if err := r.format(ctx, o.Dir, cfg); err != nil {
-		return nil, fmt.Errorf("%s broker: %w", o.Name, err)
-	}
 	logCfg := filepath.Join(o.Dir, "log4j2-secure.properties")
 	if err := os.WriteFile(logCfg, []byte(secureLog4j), 0o600); err != nil {
 		return nil, err
 	}
 	// The later -D wins over the package's own log configuration.
-	p, err := r.startJVM(o.Name+" broker", o.Dir, nil, "-Dlog4j2.configurationFile="+logCfg, "kafka.Kafka", cfg)
+	broker, err := r.launch(ctx, o.Name, o.Dir, props, fmt.Sprintf("127.0.0.1:%d", internal), "-Dlog4j2.configurationFile="+logCfg)
 	if err != nil {
 		return nil, err
 	}
-	b := &SecureBroker{
-		Broker:        &Broker{Process: p, Bootstrap: fmt.Sprintf("127.0.0.1:%d", internal)},
+	return &SecureBroker{
+		Broker:        broker,
 		SASLSSL:       fmt.Sprintf("127.0.0.1:%d", sasl),
 		SSL:           fmt.Sprintf("127.0.0.1:%d", ssl),
 		AuthorizerLog: filepath.Join(o.Dir, "authorizer.log"),
-	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := p.waitFor(wctx, "answering metadata", b.ping); err != nil {
-		p.Kill()
-		return nil, err
-	}
-	return b, nil
+	}, nil
 }
 
 // AddSCRAMUser creates or updates a SCRAM-SHA-512 user through the admin

@@ -20,43 +20,27 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/demo"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
 // configTopic is the Connect config topic of connect-image/workers/plaintext.properties.
 const configTopic = "mm2-connect-configs"
 
-// statusJSON is the part of `connect-sidecar status --json` the suite reads.
+// statusJSON is `connect-sidecar status --json`, decoded into the types
+// it is written from.
 type statusJSON struct {
-	Connectors map[string]struct {
-		Connector struct {
-			State string `json:"state"`
-		} `json:"connector"`
-		Tasks []struct {
-			ID       int    `json:"id"`
-			State    string `json:"state"`
-			WorkerID string `json:"worker_id"`
-			Trace    string `json:"trace"`
-		} `json:"tasks"`
-	} `json:"connectors"`
-	Ready       bool  `json:"migration_ready"`
-	TotalLag    int64 `json:"total_lag"`
-	Measurement struct {
-		Topics []struct {
-			Topic string `json:"topic"`
-			Lag   int64  `json:"lag"`
-		} `json:"topics"`
-		Groups []struct {
-			Group   string `json:"group"`
-			Verdict string `json:"verdict"`
-		} `json:"groups"`
-	} `json:"measurement"`
+	Connectors  map[string]connect.ConnectorStatus `json:"connectors"`
+	Ready       bool                               `json:"migration_ready"`
+	TotalLag    int64                              `json:"total_lag"`
+	Measurement kafka.Snapshot                     `json:"measurement"`
 }
 
 func (s statusJSON) verdicts() map[string]string {
 	out := map[string]string{}
 	for _, g := range s.Measurement.Groups {
-		out[g.Group] = g.Verdict
+		out[g.Group] = string(g.Verdict)
 	}
 	return out
 }

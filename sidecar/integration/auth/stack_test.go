@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -613,31 +612,6 @@ func randomText(t *testing.T) string {
 	return fmt.Sprintf("%x", b)
 }
 
-// statusJSON is the part of `connect-sidecar status --json` the suite reads.
-type statusJSON struct {
-	Connectors map[string]struct {
-		Connector struct {
-			State string `json:"state"`
-		} `json:"connector"`
-		Tasks []struct {
-			State string `json:"state"`
-			Trace string `json:"trace"`
-		} `json:"tasks"`
-	} `json:"connectors"`
-	Ready       bool  `json:"migration_ready"`
-	TotalLag    int64 `json:"total_lag"`
-	Measurement struct {
-		Topics []struct {
-			Topic string `json:"topic"`
-			Lag   int64  `json:"lag"`
-		} `json:"topics"`
-		Groups []struct {
-			Group   string `json:"group"`
-			Verdict string `json:"verdict"`
-		} `json:"groups"`
-	} `json:"measurement"`
-}
-
 // status runs the real binary's `status` with the sidecar container's
 // environment, plus or minus what extra says (an empty value unsets).
 func (s *stack) status(t *testing.T, extra map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -666,16 +640,4 @@ func (s *stack) status(t *testing.T, extra map[string]string, args ...string) (s
 		t.Fatalf("connect-sidecar status: %v", err)
 	}
 	return out.String(), errb.String(), code
-}
-
-func (s *stack) statusJSON(t *testing.T) (statusJSON, string, int) {
-	t.Helper()
-	out, errOut, code := s.status(t, nil, "--json")
-	var st statusJSON
-	if code == 0 {
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
-			t.Fatalf("status --json: %v\n%s", err, out)
-		}
-	}
-	return st, errOut, code
 }

@@ -420,3 +420,20 @@ func IsRetryable(err error) bool {
 	}
 	return s == 0 || s == http.StatusConflict || s >= 500
 }
+
+// TraceLines splits a Java stack trace as Connect reports it into its first
+// line and its root cause: the text after the last "Caused by: ", "" when
+// there is none. A real MM2 task failing on a record too large for the
+// target starts with "ConnectException: Unrecoverable exception from
+// producer send callback" and names RecordTooLargeException only as its
+// cause.
+func TraceLines(trace string) (first, rootCause string) {
+	lines := strings.Split(strings.TrimSpace(trace), "\n")
+	for i := len(lines) - 1; i > 0; i-- {
+		if cause, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "Caused by: "); ok {
+			rootCause = cause
+			break
+		}
+	}
+	return strings.TrimSpace(lines[0]), rootCause
+}

@@ -544,9 +544,6 @@ func (s *Sidecar) Exited() (bool, error) {
 // LastEMF returns the latest EMF line the sidecar printed, if any.
 func (s *Sidecar) LastEMF() []byte { return s.emf.last() }
 
-// EMFCount is how many EMF lines the sidecar has printed.
-func (s *Sidecar) EMFCount() int { return s.emf.count() }
-
 // stop sends SIGTERM and waits; a process that outlives grace is killed.
 func (s *Sidecar) stop(grace time.Duration) error {
 	if s.cmd == nil || s.cmd.Process == nil {
@@ -692,7 +689,6 @@ type emfTail struct {
 	mu      sync.Mutex
 	partial []byte
 	lastEMF []byte
-	lines   int
 }
 
 func (e *emfTail) Write(p []byte) (int, error) {
@@ -706,18 +702,11 @@ func (e *emfTail) Write(p []byte) (int, error) {
 		line := e.partial[:i]
 		if bytes.Contains(line, []byte(`"_aws"`)) {
 			e.lastEMF = append(e.lastEMF[:0], line...)
-			e.lines++
 		}
 		e.partial = e.partial[i+1:]
 	}
 	e.mu.Unlock()
 	return e.w.Write(p)
-}
-
-func (e *emfTail) count() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.lines
 }
 
 func (e *emfTail) last() []byte {

@@ -103,26 +103,6 @@ func (d *Demo) clusterEnvList() []string {
 	return env
 }
 
-// RestartWorker starts worker i's JVM again on the same ports and config
-// after StopWorker, as ECS replaces a stopped task's container.
-func (d *Demo) RestartWorker(ctx context.Context, i int) error {
-	w := d.Workers[i]
-	var rest, jmx int
-	if _, err := fmt.Sscanf(w.URL, "http://127.0.0.1:%d", &rest); err != nil {
-		return err
-	}
-	if _, err := fmt.Sscanf(w.JMXURL, "http://127.0.0.1:%d/metrics", &jmx); err != nil {
-		return err
-	}
-	configDir := filepath.Join(d.workerDir(i), "config")
-	nw, err := d.opts.Runtime.StartWorker(ctx, d.workerOptions(i, configDir, rest, jmx, d.clusterEnvList()))
-	if err != nil {
-		return err
-	}
-	d.Workers[i] = nw
-	return nil
-}
-
 // StopWorker stops worker i's JVM (SIGTERM, then SIGKILL after grace).
 func (d *Demo) StopWorker(i int, grace time.Duration) { d.Workers[i].Stop(grace) }
 

@@ -131,13 +131,9 @@ func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 // bounded cardinality that names the cause without its message, which may
 // quote configuration values.
 func exception(trace string) string {
-	lines := strings.Split(strings.TrimSpace(trace), "\n")
-	line := lines[0]
-	for i := len(lines) - 1; i > 0; i-- {
-		if cause, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "Caused by: "); ok {
-			line = cause
-			break
-		}
+	line, cause := connect.TraceLines(trace)
+	if cause != "" {
+		line = cause
 	}
 	class, _, _ := strings.Cut(line, ":")
 	class = strings.TrimSpace(class)

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
@@ -46,19 +45,13 @@ type failure struct {
 }
 
 // TraceSummary is a Java stack trace in one line: its first line and,
-// when there is one, its root cause (the last "Caused by:"). A real MM2
-// task that fails on a record too large for the target starts with
-// "ConnectException: Unrecoverable exception from producer send callback"
-// and names RecordTooLargeException only as its cause.
+// when there is one, its root cause (connect.TraceLines).
 func TraceSummary(trace string) string {
-	lines := strings.Split(strings.TrimSpace(trace), "\n")
-	out := clip(strings.TrimSpace(lines[0]))
-	for i := len(lines) - 1; i > 0; i-- {
-		if cause, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "Caused by: "); ok {
-			return out + " | caused by " + clip(cause)
-		}
+	first, cause := connect.TraceLines(trace)
+	if cause == "" {
+		return clip(first)
 	}
-	return out
+	return clip(first) + " | caused by " + clip(cause)
 }
 
 func clip(s string) string {

@@ -95,8 +95,8 @@ func (r *Runtime) startJVM(name, dir string, env []string, args ...string) (*Pro
 	return p, nil
 }
 
-// Stop sends SIGTERM and waits up to grace, then kills. It returns nil when
-// the process has ended either way.
+// Stop sends SIGTERM to the process group and waits up to grace, then
+// kills it; it returns once the process has ended.
 func (p *Process) Stop(grace time.Duration) {
 	if p == nil || p.cmd == nil || p.cmd.Process == nil {
 		return

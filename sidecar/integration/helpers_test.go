@@ -274,7 +274,7 @@ func workerStarts(t *testing.T, d *demo.Demo) map[string]int {
 	return out
 }
 
-// leaderIndex returns the sidecars reporting connect_sidecar_is_leader 1.
+// leaders returns the indexes of the sidecars reporting connect_sidecar_is_leader 1.
 func leaders(t *testing.T, d *demo.Demo) []int {
 	t.Helper()
 	var out []int
@@ -299,7 +299,7 @@ func leaders(t *testing.T, d *demo.Demo) []int {
 	return out
 }
 
-// restREST sends one request to a Connect REST URL and returns the status
+// rest sends one request to a Connect REST URL and returns the status
 // code and decoded JSON body (nil when empty).
 func rest(t *testing.T, method, url, body string) (int, any) {
 	t.Helper()

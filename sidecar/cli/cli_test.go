@@ -136,12 +136,12 @@ func TestWaitForConnectReports(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String()
 	ln.Close()
-	client, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Second}, nil)
+	client, err := connect.New(config.Connect{URL: url, Timeout: time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := config.Logging{LogFormat: "text", LogLevel: "info"}.Logger(logs)
+	log := config.Logging{Format: "text", Level: "info"}.Logger(logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 1100*time.Millisecond)
 	defer cancel()
 	if err := waitForConnect(ctx, client, log, 250*time.Millisecond); err != nil {

@@ -47,7 +47,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 			printProblems(stderr, "connect-sidecar healthcheck", err)
 			return exitBadConf
 		}
-		*addr = cfg.MetricsAddr
+		*addr = cfg.Metrics.Addr
 	}
 	path := "/readyz"
 	if *live {

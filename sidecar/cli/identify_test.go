@@ -41,7 +41,7 @@ func TestIdentify(t *testing.T) {
 				t.Setenv(ecsmeta.EnvVar, meta.URL)
 			}
 			cfg := config.Config{
-				Connect: config.Connect{ConnectURL: tt.connectURL},
+				Connect: config.Connect{URL: tt.connectURL},
 				Task:    config.Task{AdvertisedURL: tt.advertisedURL},
 			}
 			w, err := identify(context.Background(), cfg, slog.New(slog.DiscardHandler))

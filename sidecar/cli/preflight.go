@@ -88,8 +88,8 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // preflightInput reads the connector files, the worker properties and the
 // Connect client the checks need. Every problem is returned at once.
 func preflightInput(ctx context.Context, cfg config.Config, dir, workerFile string) (preflight.Input, error) {
-	in := preflight.Input{SourceConnector: cfg.SourceConnector}
-	uri := cfg.ConnectorsURI
+	in := preflight.Input{SourceConnector: cfg.Lag.SourceConnector}
+	uri := cfg.Reconcile.ConnectorsURI
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -100,7 +100,7 @@ func preflightInput(ctx context.Context, cfg config.Config, dir, workerFile stri
 	if uri == "" {
 		return in, errors.New("SIDECAR_CONNECTORS_URI is not set and no --connectors DIR given: no connector files to check")
 	}
-	loader, err := desired.NewLoader(source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline}), uri)
+	loader, err := desired.NewLoader(source.New(source.Options{MaxBytes: cfg.Bootstrap.MaxObjectBytes, Deadline: cfg.Bootstrap.FetchDeadline}), uri)
 	if err != nil {
 		return in, err
 	}
@@ -116,7 +116,7 @@ func preflightInput(ctx context.Context, cfg config.Config, dir, workerFile stri
 
 	explicit := workerFile != ""
 	if !explicit {
-		workerFile = filepath.Join(cfg.ConfigDir, "connect-distributed.properties")
+		workerFile = filepath.Join(cfg.Bootstrap.ConfigDir, "connect-distributed.properties")
 	}
 	switch raw, err := os.ReadFile(workerFile); {
 	case err == nil:
@@ -162,8 +162,8 @@ func preflightRunner(cfg config.Config, loader *desired.Loader, api *connect.Cli
 		if err != nil {
 			return nil, err
 		}
-		in := preflight.Input{Connectors: set.Connectors, SourceConnector: cfg.SourceConnector, Connect: api}
-		if raw, err := os.ReadFile(filepath.Join(cfg.ConfigDir, "connect-distributed.properties")); err == nil {
+		in := preflight.Input{Connectors: set.Connectors, SourceConnector: cfg.Lag.SourceConnector, Connect: api}
+		if raw, err := os.ReadFile(filepath.Join(cfg.Bootstrap.ConfigDir, "connect-distributed.properties")); err == nil {
 			if p, err := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(raw); err == nil {
 				in.Worker = p.Map()
 			}

@@ -46,11 +46,11 @@ Configuration is read from the environment: see connect-sidecar --help.
 		printProblems(stderr, "connect-sidecar run", err)
 		return exitBadConf
 	}
-	if cfg.ConnectorsURI == "" {
+	if cfg.Reconcile.ConnectorsURI == "" {
 		fmt.Fprintln(stderr, "connect-sidecar run: SIDECAR_CONNECTORS_URI is not set: want s3://bucket/prefix/ or file:///dir, where the connector files are")
 		return exitBadConf
 	}
-	log := cfg.Logger(stderr)
+	log := cfg.Logging.Logger(stderr)
 	self, err := identify(ctx, cfg, log)
 	if err != nil {
 		printProblems(stderr, "connect-sidecar run", err)
@@ -62,8 +62,8 @@ Configuration is read from the environment: see connect-sidecar --help.
 		printProblems(stderr, "connect-sidecar run", err)
 		return exitBadConf
 	}
-	reader := source.New(source.Options{MaxBytes: cfg.MaxObjectBytes, Deadline: cfg.FetchDeadline, Fetched: reg.CountS3Fetch, Logger: log})
-	loader, err := desired.NewLoader(reader, cfg.ConnectorsURI)
+	reader := source.New(source.Options{MaxBytes: cfg.Bootstrap.MaxObjectBytes, Deadline: cfg.Bootstrap.FetchDeadline, Fetched: reg.CountS3Fetch, Logger: log})
+	loader, err := desired.NewLoader(reader, cfg.Reconcile.ConnectorsURI)
 	if err != nil {
 		printProblems(stderr, "connect-sidecar run", err)
 		return exitBadConf
@@ -71,7 +71,7 @@ Configuration is read from the environment: see connect-sidecar --help.
 
 	var jmx *metrics.JMX
 	var leadership reconcile.Leadership = reconcile.Unknown{}
-	if cfg.JMXURL != "" {
+	if cfg.Metrics.JMXURL != "" {
 		jmx = metrics.NewJMX(metrics.JMXOptionsFromConfig(cfg.Metrics, metrics.LabelsFromTask(self.task)), reg)
 		leadership = reconcile.NewLeaderByURL(self.advertisedURL, jmx.LeaderURL)
 	}
@@ -87,17 +87,17 @@ Configuration is read from the environment: see connect-sidecar --help.
 		return leader || (!known && jmx == nil)
 	}
 
-	r := &runner{mux: http.NewServeMux(), stopWithin: cfg.ShutdownGrace + stopMargin}
-	h := newHealth(cfg.ReconcileInterval)
+	r := &runner{mux: http.NewServeMux(), stopWithin: cfg.Reconcile.ShutdownGrace + stopMargin}
+	h := newHealth(cfg.Reconcile.Interval)
 	h.register(r.mux)
 	r.mux.Handle("GET /metrics", metrics.Handler(reg, jmx, log))
-	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.MetricsAddr, r.mux, log) })
+	r.add("http", func(ctx context.Context) error { return serveHTTP(ctx, cfg.Metrics.Addr, r.mux, log) })
 
 	rec := reconcile.New(client, reconcile.Options{
-		Prune:       cfg.Prune,
-		AutoRestart: cfg.AutoRestart,
-		MaxRestarts: cfg.MaxRestarts,
-		WriteJitter: cfg.WriteJitter,
+		Prune:       cfg.Reconcile.Prune,
+		AutoRestart: cfg.Reconcile.AutoRestart,
+		MaxRestarts: cfg.Reconcile.MaxRestarts,
+		WriteJitter: cfg.Reconcile.WriteJitter,
 		Leadership:  leadership,
 		Metrics:     reg,
 		Logger:      log,
@@ -116,16 +116,16 @@ Configuration is read from the environment: see connect-sidecar --help.
 	}
 
 	var lag *kafka.Collector
-	if cfg.LagInterval > 0 {
+	if cfg.Lag.Interval > 0 {
 		measurer := kafka.NewMeasurer(client, kafka.MeasurerOptions{
-			SourceConnector:     cfg.SourceConnector,
-			CheckpointConnector: cfg.CheckpointConnector,
+			SourceConnector:     cfg.Lag.SourceConnector,
+			CheckpointConnector: cfg.Lag.CheckpointConnector,
 			Logger:              log,
 		})
 		defer measurer.Close()
 		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
-			Interval:        cfg.LagInterval,
-			PartitionDetail: cfg.PartitionDetail == "partition",
+			Interval:        cfg.Lag.Interval,
+			PartitionDetail: cfg.Metrics.PartitionDetail == "partition",
 			IsLeader:        exportsClusterFacts,
 			Logger:          log,
 		})
@@ -136,8 +136,8 @@ Configuration is read from the environment: see connect-sidecar --help.
 		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
 	}
 
-	if cfg.PreflightInterval > 0 {
-		pf := preflight.NewCollector(preflightRunner(cfg, loader, client), preflight.CollectorOptions{Interval: cfg.PreflightInterval, IsLeader: exportsClusterFacts, Logger: log})
+	if cfg.Preflight.Interval > 0 {
+		pf := preflight.NewCollector(preflightRunner(cfg, loader, client), preflight.CollectorOptions{Interval: cfg.Preflight.Interval, IsLeader: exportsClusterFacts, Logger: log})
 		if err := reg.Register(pf); err != nil {
 			log.Error("register preflight metrics", "error", err.Error())
 			return 1
@@ -161,7 +161,7 @@ Configuration is read from the environment: see connect-sidecar --help.
 	switch pub, err := cloudwatch.FromConfig(ctx, cfg.CloudWatch, self.task, cwOpts); {
 	case err != nil:
 		log.Error("CloudWatch metrics are off", "error", err.Error())
-	case cfg.CloudWatch.Mode() != cloudwatch.ModeOff:
+	case cfg.CloudWatch.EffectiveMode() != cloudwatch.ModeOff:
 		r.add("cloudwatch", func(ctx context.Context) error { pub.Run(ctx); return nil })
 	}
 
@@ -199,15 +199,15 @@ func identify(ctx context.Context, cfg config.Config, log *slog.Logger) (worker,
 		// Labels and dimensions degrade; reconciling must not stop for it.
 		log.Warn("ECS task metadata unavailable", "error", err.Error())
 	}
-	w := worker{task: task.Override(cfg.ClusterName, cfg.ServiceName), advertisedURL: cfg.AdvertisedURL}
+	w := worker{task: task.Override(cfg.Task.ClusterName, cfg.Task.ServiceName), advertisedURL: cfg.Task.AdvertisedURL}
 	if w.advertisedURL == "" {
-		w.advertisedURL = cfg.ConnectURL
+		w.advertisedURL = cfg.Connect.URL
 	}
 	u, err := url.Parse(w.advertisedURL)
 	if err != nil {
 		return worker{}, fmt.Errorf("advertised URL %q: %w", w.advertisedURL, err)
 	}
-	if cfg.AdvertisedURL == "" && onECS && task.PrivateIPv4 != "" {
+	if cfg.Task.AdvertisedURL == "" && onECS && task.PrivateIPv4 != "" {
 		// Connect advertises the task's address, not the one the
 		// sidecar reaches it on.
 		u.Host = net.JoinHostPort(task.PrivateIPv4, portOf(u))
@@ -341,7 +341,7 @@ func reconcileLoop(ctx context.Context, cfg config.Reconcile, client *connect.Cl
 			log.Warn("not watching connector files; relying on SIDECAR_RECONCILE_INTERVAL", "uri", loader.URI(), "error", err.Error())
 		}
 	}()
-	tick := time.NewTicker(cfg.ReconcileInterval)
+	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	// One grace period from the signal for the whole loop: requests under
 	// way may finish within it, and no cycle begun after it gets a fresh

@@ -102,9 +102,9 @@ func TestShutdownFitsStopTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := sidecarStopTimeout(t)
-	if worst := cfg.ShutdownGrace + stopMargin; worst > stop*3/4 {
+	if worst := cfg.Reconcile.ShutdownGrace + stopMargin; worst > stop*3/4 {
 		t.Errorf("SIDECAR_SHUTDOWN_GRACE %s + exit margin %s = %s, not well inside the task definition's stopTimeout %s",
-			cfg.ShutdownGrace, stopMargin, worst, stop)
+			cfg.Reconcile.ShutdownGrace, stopMargin, worst, stop)
 	}
 }
 

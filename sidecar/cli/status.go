@@ -74,7 +74,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
 		return exitFailed
 	}
-	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.SourceConnector, CheckpointConnector: cfg.CheckpointConnector})
+	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.Lag.SourceConnector, CheckpointConnector: cfg.Lag.CheckpointConnector})
 	defer m.Close()
 	snap, err := m.Measure(ctx)
 	if err != nil {

@@ -13,11 +13,11 @@ import (
 // CloudWatch client when mode api needs one and o.API is nil. The caller
 // still supplies EMF (stdout), JMX, Tasks, Recorder, Leader and Log.
 func FromConfig(ctx context.Context, cfg config.CloudWatch, task ecsmeta.Task, o Options) (*Publisher, error) {
-	o.Mode = cfg.Mode()
-	o.Namespace = cfg.CloudWatchNamespace
-	o.Interval = cfg.CloudWatchInterval
-	o.Buffer = cfg.CloudWatchBuffer
-	o.Resolution = cfg.CloudWatchResolution
+	o.Mode = cfg.EffectiveMode()
+	o.Namespace = cfg.Namespace
+	o.Interval = cfg.Interval
+	o.Buffer = cfg.Buffer
+	o.Resolution = cfg.Resolution
 	o.ClusterName = task.Cluster
 	o.ServiceName = task.ServiceName
 	if o.Mode == ModeOff {

@@ -691,8 +691,8 @@ func TestNewRejectsIncompleteOptions(t *testing.T) {
 func TestFromConfigDimensions(t *testing.T) {
 	_, srv := startFake(t)
 	newAPI(t, srv) // sets the environment the SDK reads
-	base := config.CloudWatch{CloudWatchMode: ModeAPI, CloudWatchNamespace: "MM2/Connect",
-		CloudWatchInterval: time.Minute, CloudWatchBuffer: 100, CloudWatchResolution: 60}
+	base := config.CloudWatch{Mode: ModeAPI, Namespace: "MM2/Connect",
+		Interval: time.Minute, Buffer: 100, Resolution: 60}
 	task := ecsmeta.Task{Cluster: "prod", ServiceName: "mm2-connect"}
 	tests := []struct {
 		name        string
@@ -704,7 +704,7 @@ func TestFromConfigDimensions(t *testing.T) {
 	}{
 		{"from task metadata", func(c config.CloudWatch) config.CloudWatch { return c }, task, "prod", "mm2-connect", ""},
 		{"no service anywhere", func(c config.CloudWatch) config.CloudWatch { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_SERVICE_NAME"},
-		{"off needs nothing", func(c config.CloudWatch) config.CloudWatch { c.CloudWatchMode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
+		{"off needs nothing", func(c config.CloudWatch) config.CloudWatch { c.Mode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,7 +24,8 @@ type Bootstrap struct {
 	MaxObjectBytes     int64         `envconfig:"SIDECAR_MAX_OBJECT_BYTES" default:"10485760" desc:"largest object the sidecar downloads"`
 }
 
-func (b Bootstrap) validate() []error {
+// Validate reports the settings that are out of range, one error each.
+func (b Bootstrap) Validate() []error {
 	var errs []error
 	if b.ConfigDir == "" {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONFIG_DIR: must not be empty"))

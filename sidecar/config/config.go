@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -22,35 +23,50 @@ import (
 // Config is the sidecar's whole configuration. Each embedded section lives in
 // its own file, next to the concern it configures.
 type Config struct {
-	Logging
-	Task
-	Bootstrap
-	Connect
-	Reconcile
-	Metrics
-	CloudWatch
-	Lag
-	Preflight
+	Logging    Logging
+	Task       Task
+	Bootstrap  Bootstrap
+	Connect    Connect
+	Reconcile  Reconcile
+	Metrics    Metrics
+	CloudWatch CloudWatch
+	Lag        Lag
+	Preflight  Preflight
 }
 
 // Logging configures the process-wide slog handler.
 type Logging struct {
-	LogFormat string `envconfig:"SIDECAR_LOG_FORMAT" default:"json" desc:"log format: json or text"`
-	LogLevel  string `envconfig:"SIDECAR_LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
+	Format string `envconfig:"SIDECAR_LOG_FORMAT" default:"json" desc:"log format: json or text"`
+	Level  string `envconfig:"SIDECAR_LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
+}
+
+// sections lists the settings' owners in --help order. Each is read on its
+// own: envconfig would prefix the variables of a named struct field with the
+// field's name, and every variable keeps its full name instead.
+func (c *Config) sections() []section {
+	return []section{&c.Logging, &c.Task, &c.Bootstrap, &c.Connect, &c.Reconcile, &c.Metrics, &c.CloudWatch, &c.Lag, &c.Preflight}
+}
+
+// section is one package's settings: a struct of envconfig fields that
+// checks what their types cannot.
+type section interface {
+	Validate() []error
 }
 
 // Load reads the configuration from the environment and validates it.
 func Load() (Config, error) {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			// Only typed settings fail to parse, and none of them is a
-			// secret, so the value may be shown. The parser's own words
-			// (strconv's) say less than what a good value looks like.
-			return Config{}, fmt.Errorf("%s=%q: want %s", pe.KeyName, pe.Value, typeHint(pe.TypeName))
+	for _, s := range c.sections() {
+		if err := envconfig.Process("", s); err != nil {
+			var pe *envconfig.ParseError
+			if errors.As(err, &pe) {
+				// Only typed settings fail to parse, and none of them is a
+				// secret, so the value may be shown. The parser's own words
+				// (strconv's) say less than what a good value looks like.
+				return Config{}, fmt.Errorf("%s=%q: want %s", pe.KeyName, pe.Value, typeHint(pe.TypeName))
+			}
+			return Config{}, fmt.Errorf("read environment: %w", err)
 		}
-		return Config{}, fmt.Errorf("read environment: %w", err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -62,25 +78,23 @@ func Load() (Config, error) {
 // reports every problem at once, one per line.
 func (c Config) Validate() error {
 	var errs []error
-	oneOf := func(key, val string, allowed ...string) {
-		for _, a := range allowed {
-			if val == a {
-				return
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s=%q: must be one of %s", key, val, strings.Join(allowed, ", ")))
+	for _, s := range c.sections() {
+		errs = append(errs, s.Validate()...)
 	}
-	oneOf("SIDECAR_LOG_FORMAT", c.LogFormat, "json", "text")
-	oneOf("SIDECAR_LOG_LEVEL", strings.ToLower(c.LogLevel), "debug", "info", "warn", "error")
-	errs = append(errs, c.Task.validate()...)
-	errs = append(errs, c.Bootstrap.validate()...)
-	errs = append(errs, c.Connect.validate()...)
-	errs = append(errs, c.Reconcile.validate()...)
-	errs = append(errs, c.Metrics.validate()...)
-	errs = append(errs, c.CloudWatch.validate()...)
-	errs = append(errs, c.Lag.validate()...)
-	errs = append(errs, c.Preflight.validate()...)
 	return errors.Join(errs...)
+}
+
+// Validate reports a log format or level that is not one of the known.
+func (l Logging) Validate() []error {
+	var errs []error
+	oneOf := func(key, val string, allowed ...string) {
+		if !slices.Contains(allowed, val) {
+			errs = append(errs, fmt.Errorf("%s=%q: must be one of %s", key, val, strings.Join(allowed, ", ")))
+		}
+	}
+	oneOf("SIDECAR_LOG_FORMAT", l.Format, "json", "text")
+	oneOf("SIDECAR_LOG_LEVEL", strings.ToLower(l.Level), "debug", "info", "warn", "error")
+	return errs
 }
 
 // typeHint says in words what a setting of an envconfig type looks like.
@@ -115,9 +129,9 @@ func checkHTTPURL(key, raw string) error {
 // Logger builds the slog logger the settings ask for, writing to w.
 func (l Logging) Logger(w io.Writer) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(l.LogLevel)) // validated by Validate; info otherwise
+	_ = level.UnmarshalText([]byte(l.Level)) // validated by Validate; info otherwise
 	opts := &slog.HandlerOptions{Level: level}
-	if l.LogFormat == "text" {
+	if l.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
@@ -128,8 +142,11 @@ func (l Logging) Logger(w io.Writer) *slog.Logger {
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	if err := envconfig.Usagef("", &Config{}, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
-		return fmt.Errorf("render usage: %w", err)
+	var c Config
+	for _, s := range c.sections() {
+		if err := envconfig.Usagef("", s, tw, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}"); err != nil {
+			return fmt.Errorf("render usage: %w", err)
+		}
 	}
 	fmt.Fprintln(tw, "CONNECT_*\t\tworker properties: strip CONNECT_, lower-case, _ -> ., __ -> _, ___ -> -")
 	return tw.Flush()
@@ -139,7 +156,10 @@ func Usage(w io.Writer) error {
 // Task-definition checks use it to reject unknown SIDECAR_* settings.
 func Keys() []string {
 	var b strings.Builder
-	_ = envconfig.Usagef("", &Config{}, &b, "{{range .}}{{usage_key .}}\n{{end}}")
+	var c Config
+	for _, s := range c.sections() {
+		_ = envconfig.Usagef("", s, &b, "{{range .}}{{usage_key .}}\n{{end}}")
+	}
 	keys := strings.Fields(b.String())
 	sort.Strings(keys)
 	return keys

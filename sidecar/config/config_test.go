@@ -24,17 +24,17 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with an empty environment: %v", err)
 	}
-	if c.ConnectURL != "http://localhost:8083" {
-		t.Errorf("ConnectURL = %q, want http://localhost:8083", c.ConnectURL)
+	if c.Connect.URL != "http://localhost:8083" {
+		t.Errorf("ConnectURL = %q, want http://localhost:8083", c.Connect.URL)
 	}
-	if c.ConfigDir != "/config" {
-		t.Errorf("ConfigDir = %q, want /config", c.ConfigDir)
+	if c.Bootstrap.ConfigDir != "/config" {
+		t.Errorf("ConfigDir = %q, want /config", c.Bootstrap.ConfigDir)
 	}
-	if got := c.CloudWatch.Mode(); got != "off" {
+	if got := c.CloudWatch.EffectiveMode(); got != "off" {
 		t.Errorf("CloudWatch mode off ECS = %q, want off", got)
 	}
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc")
-	if got := c.CloudWatch.Mode(); got != "api" {
+	if got := c.CloudWatch.EffectiveMode(); got != "api" {
 		t.Errorf("CloudWatch mode on ECS = %q, want api", got)
 	}
 }
@@ -140,21 +140,18 @@ func TestUsageListsEveryKeyWithDefault(t *testing.T) {
 		}
 	}
 	// Every variable carries a one-line meaning.
-	v := reflect.ValueOf(Config{})
-	var walk func(reflect.Type)
-	walk = func(typ reflect.Type) {
+	var c Config
+	for _, s := range c.sections() {
+		typ := reflect.TypeOf(s).Elem()
 		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
-			if f.Anonymous {
-				walk(f.Type)
-				continue
-			}
-			if f.Tag.Get("envconfig") == "" || f.Tag.Get("desc") == "" {
-				t.Errorf("field %s lacks an envconfig name or desc tag", f.Name)
+			if f := typ.Field(i); f.Tag.Get("envconfig") == "" || f.Tag.Get("desc") == "" {
+				t.Errorf("%s.%s lacks an envconfig name or desc tag", typ, f.Name)
 			}
 		}
 	}
-	walk(v.Type())
+	if n := reflect.TypeOf(c).NumField(); n != len(c.sections()) {
+		t.Errorf("Config has %d sections, sections() lists %d: a section left out is never read", n, len(c.sections()))
+	}
 }
 
 func TestKeysAreExplicitAndPrefixed(t *testing.T) {

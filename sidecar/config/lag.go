@@ -7,14 +7,15 @@ import (
 
 // Lag configures the replication-lag and cutover-readiness measurement.
 type Lag struct {
-	LagInterval         time.Duration `envconfig:"SIDECAR_LAG_INTERVAL" default:"30s" desc:"time between two lag and readiness measurements (0: off)"`
+	Interval         time.Duration `envconfig:"SIDECAR_LAG_INTERVAL" default:"30s" desc:"time between two lag and readiness measurements (0: off)"`
 	SourceConnector     string        `envconfig:"SIDECAR_SOURCE_CONNECTOR" desc:"MirrorSourceConnector to measure (empty: the one found by class)"`
 	CheckpointConnector string        `envconfig:"SIDECAR_CHECKPOINT_CONNECTOR" desc:"MirrorCheckpointConnector to measure (empty: the one found by class)"`
 }
 
-func (l Lag) validate() []error {
-	if l.LagInterval < 0 {
-		return []error{fmt.Errorf("SIDECAR_LAG_INTERVAL=%s: must be a duration such as 30s, or 0s for off", l.LagInterval)}
+// Validate reports the settings that are out of range, one error each.
+func (l Lag) Validate() []error {
+	if l.Interval < 0 {
+		return []error{fmt.Errorf("SIDECAR_LAG_INTERVAL=%s: must be a duration such as 30s, or 0s for off", l.Interval)}
 	}
 	return nil
 }

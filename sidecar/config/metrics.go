@@ -9,17 +9,18 @@ import (
 // Metrics configures the /metrics, /healthz and /readyz endpoint and the JMX
 // exporter passthrough.
 type Metrics struct {
-	MetricsAddr     string        `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
+	Addr     string        `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
 	JMXURL          string        `envconfig:"SIDECAR_JMX_URL" default:"http://127.0.0.1:9404/metrics" desc:"the worker's JMX exporter; also the source of the rebalance leader-name (empty: off)"`
 	JMXTimeout      time.Duration `envconfig:"SIDECAR_JMX_TIMEOUT" default:"5s" desc:"timeout of one JMX exporter scrape"`
 	JMXMaxBytes     int64         `envconfig:"SIDECAR_JMX_MAX_BYTES" default:"268435456" desc:"most bytes read of one JMX exporter answer; the passthrough stops there and jmx_up is 0"`
 	PartitionDetail string        `envconfig:"SIDECAR_METRICS_PARTITION_DETAIL" default:"topic" desc:"MM2 series per partition or reduced per topic: partition or topic"`
 }
 
-func (m Metrics) validate() []error {
+// Validate reports the settings that are out of range, one error each.
+func (m Metrics) Validate() []error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(m.MetricsAddr); err != nil {
-		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_ADDR=%q: want host:port or :port, such as :9400", m.MetricsAddr))
+	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_ADDR=%q: want host:port or :port, such as :9400", m.Addr))
 	}
 	if m.PartitionDetail != "partition" && m.PartitionDetail != "topic" {
 		errs = append(errs, fmt.Errorf("SIDECAR_METRICS_PARTITION_DETAIL=%q: must be partition or topic", m.PartitionDetail))

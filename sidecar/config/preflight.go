@@ -8,12 +8,13 @@ import (
 // Preflight configures the periodic preflight checks of the leader's
 // sidecar.
 type Preflight struct {
-	PreflightInterval time.Duration `envconfig:"SIDECAR_PREFLIGHT_INTERVAL" default:"0s" desc:"time between two runs of the preflight checks by the leader's sidecar, exported as connect_sidecar_preflight_result (0: off)"`
+	Interval time.Duration `envconfig:"SIDECAR_PREFLIGHT_INTERVAL" default:"0s" desc:"time between two runs of the preflight checks by the leader's sidecar, exported as connect_sidecar_preflight_result (0: off)"`
 }
 
-func (p Preflight) validate() []error {
-	if p.PreflightInterval < 0 {
-		return []error{fmt.Errorf("SIDECAR_PREFLIGHT_INTERVAL=%s: must not be negative", p.PreflightInterval)}
+// Validate reports the settings that are out of range, one error each.
+func (p Preflight) Validate() []error {
+	if p.Interval < 0 {
+		return []error{fmt.Errorf("SIDECAR_PREFLIGHT_INTERVAL=%s: must not be negative", p.Interval)}
 	}
 	return nil
 }

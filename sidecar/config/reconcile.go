@@ -10,7 +10,7 @@ import (
 // Reconcile configures `connect-sidecar run`'s connector management.
 type Reconcile struct {
 	ConnectorsURI     string        `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
-	ReconcileInterval time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
+	Interval time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
 	PollInterval      time.Duration `envconfig:"SIDECAR_POLL_INTERVAL" default:"15s" desc:"S3 ETag polling interval for connector files"`
 	Prune             bool          `envconfig:"SIDECAR_PRUNE" default:"false" desc:"delete connectors whose file was removed"`
 	AutoRestart       bool          `envconfig:"SIDECAR_AUTO_RESTART" default:"true" desc:"restart FAILED connectors and tasks on Strimzi's backoff schedule"`
@@ -19,15 +19,16 @@ type Reconcile struct {
 	ShutdownGrace     time.Duration `envconfig:"SIDECAR_SHUTDOWN_GRACE" default:"5s" desc:"time allowed to finish in-flight work on SIGTERM"`
 }
 
-func (r Reconcile) validate() []error {
+// Validate reports the settings that are out of range, one error each.
+func (r Reconcile) Validate() []error {
 	var errs []error
 	if r.ConnectorsURI != "" {
 		if _, err := source.ParseURI(r.ConnectorsURI); err != nil {
 			errs = append(errs, fmt.Errorf("SIDECAR_CONNECTORS_URI: %w", err))
 		}
 	}
-	if r.ReconcileInterval <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_RECONCILE_INTERVAL=%s: must be a positive duration, such as 30s", r.ReconcileInterval))
+	if r.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_RECONCILE_INTERVAL=%s: must be a positive duration, such as 30s", r.Interval))
 	}
 	if r.PollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_POLL_INTERVAL=%s: must be a positive duration, such as 15s", r.PollInterval))

@@ -8,7 +8,8 @@ type Task struct {
 	AdvertisedURL string `envconfig:"SIDECAR_ADVERTISED_URL" desc:"this worker's REST URL as Connect advertises it, compared with the group leader's (default: http://<task IPv4>:<port of SIDECAR_CONNECT_URL>/ on ECS, else SIDECAR_CONNECT_URL)"`
 }
 
-func (t Task) validate() []error {
+// Validate reports the settings that are out of range, one error each.
+func (t Task) Validate() []error {
 	if t.AdvertisedURL == "" {
 		return nil
 	}

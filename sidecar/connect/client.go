@@ -76,7 +76,7 @@ type Client struct {
 
 // New builds a client from the sidecar's Connect settings.
 func New(cfg config.Connect, observe Observer) (*Client, error) {
-	base, err := url.Parse(strings.TrimSuffix(cfg.ConnectURL, "/"))
+	base, err := url.Parse(strings.TrimSuffix(cfg.URL, "/"))
 	if err != nil {
 		// url.Parse's error repeats the URL, which may hold credentials:
 		// keep only the cause.
@@ -87,14 +87,14 @@ func New(cfg config.Connect, observe Observer) (*Client, error) {
 		return nil, fmt.Errorf("SIDECAR_CONNECT_URL: %w", err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.ConnectCAFile != "" {
-		pem, err := os.ReadFile(cfg.ConnectCAFile)
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("SIDECAR_CONNECT_CA_FILE: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("SIDECAR_CONNECT_CA_FILE %s: no PEM certificate found", cfg.ConnectCAFile)
+			return nil, fmt.Errorf("SIDECAR_CONNECT_CA_FILE %s: no PEM certificate found", cfg.CAFile)
 		}
 		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -103,9 +103,9 @@ func New(cfg config.Connect, observe Observer) (*Client, error) {
 	}
 	return &Client{
 		base:     base,
-		http:     &http.Client{Transport: transport, Timeout: cfg.ConnectTimeout},
-		user:     cfg.ConnectUsername,
-		password: cfg.ConnectPassword,
+		http:     &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		user:     cfg.Username,
+		password: cfg.Password,
 		observe:  observe,
 	}, nil
 }

@@ -33,7 +33,7 @@ type entry struct {
 
 func newTestClient(t testing.TB, url string) *Client {
 	t.Helper()
-	c, err := New(config.Connect{ConnectURL: url, ConnectTimeout: 10 * time.Second}, nil)
+	c, err := New(config.Connect{URL: url, Timeout: 10 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -244,7 +244,7 @@ func BenchmarkCycle(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			url := startFixture(b, size.topics, size.parts)
-			api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
+			api, err := connect.New(config.Connect{URL: url, Timeout: time.Minute}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -314,7 +314,7 @@ func BenchmarkCycle(b *testing.B) {
 // the client keeps between measurements.
 func BenchmarkGroupOffsets(b *testing.B) {
 	url := startFixture(b, 1000, 100)
-	api, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: time.Minute}, nil)
+	api, err := connect.New(config.Connect{URL: url, Timeout: time.Minute}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2
 		e.srcAdm = kadm.NewClient(e.srcCl)
 	}
 	e.connect = connecttest.NewCluster(t, 1)
-	if e.api, err = connect.New(config.Connect{ConnectURL: e.connect.URL(), ConnectTimeout: 10 * time.Second}, nil); err != nil {
+	if e.api, err = connect.New(config.Connect{URL: e.connect.URL(), Timeout: 10 * time.Second}, nil); err != nil {
 		t.Fatal(err)
 	}
 	msc := map[string]string{

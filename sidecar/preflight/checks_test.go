@@ -196,7 +196,7 @@ func TestChecks(t *testing.T) {
 func connectClient(t testing.TB) *connect.Client {
 	t.Helper()
 	cl := connecttest.NewCluster(t, 1)
-	api, err := connect.New(config.Connect{ConnectURL: cl.URL(), ConnectTimeout: 10 * time.Second}, nil)
+	api, err := connect.New(config.Connect{URL: cl.URL(), Timeout: 10 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

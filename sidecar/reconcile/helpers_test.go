@@ -42,7 +42,7 @@ func newClient(t testing.TB, url string, timeout time.Duration) *connect.Client 
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	c, err := connect.New(config.Connect{ConnectURL: url, ConnectTimeout: timeout}, nil)
+	c, err := connect.New(config.Connect{URL: url, Timeout: timeout}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,16 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 )
 
 // Metric names and dimensions: a public interface (scaling policy, alarms).
@@ -339,14 +339,15 @@ func (p *Publisher) send(ctx context.Context) {
 
 func (p *Publisher) put(ctx context.Context, batch []types.MetricDatum) error {
 	in := &cw.PutMetricDataInput{Namespace: aws.String(p.o.Namespace), MetricData: batch}
-	backoff := p.o.RetryBase
-	var err error
+	// Equal jitter (half the backoff plus a random half): the sidecars of a
+	// service throttled together do not retry together.
+	backoff := retry.Backoff{Initial: p.o.RetryBase, Max: p.o.Interval, Jitter: retry.EqualJitter}
 	for attempt := 1; ; attempt++ {
-		_, err = p.o.API.PutMetricData(ctx, in)
+		_, err := p.o.API.PutMetricData(ctx, in)
 		if err == nil || isPermanent(err) {
 			return err
 		}
-		throttled := retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
+		throttled := awsretry.IsErrorThrottles(awsretry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 		if throttled {
 			p.countPut("throttled")
 		} else {
@@ -355,15 +356,15 @@ func (p *Publisher) put(ctx context.Context, batch []types.MetricDatum) error {
 		if attempt >= p.o.MaxPutAttempts || ctx.Err() != nil {
 			return err
 		}
-		// Half the backoff plus a random half: the sidecars of a service
-		// throttled together do not retry together.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		b := backoff
+		if attempt == 1 {
+			// The interval caps the growth of the backoff, not its start:
+			// a RetryBase longer than the interval is still waited once.
+			b.Max = max(b.Max, b.Initial)
 		}
-		backoff = min(2*backoff, p.o.Interval)
+		if err := retry.Wait(ctx, b.Delay(attempt)); err != nil {
+			return err
+		}
 	}
 }
 
@@ -373,10 +374,10 @@ func isPermanent(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+	if awsretry.IsErrorThrottles(awsretry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
 		return false
 	}
-	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
+	if awsretry.IsErrorRetryables(awsretry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary {
 		return false
 	}
 	var re interface{ HTTPStatusCode() int }

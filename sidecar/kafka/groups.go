@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 )
 
 // partState is one partition of a group while a measurement runs: what
@@ -302,26 +304,24 @@ const (
 // fails its own groups.
 func eachGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(group string, topics []kmsg.OffsetFetchResponseGroupTopic, err error)) {
 	for attempt := 1; len(groups) > 0; attempt++ {
-		retry := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
-		if len(retry) == 0 {
+		again := fetchGroupOffsets(ctx, adm, cl, groups, ids, fn)
+		if len(again) == 0 {
 			return
 		}
 		if attempt == groupAttempts {
-			for _, r := range retry {
+			for _, r := range again {
 				fn(r.group, nil, r.err)
 			}
 			return
 		}
-		select {
-		case <-ctx.Done():
-			for _, r := range retry {
-				fn(r.group, nil, fmt.Errorf("%w (after %v)", ctx.Err(), r.err))
+		if err := retry.Wait(ctx, time.Duration(attempt)*groupBackoff); err != nil {
+			for _, r := range again {
+				fn(r.group, nil, fmt.Errorf("%w (after %v)", err, r.err))
 			}
 			return
-		case <-time.After(time.Duration(attempt) * groupBackoff):
 		}
 		groups = groups[:0]
-		for _, r := range retry {
+		for _, r := range again {
 			groups = append(groups, r.group)
 		}
 	}
@@ -335,18 +335,18 @@ type groupRetry struct {
 
 // fetchGroupOffsets makes one attempt of eachGroupOffsets and returns the
 // groups to ask again.
-func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic, error)) (retry []groupRetry) {
+func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, groups []string, ids topicIDs, fn func(string, []kmsg.OffsetFetchResponseGroupTopic, error)) (again []groupRetry) {
 	byNode := map[int32][]string{}
 	coordinators := adm.FindGroupCoordinators(ctx, groups...)
 	for _, g := range groups {
 		c, ok := coordinators[g]
 		switch {
 		case !ok:
-			retry = append(retry, groupRetry{g, kerr.CoordinatorNotAvailable})
+			again = append(again, groupRetry{g, kerr.CoordinatorNotAvailable})
 		case c.Err == nil:
 			byNode[c.NodeID] = append(byNode[c.NodeID], g)
 		case coordinatorMoved(c.Err):
-			retry = append(retry, groupRetry{g, c.Err})
+			again = append(again, groupRetry{g, c.Err})
 		default:
 			fn(g, nil, fmt.Errorf("coordinator: %w", c.Err))
 		}
@@ -382,13 +382,13 @@ func fetchGroupOffsets(ctx context.Context, adm *kadm.Client, cl *kgo.Client, gr
 				fn(g.Group, g.Topics, nil)
 			case errors.Is(gerr, kerr.GroupIDNotFound):
 			case coordinatorMoved(gerr):
-				retry = append(retry, groupRetry{g.Group, gerr})
+				again = append(again, groupRetry{g.Group, gerr})
 			default:
 				fn(g.Group, nil, gerr)
 			}
 		}
 	}
-	return retry
+	return again
 }
 
 // coordinatorMoved reports errors after which the group's coordinator is

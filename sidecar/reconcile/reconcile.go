@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 )
 
 // Connect is what the reconciler needs from Kafka Connect's REST API;
@@ -81,7 +81,7 @@ type Options struct {
 	Metrics     Metrics       // nil: NopMetrics
 	Logger      *slog.Logger  // nil: discard
 	Now         func() time.Time
-	// Sleep waits d or until ctx ends; tests replace it.
+	// Sleep waits d or until ctx ends (nil: retry.Wait); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	ConflictRetries int           // 409s retried per connector per cycle (6)
@@ -97,6 +97,11 @@ type Reconciler struct {
 	c    Connect
 	opts Options
 	log  *slog.Logger
+
+	// retryDelay spaces the retries of one request within a cycle,
+	// failureDelay the cycles a failed connector waits out, and writeDelay
+	// is the wait before writing while the leader is unknown.
+	retryDelay, failureDelay, writeDelay retry.Backoff
 
 	mu        sync.Mutex
 	blocked   map[string]blockedState // connectors Connect refused with 400
@@ -132,7 +137,7 @@ func New(c Connect, opts Options) *Reconciler {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = retry.Wait
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -151,21 +156,16 @@ func New(c Connect, opts Options) *Reconciler {
 	}
 	return &Reconciler{
 		c: c, opts: opts, log: opts.Logger,
+		// Jitter within a cycle: sidecars refused together (a rebalance)
+		// do not retry together.
+		retryDelay:   retry.Backoff{Initial: opts.RetryBase, Max: opts.RetryMax, Jitter: retry.EqualJitter},
+		failureDelay: retry.Backoff{Initial: opts.FailureBackoff, Max: opts.FailureMax},
+		writeDelay:   retry.Backoff{Initial: opts.WriteJitter, Jitter: retry.FullJitter},
+
 		blocked:  map[string]blockedState{},
 		failures: map[string]failState{},
 		restarts: map[string]*restartState{},
 		lastErr:  map[string]string{},
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -331,10 +331,7 @@ func (r *Reconciler) one(ctx context.Context, cy *cycle, d desired.Connector, a 
 		return OutcomeInvalid, cerr
 	}
 	fs.n++
-	wait := r.opts.FailureBackoff << min(fs.n-1, 20)
-	if wait > r.opts.FailureMax || wait <= 0 {
-		wait = r.opts.FailureMax
-	}
+	wait := r.failureDelay.Delay(fs.n)
 	fs.next = now.Add(wait)
 	r.mu.Lock()
 	r.failures[d.Name] = fs
@@ -450,17 +447,7 @@ func (r *Reconciler) jitter(ctx context.Context, cy *cycle) error {
 		return nil
 	}
 	cy.jittered = true
-	return r.opts.Sleep(ctx, rand.N(r.opts.WriteJitter))
-}
-
-// backoff is exponential with jitter: a random delay in [d/2, d] where d
-// doubles from RetryBase up to RetryMax.
-func (r *Reconciler) backoff(n int) time.Duration {
-	d := r.opts.RetryBase << min(max(n-1, 0), 20)
-	if d > r.opts.RetryMax || d <= 0 {
-		d = r.opts.RetryMax
-	}
-	return d/2 + rand.N(d/2+1)
+	return r.opts.Sleep(ctx, r.writeDelay.Delay(1))
 }
 
 // retries counts the retries of one operation in one cycle: 409s against
@@ -483,7 +470,7 @@ func (b *retries) wait(ctx context.Context, err error) error {
 	if b.conflicts > b.r.opts.ConflictRetries || b.servers > b.r.opts.ServerRetries {
 		return err
 	}
-	return b.r.opts.Sleep(ctx, b.r.backoff(b.conflicts+b.servers))
+	return b.r.opts.Sleep(ctx, b.r.retryDelay.Delay(b.conflicts+b.servers))
 }
 
 // retry runs a request with the cycle's retry bounds.

@@ -23,7 +23,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
@@ -53,7 +52,7 @@ type Fetcher interface {
 
 // Options are the inputs of one bootstrap run.
 type Options struct {
-	Config config.Bootstrap
+	Config Config
 	// Environ is the process environment in os.Environ form; its CONNECT_*
 	// variables become worker properties.
 	Environ []string

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
@@ -28,7 +27,7 @@ const marker = "MARKER-SECRET-7f3a9c"
 type env struct {
 	t       *testing.T
 	in, out string
-	cfg     config.Bootstrap
+	cfg     Config
 	environ []string
 	logs    bytes.Buffer
 	meta    string
@@ -37,7 +36,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, in: t.TempDir(), out: filepath.Join(t.TempDir(), "config")}
-	e.cfg = config.Bootstrap{
+	e.cfg = Config{
 		ConfigDir:          e.out,
 		KeystorePassword:   marker,
 		TruststorePassword: marker,

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 )
 
 // Inspect opens the stores a bootstrap wrote into cfg.ConfigDir
@@ -17,7 +15,7 @@ import (
 // long-running process can export each certificate's expiry. A store that
 // is absent is skipped; one that does not open is an error naming the
 // file, and the stores that did open are still returned.
-func Inspect(ctx context.Context, cfg config.Bootstrap) ([]Store, error) {
+func Inspect(ctx context.Context, cfg Config) ([]Store, error) {
 	var stores []Store
 	var errs []error
 	for _, in := range []struct{ role, password string }{

@@ -7,10 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 )
 
 // clearSidecarEnv unsets every variable the sidecar reads, so that the
@@ -124,39 +122,6 @@ func TestHelpSaysExitStatusAndAWSNeeds(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "resolved here, from this\nshell's environment") {
 		t.Errorf("status --help does not say where ${env:...} comes from:\n%s", stderr.String())
-	}
-}
-
-// While Connect REST does not answer, run says every report period what it
-// waits for, how long it has waited and what to check.
-func TestWaitForConnectReports(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	ln.Close()
-	client, err := connect.New(config.Connect{URL: url, Timeout: time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := config.Logging{Format: "text", Level: "info"}.Logger(logs)
-	ctx, cancel := context.WithTimeout(context.Background(), 1100*time.Millisecond)
-	defer cancel()
-	if err := waitForConnect(ctx, client, log, 250*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	out := logs.String()
-	if n := strings.Count(out, `msg="still waiting for Connect REST"`); n < 3 || n > 4 {
-		t.Errorf("%d reports in 1.1s at one per 250ms, want 3 or 4:\n%s", n, out)
-	}
-	for _, w := range []string{"level=INFO msg=\"waiting for Connect REST\" url=" + url, "reports_every=250ms",
-		"level=WARN msg=\"still waiting for Connect REST\" url=" + url, "waited=", "last_error=", "connection refused",
-		`check="that the Kafka Connect worker runs and listens there`, "SIDECAR_CONNECT_URL names it"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("log lacks %q:\n%s", w, out)
-		}
 	}
 }
 

@@ -178,28 +178,6 @@ func TestRunAbandonsHungRequestOnShutdown(t *testing.T) {
 	}
 }
 
-func TestRunnerStopsAllWhenOneFails(t *testing.T) {
-	r := &runner{}
-	stopped := make(chan struct{})
-	r.add("long", func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil })
-	r.add("broken", func(context.Context) error { return errBroken })
-	err := r.run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "broken: boom") {
-		t.Fatalf("err = %v", err)
-	}
-	select {
-	case <-stopped:
-	default:
-		t.Fatal("the other component was not stopped")
-	}
-}
-
-var errBroken = errorString("boom")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
-
 func TestLocalAddr(t *testing.T) {
 	for in, want := range map[string]string{":9400": "127.0.0.1:9400", "0.0.0.0:9400": "127.0.0.1:9400", "10.0.0.5:9400": "10.0.0.5:9400", "[::]:9400": "127.0.0.1:9400"} {
 		if got := localAddr(in); got != want {

@@ -17,6 +17,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/supervise"
 )
 
 var (
@@ -102,9 +103,9 @@ func TestShutdownFitsStopTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := sidecarStopTimeout(t)
-	if worst := cfg.Reconcile.ShutdownGrace + stopMargin; worst > stop*3/4 {
+	if worst := cfg.Reconcile.ShutdownGrace + supervise.StopMargin; worst > stop*3/4 {
 		t.Errorf("SIDECAR_SHUTDOWN_GRACE %s + exit margin %s = %s, not well inside the task definition's stopTimeout %s",
-			cfg.Reconcile.ShutdownGrace, stopMargin, worst, stop)
+			cfg.Reconcile.ShutdownGrace, supervise.StopMargin, worst, stop)
 	}
 }
 
@@ -123,8 +124,8 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 		bound = 500 * time.Millisecond // process exit, scrapes answered, clients closed
 		runs  = 20
 	)
-	if bound > stopMargin {
-		t.Fatalf("the test's bound %s is looser than the exit margin %s the sidecar promises", bound, stopMargin)
+	if bound > supervise.StopMargin {
+		t.Fatalf("the test's bound %s is looser than the exit margin %s the sidecar promises", bound, supervise.StopMargin)
 	}
 	// Every request held just under the grace, so that cycles follow one
 	// another and the signal lands anywhere in them; and Connect hung on

@@ -80,7 +80,7 @@ type Recorder interface {
 }
 
 // Options configure New. Mode, Namespace, Interval, Buffer and Resolution
-// come from config.CloudWatch; the rest are the publisher's collaborators.
+// come from Config; the rest are the publisher's collaborators.
 type Options struct {
 	Mode        string
 	Namespace   string

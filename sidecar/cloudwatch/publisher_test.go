@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/encoding/cbor"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 )
@@ -691,20 +690,20 @@ func TestNewRejectsIncompleteOptions(t *testing.T) {
 func TestFromConfigDimensions(t *testing.T) {
 	_, srv := startFake(t)
 	newAPI(t, srv) // sets the environment the SDK reads
-	base := config.CloudWatch{Mode: ModeAPI, Namespace: "MM2/Connect",
+	base := Config{Mode: ModeAPI, Namespace: "MM2/Connect",
 		Interval: time.Minute, Buffer: 100, Resolution: 60}
 	task := ecsmeta.Task{Cluster: "prod", ServiceName: "mm2-connect"}
 	tests := []struct {
 		name        string
-		cfg         func(c config.CloudWatch) config.CloudWatch
+		cfg         func(c Config) Config
 		task        ecsmeta.Task
 		wantCluster string
 		wantService string
 		wantErr     string
 	}{
-		{"from task metadata", func(c config.CloudWatch) config.CloudWatch { return c }, task, "prod", "mm2-connect", ""},
-		{"no service anywhere", func(c config.CloudWatch) config.CloudWatch { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_SERVICE_NAME"},
-		{"off needs nothing", func(c config.CloudWatch) config.CloudWatch { c.Mode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
+		{"from task metadata", func(c Config) Config { return c }, task, "prod", "mm2-connect", ""},
+		{"no service anywhere", func(c Config) Config { return c }, ecsmeta.Task{Cluster: "prod"}, "", "", "SIDECAR_SERVICE_NAME"},
+		{"off needs nothing", func(c Config) Config { c.Mode = ModeOff; return c }, ecsmeta.Task{}, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

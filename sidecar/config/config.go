@@ -1,6 +1,8 @@
-// Package config owns every environment variable the sidecar reads: names,
-// defaults, validation and the --help text generated from the same spec.
-// It does not read files or talk to AWS; other packages receive typed values.
+// Package config gathers the sidecar's settings: each package declares its
+// own section (connect.Config, reconcile.Config, ...) with the environment
+// variables, defaults and checks it owns; this package reads them all from
+// the environment, checks what spans sections (URLs), and prints --help.
+// It does not read files or talk to AWS.
 package config
 
 import (
@@ -9,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -17,21 +18,27 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bootstrap"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/worker"
 )
 
-// Config is the sidecar's whole configuration. Each embedded section lives in
-// its own file, next to the concern it configures.
+// Config is the sidecar's whole configuration: one section per package,
+// each declared by the package it configures.
 type Config struct {
 	Logging    Logging
-	Task       Task
-	Bootstrap  Bootstrap
-	Connect    Connect
-	Reconcile  Reconcile
-	Metrics    Metrics
-	CloudWatch CloudWatch
+	Worker     worker.Config
+	Bootstrap  bootstrap.Config
+	Connect    connect.Config
+	Reconcile  reconcile.Config
+	Metrics    metrics.Config
+	CloudWatch cloudwatch.Config
 	Lag        Lag
-	Preflight  Preflight
+	Preflight  preflight.Config
 }
 
 // Logging configures the process-wide slog handler.
@@ -44,7 +51,7 @@ type Logging struct {
 // own: envconfig would prefix the variables of a named struct field with the
 // field's name, and every variable keeps its full name instead.
 func (c *Config) sections() []section {
-	return []section{&c.Logging, &c.Task, &c.Bootstrap, &c.Connect, &c.Reconcile, &c.Metrics, &c.CloudWatch, &c.Lag, &c.Preflight}
+	return []section{&c.Logging, &c.Worker, &c.Bootstrap, &c.Connect, &c.Reconcile, &c.Metrics, &c.CloudWatch, &c.Lag, &c.Preflight}
 }
 
 // section is one package's settings: a struct of envconfig fields that
@@ -78,8 +85,24 @@ func Load() (Config, error) {
 // reports every problem at once, one per line.
 func (c Config) Validate() error {
 	var errs []error
+	url := func(key, raw string) {
+		if err := checkHTTPURL(key, raw); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// URLs are checked here, where every setting that may hold one is in
+	// view; each in its section's place, so that problems keep --help's order.
 	for _, s := range c.sections() {
+		switch {
+		case s == section(&c.Connect):
+			url("SIDECAR_CONNECT_URL", c.Connect.URL)
+		case s == section(&c.Worker) && c.Worker.AdvertisedURL != "":
+			url("SIDECAR_ADVERTISED_URL", c.Worker.AdvertisedURL)
+		}
 		errs = append(errs, s.Validate()...)
+		if s == section(&c.Metrics) && c.Metrics.JMXURL != "" {
+			url("SIDECAR_JMX_URL", c.Metrics.JMXURL)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -163,10 +186,4 @@ func Keys() []string {
 	keys := strings.Fields(b.String())
 	sort.Strings(keys)
 	return keys
-}
-
-// onECS reports whether the process runs in an ECS task, judged by the task
-// metadata endpoint variable the ECS agent injects.
-func onECS() bool {
-	return os.Getenv(ecsmeta.EnvVar) != ""
 }

@@ -7,7 +7,7 @@ import (
 
 // Lag configures the replication-lag and cutover-readiness measurement.
 type Lag struct {
-	Interval         time.Duration `envconfig:"SIDECAR_LAG_INTERVAL" default:"30s" desc:"time between two lag and readiness measurements (0: off)"`
+	Interval            time.Duration `envconfig:"SIDECAR_LAG_INTERVAL" default:"30s" desc:"time between two lag and readiness measurements (0: off)"`
 	SourceConnector     string        `envconfig:"SIDECAR_SOURCE_CONNECTOR" desc:"MirrorSourceConnector to measure (empty: the one found by class)"`
 	CheckpointConnector string        `envconfig:"SIDECAR_CHECKPOINT_CONNECTOR" desc:"MirrorCheckpointConnector to measure (empty: the one found by class)"`
 }

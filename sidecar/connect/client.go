@@ -11,14 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 )
 
 // ConnectorStatus is the body of GET /connectors/{name}/status.
@@ -75,7 +74,7 @@ type Client struct {
 }
 
 // New builds a client from the sidecar's Connect settings.
-func New(cfg config.Connect, observe Observer) (*Client, error) {
+func New(cfg Config, observe Observer) (*Client, error) {
 	base, err := url.Parse(strings.TrimSuffix(cfg.URL, "/"))
 	if err != nil {
 		// url.Parse's error repeats the URL, which may hold credentials:

@@ -15,14 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 )
 
 const mscClass = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
 
-func newClient(t *testing.T, cfg config.Connect, observe connect.Observer) *connect.Client {
+func newClient(t *testing.T, cfg connect.Config, observe connect.Observer) *connect.Client {
 	t.Helper()
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
@@ -49,7 +48,7 @@ func (o *observed) observe(method string, code int) {
 func TestClientAgainstConnect(t *testing.T) {
 	cluster := connecttest.NewCluster(t, 2)
 	obs := &observed{}
-	c := newClient(t, config.Connect{URL: cluster.URLs()[1] + "/"}, obs.observe)
+	c := newClient(t, connect.Config{URL: cluster.URLs()[1] + "/"}, obs.observe)
 	ctx := context.Background()
 
 	if err := c.Ping(ctx); err != nil {
@@ -121,7 +120,7 @@ func TestClientAgainstConnect(t *testing.T) {
 
 func TestClientErrors(t *testing.T) {
 	cluster := connecttest.NewCluster(t, 1)
-	c := newClient(t, config.Connect{URL: cluster.URL()}, nil)
+	c := newClient(t, connect.Config{URL: cluster.URL()}, nil)
 	ctx := context.Background()
 	tests := []struct {
 		name       string
@@ -212,12 +211,12 @@ func TestClientTLSAndBasicAuth(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	good := newClient(t, config.Connect{URL: srv.URL, CAFile: caFile, Username: user, Password: password}, nil)
+	good := newClient(t, connect.Config{URL: srv.URL, CAFile: caFile, Username: user, Password: password}, nil)
 	if err := good.Ping(ctx); err != nil {
 		t.Fatalf("Ping over TLS with basic auth: %v", err)
 	}
 
-	wrongPassword := newClient(t, config.Connect{URL: srv.URL, CAFile: caFile, Username: user, Password: "wrong-" + password}, nil)
+	wrongPassword := newClient(t, connect.Config{URL: srv.URL, CAFile: caFile, Username: user, Password: "wrong-" + password}, nil)
 	err = wrongPassword.Ping(ctx)
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized {
@@ -227,18 +226,18 @@ func TestClientTLSAndBasicAuth(t *testing.T) {
 		t.Fatalf("error %q carries the password", err)
 	}
 
-	noCA := newClient(t, config.Connect{URL: srv.URL}, nil)
+	noCA := newClient(t, connect.Config{URL: srv.URL}, nil)
 	if err := noCA.Ping(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("Ping without the CA bundle = %v, want a certificate error", err)
 	}
 
-	if _, err := connect.New(config.Connect{URL: srv.URL, CAFile: filepath.Join(t.TempDir(), "missing.pem")}, nil); err == nil ||
+	if _, err := connect.New(connect.Config{URL: srv.URL, CAFile: filepath.Join(t.TempDir(), "missing.pem")}, nil); err == nil ||
 		!strings.Contains(err.Error(), "SIDECAR_CONNECT_CA_FILE") {
 		t.Fatalf("missing CA file = %v, want an error naming SIDECAR_CONNECT_CA_FILE", err)
 	}
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
-	if _, err := connect.New(config.Connect{URL: srv.URL, CAFile: notPEM}, nil); err == nil ||
+	if _, err := connect.New(connect.Config{URL: srv.URL, CAFile: notPEM}, nil); err == nil ||
 		!strings.Contains(err.Error(), "no PEM certificate") {
 		t.Fatalf("CA file without PEM = %v", err)
 	}
@@ -249,14 +248,14 @@ func TestClientTLSAndBasicAuth(t *testing.T) {
 // transport error.
 func TestClientHidesURLPassword(t *testing.T) {
 	const password = "MARKER-SECRET-5e0a"
-	c := newClient(t, config.Connect{URL: "http://admin:" + password + "@127.0.0.1:1", Timeout: time.Second}, nil)
+	c := newClient(t, connect.Config{URL: "http://admin:" + password + "@127.0.0.1:1", Timeout: time.Second}, nil)
 	if strings.Contains(c.BaseURL(), password) {
 		t.Errorf("BaseURL() = %q shows the password", c.BaseURL())
 	}
 	if err := c.Ping(context.Background()); err == nil || strings.Contains(err.Error(), password) {
 		t.Errorf("Ping to a closed port = %v, want an error without the password", err)
 	}
-	_, err := connect.New(config.Connect{URL: "http://admin:" + password + "@host:80%zz"}, nil)
+	_, err := connect.New(connect.Config{URL: "http://admin:" + password + "@host:80%zz"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "SIDECAR_CONNECT_URL") || strings.Contains(err.Error(), password) {
 		t.Errorf("unparsable URL = %v, want an error naming SIDECAR_CONNECT_URL without the password", err)
 	}
@@ -293,7 +292,7 @@ func TestClientCapsAnswers(t *testing.T) {
 				w.Write(body)
 			}))
 			defer srv.Close()
-			names, err := newClient(t, config.Connect{URL: srv.URL}, nil).Connectors(context.Background())
+			names, err := newClient(t, connect.Config{URL: srv.URL}, nil).Connectors(context.Background())
 			if tt.ok {
 				if err != nil || len(names) != 1 || len(names[0]) != tt.size-4 {
 					t.Fatalf("answer at the cap: %d names, %v", len(names), err)

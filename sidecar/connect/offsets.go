@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 )
 
 // SourceOffsets streams the committed offsets of a MirrorMaker 2 source

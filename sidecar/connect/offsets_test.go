@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 )
 
@@ -33,7 +32,7 @@ type entry struct {
 
 func newTestClient(t testing.TB, url string) *Client {
 	t.Helper()
-	c, err := New(config.Connect{URL: url, Timeout: 10 * time.Second}, nil)
+	c, err := New(Config{URL: url, Timeout: 10 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 )
@@ -244,7 +243,7 @@ func BenchmarkCycle(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(size.name, func(b *testing.B) {
 			url := startFixture(b, size.topics, size.parts)
-			api, err := connect.New(config.Connect{URL: url, Timeout: time.Minute}, nil)
+			api, err := connect.New(connect.Config{URL: url, Timeout: time.Minute}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -314,7 +313,7 @@ func BenchmarkCycle(b *testing.B) {
 // the client keeps between measurements.
 func BenchmarkGroupOffsets(b *testing.B) {
 	url := startFixture(b, 1000, 100)
-	api, err := connect.New(config.Connect{URL: url, Timeout: time.Minute}, nil)
+	api, err := connect.New(connect.Config{URL: url, Timeout: time.Minute}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

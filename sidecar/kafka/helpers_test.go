@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 )
@@ -54,7 +53,7 @@ func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2
 		e.srcAdm = kadm.NewClient(e.srcCl)
 	}
 	e.connect = connecttest.NewCluster(t, 1)
-	if e.api, err = connect.New(config.Connect{URL: e.connect.URL(), Timeout: 10 * time.Second}, nil); err != nil {
+	if e.api, err = connect.New(connect.Config{URL: e.connect.URL(), Timeout: 10 * time.Second}, nil); err != nil {
 		t.Fatal(err)
 	}
 	msc := map[string]string{

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 	"io"
 	"math"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/bounded"
 )
 
 // JMXSnapshot is what the sidecar learnt from the latest scrape of the
@@ -100,7 +101,7 @@ func (j *JMX) Snapshot() JMXSnapshot {
 
 // LeaderURL returns the Connect group leader's REST URL from a fresh,
 // successful scrape; ok is false otherwise. It fits
-// reconcile.NewLeaderByURL.
+// worker.NewLeader.
 func (j *JMX) LeaderURL() (string, bool) {
 	s := j.Snapshot()
 	if !s.Up || s.LeaderURL == "" || time.Since(s.At) > j.maxAge {

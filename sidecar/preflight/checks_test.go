@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
@@ -196,7 +195,7 @@ func TestChecks(t *testing.T) {
 func connectClient(t testing.TB) *connect.Client {
 	t.Helper()
 	cl := connecttest.NewCluster(t, 1)
-	api, err := connect.New(config.Connect{URL: cl.URL(), Timeout: 10 * time.Second}, nil)
+	api, err := connect.New(connect.Config{URL: cl.URL(), Timeout: 10 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

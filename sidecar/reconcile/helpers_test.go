@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/worker"
 )
 
 type fakeClock struct {
@@ -42,7 +42,7 @@ func newClient(t testing.TB, url string, timeout time.Duration) *connect.Client 
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	c, err := connect.New(config.Connect{URL: url, Timeout: timeout}, nil)
+	c, err := connect.New(connect.Config{URL: url, Timeout: timeout}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func sidecars(t testing.TB, c *connecttest.Cluster, opts Options) []*Reconciler 
 	for _, w := range c.Workers() {
 		o := opts
 		if o.Leadership == nil {
-			o.Leadership = NewLeaderByURL(w.URL(), c.Leader)
+			o.Leadership = worker.NewLeader(w.URL(), c.Leader)
 		}
 		if o.Sleep == nil {
 			o.Sleep = noSleep

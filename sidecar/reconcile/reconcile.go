@@ -71,6 +71,20 @@ const (
 	OutcomeFileError = "file_error" // the connector's file is bad
 )
 
+// Leadership says whether this sidecar's worker leads the Connect group.
+// known is false while the leader cannot be determined (a rebalance, the
+// metrics endpoint down); every sidecar may then write, after a random delay.
+// *worker.Leader is one.
+type Leadership interface {
+	IsLeader() (leader bool, known bool)
+}
+
+// Always is a Leadership for a single sidecar that always writes.
+type Always struct{}
+
+// IsLeader reports a known leader: this one.
+func (Always) IsLeader() (bool, bool) { return true, true }
+
 // Options tune a Reconciler. Zero values take the defaults shown.
 type Options struct {
 	Prune       bool

@@ -14,6 +14,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/worker"
 )
 
 func TestThreeSidecarsAreIdempotent(t *testing.T) {
@@ -62,7 +63,7 @@ func TestThreeSidecarsAreIdempotent(t *testing.T) {
 func TestUnknownLeaderConverges(t *testing.T) {
 	c := connecttest.NewCluster(t, 3)
 	set := load(t, copyDir(t, "mm2"))
-	rs := sidecars(t, c, Options{Leadership: Unknown{}, WriteJitter: time.Millisecond})
+	rs := sidecars(t, c, Options{Leadership: worker.NewLeader("", nil), WriteJitter: time.Millisecond})
 	cycleAll(rs, set)
 	if !converged(c, set) {
 		t.Fatal("not converged")
@@ -109,7 +110,7 @@ func TestFaultsStillConverge(t *testing.T) {
 			var rs []*Reconciler
 			for _, w := range c.Workers() {
 				rs = append(rs, New(newClient(t, w.URL(), tt.timeout), Options{
-					Leadership: NewLeaderByURL(w.URL(), c.Leader), Sleep: noSleep, Now: clock.Now,
+					Leadership: worker.NewLeader(w.URL(), c.Leader), Sleep: noSleep, Now: clock.Now,
 				}))
 			}
 			tt.inject(c)
@@ -383,30 +384,6 @@ func TestAutoRestartSchedule(t *testing.T) {
 	}
 }
 
-func TestLeaderByURL(t *testing.T) {
-	tests := []struct {
-		self, leader string
-		ok           bool
-		want, known  bool
-	}{
-		{"http://10.0.1.5:8083", "http://10.0.1.5:8083/", true, true, true},
-		{"http://10.0.1.5:8083/", "HTTP://10.0.1.5:8083", true, true, true},
-		{"10.0.1.5:8083", "http://10.0.1.5:8083/", true, true, true},
-		{"http://ip-10-0-1-5.ec2.internal:8083", "http://IP-10-0-1-5.EC2.INTERNAL:8083/", true, true, true},
-		{"http://10.0.1.5:8083", "http://10.0.1.6:8083/", true, false, true},
-		{"http://10.0.1.5:8083", "https://10.0.1.5:8083/", true, false, true},
-		{"http://10.0.1.5", "http://10.0.1.5:80/", true, true, true},
-		{"http://10.0.1.5:8083", "", true, false, false},
-		{"http://10.0.1.5:8083", "http://10.0.1.5:8083/", false, false, false},
-	}
-	for _, tt := range tests {
-		l := NewLeaderByURL(tt.self, func() (string, bool) { return tt.leader, tt.ok })
-		if got, known := l.IsLeader(); got != tt.want || known != tt.known {
-			t.Errorf("self %q leader %q: got %v,%v want %v,%v", tt.self, tt.leader, got, known, tt.want, tt.known)
-		}
-	}
-}
-
 func TestRestartDelay(t *testing.T) {
 	want := []int{0, 2, 6, 12, 20, 30, 42, 56, 60, 60, 60}
 	for n, m := range want {
@@ -468,7 +445,7 @@ func TestUnknownLeaderActsOnFreshState(t *testing.T) {
 			writeFile(t, dir, "hbc.json", `{"name":"hbc","config":{"connector.class":"MirrorHeartbeatConnector"},"state":"`+tt.desired+`"}`)
 			other := newClient(t, c.URL(), 0)
 			r := New(newClient(t, c.URL(), 0), Options{
-				Leadership:  Unknown{},
+				Leadership:  worker.NewLeader("", nil),
 				WriteJitter: time.Millisecond,
 				Sleep:       func(ctx context.Context, _ time.Duration) error { return tt.meanwhile(ctx, other) },
 			})

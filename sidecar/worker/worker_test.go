@@ -1,4 +1,4 @@
-package cli
+package worker
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 )
 
@@ -40,16 +39,12 @@ func TestIdentify(t *testing.T) {
 			if tt.onECS {
 				t.Setenv(ecsmeta.EnvVar, meta.URL)
 			}
-			cfg := config.Config{
-				Connect: config.Connect{URL: tt.connectURL},
-				Task:    config.Task{AdvertisedURL: tt.advertisedURL},
-			}
-			w, err := identify(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			w, err := Identify(context.Background(), Config{AdvertisedURL: tt.advertisedURL}, tt.connectURL, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if w.advertisedURL != tt.wantURL || w.workerID != tt.wantWorker {
-				t.Errorf("advertised %q, worker %q; want %q, %q", w.advertisedURL, w.workerID, tt.wantURL, tt.wantWorker)
+			if w.AdvertisedURL != tt.wantURL || w.ID != tt.wantWorker {
+				t.Errorf("advertised %q, worker %q; want %q, %q", w.AdvertisedURL, w.ID, tt.wantURL, tt.wantWorker)
 			}
 		})
 	}

@@ -1,20 +1,13 @@
-package config
+package worker
 
-// Task names this worker and its service. On ECS the task metadata supplies
+// Config names this worker and its service. On ECS the task metadata supplies
 // them; these settings override it, and stand in for it elsewhere.
-type Task struct {
+type Config struct {
 	ClusterName   string `envconfig:"SIDECAR_CLUSTER_NAME" desc:"ECS cluster name for labels and CloudWatch dimensions (default: from task metadata)"`
 	ServiceName   string `envconfig:"SIDECAR_SERVICE_NAME" desc:"ECS service name for labels and CloudWatch dimensions (default: from task metadata)"`
 	AdvertisedURL string `envconfig:"SIDECAR_ADVERTISED_URL" desc:"this worker's REST URL as Connect advertises it, compared with the group leader's (default: http://<task IPv4>:<port of SIDECAR_CONNECT_URL>/ on ECS, else SIDECAR_CONNECT_URL)"`
 }
 
-// Validate reports the settings that are out of range, one error each.
-func (t Task) Validate() []error {
-	if t.AdvertisedURL == "" {
-		return nil
-	}
-	if err := checkHTTPURL("SIDECAR_ADVERTISED_URL", t.AdvertisedURL); err != nil {
-		return []error{err}
-	}
-	return nil
-}
+// Validate reports nothing: SIDECAR_ADVERTISED_URL is checked by package
+// config, with the other URLs.
+func (Config) Validate() []error { return nil }

@@ -1,12 +1,12 @@
-package config
+package connect
 
 import (
 	"fmt"
 	"time"
 )
 
-// Connect configures how the sidecar reaches the Kafka Connect REST API.
-type Connect struct {
+// Config configures how the sidecar reaches the Kafka Connect REST API.
+type Config struct {
 	URL      string        `envconfig:"SIDECAR_CONNECT_URL" default:"http://localhost:8083" desc:"Kafka Connect REST base URL"`
 	CAFile   string        `envconfig:"SIDECAR_CONNECT_CA_FILE" desc:"PEM CA bundle for an HTTPS Connect REST endpoint"`
 	Username string        `envconfig:"SIDECAR_CONNECT_USERNAME" desc:"HTTP basic auth user for Connect REST"`
@@ -15,11 +15,9 @@ type Connect struct {
 }
 
 // Validate reports the settings that are out of range, one error each.
-func (c Connect) Validate() []error {
+// SIDECAR_CONNECT_URL is checked by package config, with the other URLs.
+func (c Config) Validate() []error {
 	var errs []error
-	if err := checkHTTPURL("SIDECAR_CONNECT_URL", c.URL); err != nil {
-		errs = append(errs, err)
-	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONNECT_TIMEOUT=%s: must be a positive duration, such as 10s", c.Timeout))
 	}

@@ -1,4 +1,4 @@
-package config
+package bootstrap
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
-// Bootstrap configures `connect-sidecar bootstrap`. The three URIs keep the
+// Config configures `connect-sidecar bootstrap`. The three URIs keep the
 // names of the original toolkit so that existing task definitions still work.
-type Bootstrap struct {
+type Config struct {
 	PropertiesURI      string        `envconfig:"KAFKA_CONNECT_PROPERTIES_S3_URI" desc:"worker properties: s3://bucket/key[?versionId=…] (needs AWS_REGION) or file:///path"`
 	KeystoreURI        string        `envconfig:"KAFKA_CONNECT_KEYSTORE_S3_URI" desc:"keystore (JKS or PKCS#12): s3://bucket/key (needs AWS_REGION) or file:///path"`
 	TruststoreURI      string        `envconfig:"KAFKA_CONNECT_TRUSTSTORE_S3_URI" desc:"truststore (JKS or PKCS#12): s3://bucket/key (needs AWS_REGION) or file:///path"`
@@ -25,7 +25,7 @@ type Bootstrap struct {
 }
 
 // Validate reports the settings that are out of range, one error each.
-func (b Bootstrap) Validate() []error {
+func (b Config) Validate() []error {
 	var errs []error
 	if b.ConfigDir == "" {
 		errs = append(errs, fmt.Errorf("SIDECAR_CONFIG_DIR: must not be empty"))

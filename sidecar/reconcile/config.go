@@ -1,0 +1,40 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
+)
+
+// Config configures `connect-sidecar run`'s connector management.
+type Config struct {
+	ConnectorsURI string        `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
+	Interval      time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
+	PollInterval  time.Duration `envconfig:"SIDECAR_POLL_INTERVAL" default:"15s" desc:"S3 ETag polling interval for connector files"`
+	Prune         bool          `envconfig:"SIDECAR_PRUNE" default:"false" desc:"delete connectors whose file was removed"`
+	AutoRestart   bool          `envconfig:"SIDECAR_AUTO_RESTART" default:"true" desc:"restart FAILED connectors and tasks on Strimzi's backoff schedule"`
+	MaxRestarts   int           `envconfig:"SIDECAR_MAX_RESTARTS" default:"0" desc:"most auto-restarts per connector before giving up (0: no limit)"`
+	WriteJitter   time.Duration `envconfig:"SIDECAR_WRITE_JITTER" default:"5s" desc:"largest random delay before writing while the Connect leader is unknown"`
+	ShutdownGrace time.Duration `envconfig:"SIDECAR_SHUTDOWN_GRACE" default:"5s" desc:"time allowed to finish in-flight work on SIGTERM"`
+}
+
+// Validate reports the settings that are out of range, one error each.
+func (r Config) Validate() []error {
+	var errs []error
+	if r.ConnectorsURI != "" {
+		if _, err := source.ParseURI(r.ConnectorsURI); err != nil {
+			errs = append(errs, fmt.Errorf("SIDECAR_CONNECTORS_URI: %w", err))
+		}
+	}
+	if r.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_RECONCILE_INTERVAL=%s: must be a positive duration, such as 30s", r.Interval))
+	}
+	if r.PollInterval <= 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_POLL_INTERVAL=%s: must be a positive duration, such as 15s", r.PollInterval))
+	}
+	if r.MaxRestarts < 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_MAX_RESTARTS=%d: must be a whole number such as 10, or 0 for no limit", r.MaxRestarts))
+	}
+	return errs
+}

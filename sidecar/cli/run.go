@@ -16,7 +16,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
@@ -115,25 +115,25 @@ Configuration is read from the environment: see connect-sidecar --help.
 		r.add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
 	}
 
-	var lag *kafka.Collector
+	var lagMonitor *lag.Collector
 	if cfg.LagInterval > 0 {
-		measurer := kafka.NewMeasurer(client, kafka.MeasurerOptions{
+		measurer := lag.NewMeasurer(client, lag.MeasurerOptions{
 			SourceConnector:     cfg.SourceConnector,
 			CheckpointConnector: cfg.CheckpointConnector,
 			Logger:              log,
 		})
 		defer measurer.Close()
-		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
+		lagMonitor = lag.NewCollector(measurer, lag.CollectorOptions{
 			Interval:        cfg.LagInterval,
 			PartitionDetail: cfg.PartitionDetail == "partition",
 			IsLeader:        exportsClusterFacts,
 			Logger:          log,
 		})
-		if err := reg.Register(lag); err != nil {
+		if err := reg.Register(lagMonitor); err != nil {
 			log.Error("register lag metrics", "error", err.Error())
 			return exitFailed
 		}
-		r.add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
+		r.add("lag", func(ctx context.Context) error { lagMonitor.Run(ctx); return nil })
 	}
 
 	if cfg.PreflightInterval > 0 {
@@ -149,9 +149,9 @@ Configuration is read from the environment: see connect-sidecar --help.
 	if jmx != nil { // a nil *JMX in the interface would not read as "no JMX"
 		cwOpts.JMX = jmx
 	}
-	if lag != nil {
+	if lagMonitor != nil {
 		cwOpts.Leader = func() (float64, int, bool) {
-			t, ok := lag.Totals()
+			t, ok := lagMonitor.Totals()
 			return float64(t.BacklogRecords), t.GroupsNotReady, ok
 		}
 	}

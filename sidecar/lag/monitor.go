@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
 // Snapshotter is what a Collector measures with; *Measurer is one.
@@ -54,7 +56,7 @@ type Collector struct {
 	lastErr error
 	// failures says, by cluster alias, why the latest attempt could not
 	// use a cluster, as a whole or in part.
-	failures map[string]Reason
+	failures map[string]kafka.Reason
 
 	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
 	descSkipped                                                  *prometheus.Desc
@@ -216,10 +218,10 @@ func (c *Collector) Once(ctx context.Context) {
 	c.duration.WithLabelValues("total").Observe(total.Seconds())
 	c.failures = nil
 	if err != nil {
-		var ce *ClusterError
+		var ce *kafka.ClusterError
 		if errors.As(err, &ce) {
 			c.up[ce.Alias] = false
-			c.failures = map[string]Reason{ce.Alias: ce.Reason}
+			c.failures = map[string]kafka.Reason{ce.Alias: ce.Reason}
 			c.log.Warn("lag measurement failed", "cluster", ce.Alias, "reason", string(ce.Reason), "err", err)
 			return
 		}
@@ -236,7 +238,7 @@ func (c *Collector) Once(ctx context.Context) {
 	}
 	for _, p := range snap.Problems() {
 		if c.failures == nil {
-			c.failures = map[string]Reason{}
+			c.failures = map[string]kafka.Reason{}
 		}
 		c.failures[p.Alias] = p.Reason
 		c.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error())

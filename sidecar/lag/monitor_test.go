@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
 type fakeClock struct{ t time.Time }
@@ -92,7 +94,7 @@ connect_sidecar_lag_up{cluster="tgt"} 1
 	if got := gaugeValue(t, c, "connect_sidecar_lag_up", map[string]string{"cluster": "tgt"}); got != 1 {
 		t.Errorf("lag_up{tgt} = %v, want 1", got)
 	}
-	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "src", "reason": string(ReasonUnreachable)}); got != 1 {
+	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "src", "reason": string(kafka.ReasonUnreachable)}); got != 1 {
 		t.Errorf("lag_error{src,unreachable} = %v, want 1", got)
 	}
 	if got := gaugeValue(t, c, "connect_sidecar_lag_items_in_error", map[string]string{"item": "partition", "reason": "unreachable"}); got != 4 {
@@ -188,10 +190,10 @@ func checkMeasurementCost(t *testing.T, c *Collector, n uint64) {
 // TestCollectorLagErrorClears: the reason of a failure is exported until
 // a measurement succeeds.
 func TestCollectorLagErrorClears(t *testing.T) {
-	m := &scriptedMeasure{clock: &fakeClock{t: time.Now()}, results: []error{clusterErr(Cluster{Role: Target, Alias: "tgt"}, "metadata", kerr.GroupAuthorizationFailed), nil}}
+	m := &scriptedMeasure{clock: &fakeClock{t: time.Now()}, results: []error{kafka.Cluster{Role: kafka.Target, Alias: "tgt"}.Wrap("metadata", kerr.GroupAuthorizationFailed), nil}}
 	c := NewCollector(m, CollectorOptions{Interval: time.Second})
 	c.Once(ctxT(t))
-	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "tgt", "reason": string(ReasonAuthorization)}); got != 1 {
+	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "tgt", "reason": string(kafka.ReasonAuthorization)}); got != 1 {
 		t.Errorf("lag_error{tgt,authorization} = %v, want 1", got)
 	}
 	c.Once(ctxT(t))
@@ -241,7 +243,7 @@ func (b blockingMeasure) Measure(ctx context.Context) (*Snapshot, error) {
 	case <-b.release:
 	case <-ctx.Done():
 	}
-	return nil, &ClusterError{Role: Target, Alias: "tgt", Err: context.DeadlineExceeded}
+	return nil, &kafka.ClusterError{Role: kafka.Target, Alias: "tgt", Err: context.DeadlineExceeded}
 }
 
 func TestCollectorNeverWaitsForKafka(t *testing.T) {
@@ -289,7 +291,7 @@ func (s *scriptedMeasure) Measure(context.Context) (*Snapshot, error) {
 // CloudWatch as if it were current; the age says how old it is.
 func TestCollectorStaleMeasurementIsNotReady(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
-	down := &ClusterError{Role: Source, Alias: "src", Err: errors.New("connection refused")}
+	down := &kafka.ClusterError{Role: kafka.Source, Alias: "src", Err: errors.New("connection refused")}
 	m := &scriptedMeasure{clock: clock, results: []error{nil, down, nil}}
 	c := NewCollector(m, CollectorOptions{Interval: 30 * time.Second, Now: clock.now})
 	steps := []struct {

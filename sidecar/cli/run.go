@@ -115,7 +115,7 @@ Configuration is read from the environment: see connect-sidecar --help.
 		r.add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
 	}
 
-	var lagMonitor *lag.Collector
+	var lagMonitor *lag.Monitor
 	if cfg.LagInterval > 0 {
 		measurer := lag.NewMeasurer(client, lag.MeasurerOptions{
 			SourceConnector:     cfg.SourceConnector,
@@ -123,13 +123,13 @@ Configuration is read from the environment: see connect-sidecar --help.
 			Logger:              log,
 		})
 		defer measurer.Close()
-		lagMonitor = lag.NewCollector(measurer, lag.CollectorOptions{
+		lagMonitor = lag.NewMonitor(measurer, lag.MonitorOptions{
 			Interval:        cfg.LagInterval,
 			PartitionDetail: cfg.PartitionDetail == "partition",
 			IsLeader:        exportsClusterFacts,
 			Logger:          log,
 		})
-		if err := reg.Register(lagMonitor); err != nil {
+		if err := reg.Register(metrics.NewLagCollector(lagMonitor)); err != nil {
 			log.Error("register lag metrics", "error", err.Error())
 			return exitFailed
 		}
@@ -137,8 +137,8 @@ Configuration is read from the environment: see connect-sidecar --help.
 	}
 
 	if cfg.PreflightInterval > 0 {
-		pf := preflight.NewCollector(preflightRunner(cfg, loader, client), preflight.CollectorOptions{Interval: cfg.PreflightInterval, IsLeader: exportsClusterFacts, Logger: log})
-		if err := reg.Register(pf); err != nil {
+		pf := preflight.NewMonitor(preflightRunner(cfg, loader, client), preflight.MonitorOptions{Interval: cfg.PreflightInterval, IsLeader: exportsClusterFacts, Logger: log})
+		if err := reg.Register(metrics.NewPreflightCollector(pf)); err != nil {
 			log.Error("register preflight metrics", "error", err.Error())
 			return 1
 		}

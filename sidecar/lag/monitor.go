@@ -4,109 +4,126 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
+	"maps"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
-// Snapshotter is what a Collector measures with; *Measurer is one.
+// Snapshotter is what a Monitor measures with; *Measurer is one.
 type Snapshotter interface {
 	Measure(ctx context.Context) (*Snapshot, error)
 }
 
 // summarizer is a Snapshotter that can leave out the partitions of
-// groups, which the collector does not export (*Measurer.MeasureSummary).
+// groups, which the monitor does not keep (*Measurer.MeasureSummary).
 type summarizer interface {
 	MeasureSummary(ctx context.Context) (*Snapshot, error)
 }
 
-// CollectorOptions tune a Collector.
-type CollectorOptions struct {
+// MonitorOptions tune a Monitor.
+type MonitorOptions struct {
 	// Interval between measurements (SIDECAR_LAG_INTERVAL).
 	Interval time.Duration
-	// PartitionDetail adds connect_sidecar_partition_lag_records
+	// PartitionDetail keeps each partition's lag in the summary, for
+	// connect_sidecar_partition_lag_records
 	// (SIDECAR_METRICS_PARTITION_DETAIL=partition).
 	PartitionDetail bool
 	// IsLeader tells whether this sidecar's worker leads the Connect
 	// group; only the leader measures and exports. Nil: always.
 	IsLeader func() bool
-	Logger   *slog.Logger
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
-// Collector measures in the background and exports the latest result, so
+// Monitor measures in the background and keeps the latest result, so
 // that a scrape never waits for Kafka. The age of the measurement keeps
-// growing while a cluster is unreachable, and lag_up says which one; the
-// ready gauge and the CloudWatch totals are given only for a fresh
+// growing while a cluster is unreachable, and Status.Up says which one;
+// readiness and the CloudWatch totals are given only for a fresh
 // measurement, so that an old "ready" never passes for a current one.
-type Collector struct {
-	m    Snapshotter
-	opts CollectorOptions
-	log  *slog.Logger
+type Monitor struct {
+	measurer Snapshotter
+	opts     MonitorOptions
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	started time.Time
-	last    *exported
+	last    *Summary
 	up      map[string]bool // cluster alias -> reachable in the latest attempt
 	lastErr error
 	// failures says, by cluster alias, why the latest attempt could not
 	// use a cluster, as a whole or in part.
 	failures map[string]kafka.Reason
-
-	descTopic, descPartition, descVerdict, descBehind, descReady *prometheus.Desc
-	descSkipped                                                  *prometheus.Desc
-	descTS, descAge, descUp, descError                           *prometheus.Desc
-	descItemErrors, descRequests, descInterval                   *prometheus.Desc
-	// duration of measurements by phase, and "total"; observed by Once.
-	duration *prometheus.HistogramVec
+	// durations of measurements by phase, and "total"; observed by Once.
+	durations map[string]*Durations
 }
 
-// exported is what Collect and Totals use of a measurement. The
-// collector keeps it instead of the snapshot, whose per-partition group
-// offsets (200,000 for 200 groups of 1,000 partitions) would otherwise stay
-// alive beside the next measurement's.
-type exported struct {
-	time           time.Time
-	ready          bool
-	lagKnown       bool
-	totalLag       int64
-	groupsNotReady int
-	requests       map[string]int64
-	itemErrors     []ItemError
-	topics         []exportedTopic
-	groups         []exportedGroup
+// Summary is what a Monitor keeps of a measurement: what metrics and
+// CloudWatch use. It is kept instead of the snapshot, whose per-partition
+// group offsets (200,000 for 200 groups of 1,000 partitions) would
+// otherwise stay alive beside the next measurement's. It is not modified
+// once made.
+type Summary struct {
+	// Time is when the measurement ended.
+	Time time.Time
+	// Ready is Snapshot.Ready: both clusters reached, every lag known,
+	// nothing left to copy and every group synced.
+	Ready bool
+	// LagKnown is Snapshot.LagKnown: every selected partition's lag was
+	// read.
+	LagKnown bool
+	// TotalLag is Snapshot.TotalLag, the backlog of the partitions whose
+	// lag is known.
+	TotalLag int64
+	// GroupsNotReady is Snapshot.GroupsNotReady.
+	GroupsNotReady int
+	// Requests counts the Kafka requests the measurement sent, by cluster
+	// alias.
+	Requests map[string]int64
+	// ItemErrors counts the items it could not read, by kind and reason.
+	ItemErrors []ItemError
+	// Topics are the selected source topics, sorted.
+	Topics []TopicSummary
+	// Groups are the covered consumer groups, sorted.
+	Groups []GroupSummary
 }
 
-type exportedTopic struct {
-	topic string
-	lag   int64
-	known bool
-	// partitions holds each partition's lag (-1: unknown), with
-	// PartitionDetail only.
-	partitions []int64
+// TopicSummary is the backlog of one source topic.
+type TopicSummary struct {
+	// Topic is the source topic's name.
+	Topic string
+	// Lag sums the partitions whose lag is known.
+	Lag int64
+	// LagKnown reports whether Lag counts every partition.
+	LagKnown bool
+	// Partitions holds each partition's lag (-1: unknown), with
+	// MonitorOptions.PartitionDetail only.
+	Partitions []int64
 }
 
-type exportedGroup struct {
-	group           string
-	verdict         Verdict
-	behind, skipped int64
+// GroupSummary is the cutover verdict of one consumer group.
+type GroupSummary struct {
+	// Group is the consumer group's name.
+	Group string
+	// Verdict is the group's: the worst of its partitions'.
+	Verdict Verdict
+	// RecordsBehind and RecordsSkipped are those of GroupReadiness.
+	RecordsBehind, RecordsSkipped int64
 }
 
-func (c *Collector) export(s *Snapshot) *exported {
-	e := &exported{
-		time: s.Time, ready: s.Ready(), lagKnown: s.LagKnown(), totalLag: s.TotalLag(),
-		groupsNotReady: s.GroupsNotReady(), requests: s.Requests, itemErrors: s.ItemErrors(),
-		topics: make([]exportedTopic, len(s.Topics)), groups: make([]exportedGroup, len(s.Groups)),
+func (m *Monitor) summarize(s *Snapshot) *Summary {
+	e := &Summary{
+		Time: s.Time, Ready: s.Ready(), LagKnown: s.LagKnown(), TotalLag: s.TotalLag(),
+		GroupsNotReady: s.GroupsNotReady(), Requests: s.Requests, ItemErrors: s.ItemErrors(),
+		Topics: make([]TopicSummary, len(s.Topics)), Groups: make([]GroupSummary, len(s.Groups)),
 	}
 	for i := range s.Topics {
 		t := &s.Topics[i]
-		e.topics[i] = exportedTopic{topic: t.Topic, lag: t.Lag, known: t.LagKnown()}
-		if c.opts.PartitionDetail {
+		e.Topics[i] = TopicSummary{Topic: t.Topic, Lag: t.Lag, LagKnown: t.LagKnown()}
+		if m.opts.PartitionDetail {
 			ps := make([]int64, len(t.Partitions))
 			for j, p := range t.Partitions {
 				ps[j] = p.Lag
@@ -114,23 +131,61 @@ func (c *Collector) export(s *Snapshot) *exported {
 					ps[j] = -1
 				}
 			}
-			e.topics[i].partitions = ps
+			e.Topics[i].Partitions = ps
 		}
 	}
 	for i, g := range s.Groups {
-		e.groups[i] = exportedGroup{group: g.Group, verdict: g.Verdict, behind: g.RecordsBehind, skipped: g.RecordsSkipped}
+		e.Groups[i] = GroupSummary{Group: g.Group, Verdict: g.Verdict, RecordsBehind: g.RecordsBehind, RecordsSkipped: g.RecordsSkipped}
 	}
 	return e
 }
 
+// Durations counts how long measurements took, as a Prometheus histogram
+// does.
+type Durations struct {
+	// Count is how many measurements were timed; Sum is their total
+	// duration in seconds.
+	Count uint64
+	Sum   float64
+	// Buckets counts, for each upper bound of DurationBounds (seconds),
+	// the measurements that took at most that long.
+	Buckets map[float64]uint64
+}
+
+// DurationBounds are the upper bounds, in seconds, of Durations.Buckets:
+// from a small migration's tens of milliseconds up to a cycle cut off at
+// its interval.
+func DurationBounds() []float64 {
+	return []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+}
+
+func (d *Durations) observe(seconds float64) {
+	bounds := DurationBounds()
+	if d.Buckets == nil {
+		d.Buckets = make(map[float64]uint64, len(bounds))
+		for _, b := range bounds {
+			d.Buckets[b] = 0
+		}
+	}
+	d.Count++
+	d.Sum += seconds
+	for _, b := range bounds {
+		if seconds <= b {
+			d.Buckets[b]++
+		}
+	}
+}
+
 // Totals are the leader-only CloudWatch figures.
 type Totals struct {
+	// BacklogRecords is the backlog of every selected topic.
 	BacklogRecords int64
+	// GroupsNotReady counts the covered groups not synced.
 	GroupsNotReady int
 }
 
-// NewCollector returns a Collector; call Run to start measuring.
-func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
+// NewMonitor returns a Monitor measuring with m; call Run to start.
+func NewMonitor(m Snapshotter, opts MonitorOptions) *Monitor {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -140,44 +195,19 @@ func NewCollector(m Snapshotter, opts CollectorOptions) *Collector {
 	if opts.IsLeader == nil {
 		opts.IsLeader = func() bool { return true }
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("connect_sidecar_"+name, help, labels, nil)
-	}
-	return &Collector{
-		m: m, opts: opts, log: opts.Logger, started: opts.Now(), up: map[string]bool{},
-		descTopic:      d("topic_lag_records", "Records of a source topic not yet copied by MirrorMaker 2.", "topic"),
-		descPartition:  d("partition_lag_records", "Records of a source partition not yet copied by MirrorMaker 2.", "topic", "partition"),
-		descVerdict:    d("group_verdict", "Cutover readiness of a consumer group: 1 for its current verdict.", "group", "verdict"),
-		descBehind:     d("group_records_behind", "Records a consumer group would consume twice if it moved to the target now.", "group"),
-		descSkipped:    d("group_records_skipped", "Records a consumer group would never read if it moved to the target now (rewound or target-ahead).", "group"),
-		descReady:      d("migration_ready", "1 when a fresh lag measurement finds nothing left to copy and every covered consumer group synced."),
-		descTS:         d("lag_measurement_timestamp_seconds", "Unix time of the latest complete lag measurement."),
-		descAge:        d("lag_measurement_age_seconds", "Seconds since the latest complete lag measurement (since start when none)."),
-		descUp:         d("lag_up", "1 when the latest lag measurement reached the cluster.", "cluster"),
-		descItemErrors: d("lag_items_in_error", "Items the latest lag measurement could not read (shown as unknown), by kind of item and reason.", "item", "reason"),
-		descRequests:   d("lag_measurement_requests", "Kafka requests the latest lag measurement sent to the cluster.", "cluster"),
-		descInterval:   d("lag_interval_seconds", "Configured time between lag measurements (SIDECAR_LAG_INTERVAL)."),
-		descError:      d("lag_error", "1 for why the latest lag measurement could not use a cluster (reason: authentication, broker_certificate_untrusted, client_certificate_expired, client_certificate_rejected, authorization, client_settings, unreachable, other); absent after a success.", "cluster", "reason"),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "connect_sidecar_lag_measurement_duration_seconds",
-			Help: "Duration of lag measurements by phase (connect_offsets, source_offsets, source_groups, checkpoints, target_offsets) and in total, failed ones included.",
-			// From a small migration's tens of milliseconds up to a
-			// cycle cut off at its interval.
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
-		}, []string{"phase"}),
-	}
+	return &Monitor{measurer: m, opts: opts, log: opts.Logger, started: opts.Now(), up: map[string]bool{}, durations: map[string]*Durations{}}
 }
 
 // Run measures every Interval until ctx ends, while this sidecar leads.
-func (c *Collector) Run(ctx context.Context) {
-	if c.opts.Interval <= 0 {
+func (m *Monitor) Run(ctx context.Context) {
+	if m.opts.Interval <= 0 {
 		return
 	}
-	t := time.NewTicker(c.opts.Interval)
+	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
 	for {
-		if c.opts.IsLeader() {
-			c.Once(ctx)
+		if m.opts.IsLeader() {
+			m.Once(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -188,68 +218,79 @@ func (c *Collector) Run(ctx context.Context) {
 }
 
 // timeout bounds one measurement: the interval, at least 10s.
-func (c *Collector) timeout() time.Duration { return max(c.opts.Interval, 10*time.Second) }
+func (m *Monitor) timeout() time.Duration { return max(m.opts.Interval, 10*time.Second) }
 
 // fresh reports whether the latest measurement stands for now: the latest
 // attempt succeeded, no longer ago than two measurements may take.
-// The caller holds c.mu.
-func (c *Collector) fresh(now time.Time) bool {
-	return c.last != nil && c.lastErr == nil && now.Sub(c.last.time) <= 2*c.timeout()
+// The caller holds m.mu.
+func (m *Monitor) fresh(now time.Time) bool {
+	return m.last != nil && m.lastErr == nil && now.Sub(m.last.Time) <= 2*m.timeout()
+}
+
+// observe adds one duration of phase ("total" for the whole attempt).
+// The caller holds m.mu.
+func (m *Monitor) observe(phase string, d time.Duration) {
+	ds := m.durations[phase]
+	if ds == nil {
+		ds = &Durations{}
+		m.durations[phase] = ds
+	}
+	ds.observe(d.Seconds())
 }
 
 // Once runs one measurement now, bounded by the interval (at least 10s).
-func (c *Collector) Once(ctx context.Context) {
-	mctx, cancel := context.WithTimeout(ctx, c.timeout())
+func (m *Monitor) Once(ctx context.Context) {
+	mctx, cancel := context.WithTimeout(ctx, m.timeout())
 	defer cancel()
 	start := time.Now()
-	measure := c.m.Measure
-	if sm, ok := c.m.(summarizer); ok {
+	measure := m.measurer.Measure
+	if sm, ok := m.measurer.(summarizer); ok {
 		measure = sm.MeasureSummary
 	}
 	snap, err := measure(mctx)
 	total := time.Since(start)
-	var e *exported
+	var e *Summary
 	if err == nil {
-		e = c.export(snap)
+		e = m.summarize(snap)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lastErr = err
-	c.duration.WithLabelValues("total").Observe(total.Seconds())
-	c.failures = nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lastErr = err
+	m.observe("total", total)
+	m.failures = nil
 	if err != nil {
 		var ce *kafka.ClusterError
 		if errors.As(err, &ce) {
-			c.up[ce.Alias] = false
-			c.failures = map[string]kafka.Reason{ce.Alias: ce.Reason}
-			c.log.Warn("lag measurement failed", "cluster", ce.Alias, "reason", string(ce.Reason), "err", err)
+			m.up[ce.Alias] = false
+			m.failures = map[string]kafka.Reason{ce.Alias: ce.Reason}
+			m.log.Warn("lag measurement failed", "cluster", ce.Alias, "reason", string(ce.Reason), "err", err)
 			return
 		}
-		c.log.Warn("lag measurement failed", "err", err)
+		m.log.Warn("lag measurement failed", "err", err)
 		return
 	}
 	for _, ph := range snap.Phases {
-		c.duration.WithLabelValues(ph.Name).Observe(ph.Duration.Seconds())
+		m.observe(ph.Name, ph.Duration)
 	}
-	c.last = e
-	c.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
+	m.last = e
+	m.up = map[string]bool{snap.SourceAlias: true, snap.TargetAlias: true}
 	for alias := range snap.Unreachable {
-		c.up[alias] = false
+		m.up[alias] = false
 	}
 	for _, p := range snap.Problems() {
-		if c.failures == nil {
-			c.failures = map[string]kafka.Reason{}
+		if m.failures == nil {
+			m.failures = map[string]kafka.Reason{}
 		}
-		c.failures[p.Alias] = p.Reason
-		c.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error())
+		m.failures[p.Alias] = p.Reason
+		m.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error())
 	}
 }
 
 // LastError is the error of the latest attempt, nil after a success.
-func (c *Collector) LastError() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastErr
+func (m *Monitor) LastError() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastErr
 }
 
 // Totals returns the figures for CloudWatch's TotalBacklogRecords and
@@ -257,80 +298,58 @@ func (c *Collector) LastError() error {
 // no fresh measurement (none yet, the latest attempt failed, or it is old)
 // or some partition's lag is unknown: a partial backlog must not pass for
 // the total.
-func (c *Collector) Totals() (t Totals, ok bool) {
-	if !c.opts.IsLeader() {
+func (m *Monitor) Totals() (t Totals, ok bool) {
+	if !m.opts.IsLeader() {
 		return Totals{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.fresh(c.opts.Now()) || !c.last.lagKnown {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.fresh(m.opts.Now()) || !m.last.LagKnown {
 		return Totals{}, false
 	}
-	return Totals{BacklogRecords: c.last.totalLag, GroupsNotReady: c.last.groupsNotReady}, true
+	return Totals{BacklogRecords: m.last.TotalLag, GroupsNotReady: m.last.GroupsNotReady}, true
 }
 
-// Describe sends the descriptors of every metric.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.descTopic, c.descPartition, c.descVerdict, c.descBehind, c.descSkipped, c.descReady, c.descTS, c.descAge, c.descUp, c.descItemErrors, c.descRequests, c.descInterval, c.descError} {
-		ch <- d
-	}
-	c.duration.Describe(ch)
+// Status is what a Monitor knows at one moment, for export.
+type Status struct {
+	// Now is when the status was taken, by the Monitor's clock.
+	Now time.Time
+	// Interval is the configured time between measurements.
+	Interval time.Duration
+	// Started is when the Monitor was made: without a measurement yet,
+	// the age of the latest one counts from it.
+	Started time.Time
+	// Latest is the latest successful measurement; nil before the first.
+	Latest *Summary
+	// Fresh reports whether Latest stands for Now: the latest attempt
+	// succeeded, no longer ago than two measurements may take.
+	Fresh bool
+	// Up says, by cluster alias, whether the latest attempt reached the
+	// cluster.
+	Up map[string]bool
+	// Failures says, by cluster alias, why the latest attempt could not
+	// use a cluster, as a whole or in part; empty after a success.
+	Failures map[string]kafka.Reason
+	// Durations are how long the attempts since start took, by phase and
+	// "total"; a failed attempt counts in "total" only.
+	Durations map[string]Durations
 }
 
-// Collect exports the latest measurement; nothing unless leader.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	if !c.opts.IsLeader() {
-		return
+// Status returns what the Monitor knows now, a copy the caller may keep;
+// ok is false unless this sidecar leads, as only the leader exports.
+func (m *Monitor) Status() (s Status, ok bool) {
+	if !m.opts.IsLeader() {
+		return Status{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.opts.Now()
-	ch <- prometheus.MustNewConstMetric(c.descInterval, prometheus.GaugeValue, c.opts.Interval.Seconds())
-	c.duration.Collect(ch)
-	for alias, up := range c.up {
-		ch <- prometheus.MustNewConstMetric(c.descUp, prometheus.GaugeValue, b2f(up), alias)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.opts.Now()
+	s = Status{
+		Now: now, Interval: m.opts.Interval, Started: m.started, Latest: m.last, Fresh: m.fresh(now),
+		Up: maps.Clone(m.up), Failures: maps.Clone(m.failures), Durations: make(map[string]Durations, len(m.durations)),
 	}
-	for alias, reason := range c.failures {
-		ch <- prometheus.MustNewConstMetric(c.descError, prometheus.GaugeValue, 1, alias, string(reason))
+	for phase, d := range m.durations {
+		s.Durations[phase] = Durations{Count: d.Count, Sum: d.Sum, Buckets: maps.Clone(d.Buckets)}
 	}
-	if c.last == nil {
-		ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(c.started).Seconds())
-		return
-	}
-	s := c.last
-	ch <- prometheus.MustNewConstMetric(c.descTS, prometheus.GaugeValue, float64(s.time.UnixNano())/1e9)
-	ch <- prometheus.MustNewConstMetric(c.descAge, prometheus.GaugeValue, now.Sub(s.time).Seconds())
-	ch <- prometheus.MustNewConstMetric(c.descReady, prometheus.GaugeValue, b2f(c.fresh(now) && s.ready))
-	for alias, n := range s.requests {
-		ch <- prometheus.MustNewConstMetric(c.descRequests, prometheus.GaugeValue, float64(n), alias)
-	}
-	for _, e := range s.itemErrors {
-		ch <- prometheus.MustNewConstMetric(c.descItemErrors, prometheus.GaugeValue, float64(e.Count), e.Item, e.Reason)
-	}
-	// A lag that leaves out unknown partitions is not exported: its series
-	// goes stale and lag_items_in_error says why.
-	for _, t := range s.topics {
-		if t.known {
-			ch <- prometheus.MustNewConstMetric(c.descTopic, prometheus.GaugeValue, float64(t.lag), t.topic)
-		}
-		for p, lag := range t.partitions {
-			if lag >= 0 {
-				ch <- prometheus.MustNewConstMetric(c.descPartition, prometheus.GaugeValue, float64(lag), t.topic, strconv.Itoa(p))
-			}
-		}
-	}
-	for _, g := range s.groups {
-		for _, v := range Verdicts() {
-			ch <- prometheus.MustNewConstMetric(c.descVerdict, prometheus.GaugeValue, b2f(g.verdict == v), g.group, string(v))
-		}
-		ch <- prometheus.MustNewConstMetric(c.descBehind, prometheus.GaugeValue, float64(g.behind), g.group)
-		ch <- prometheus.MustNewConstMetric(c.descSkipped, prometheus.GaugeValue, float64(g.skipped), g.group)
-	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
+	return s, true
 }

@@ -5,51 +5,48 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-// CollectorOptions tune a Collector.
-type CollectorOptions struct {
+// MonitorOptions tune a Monitor.
+type MonitorOptions struct {
 	// Interval between two runs (SIDECAR_PREFLIGHT_INTERVAL).
 	Interval time.Duration
 	// IsLeader tells whether this sidecar exports cluster-wide facts;
 	// only then does it run the checks. Nil: always.
 	IsLeader func() bool
-	Logger   *slog.Logger
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
-// Collector runs the checks in the background and exports the latest
-// results as connect_sidecar_preflight_result{check}: 0 PASS, 1 WARN,
-// 2 FAIL, so that a dashboard and an alert show which check fails while a
-// migration looks stuck. A run that cannot start exports nothing, which
+// Monitor runs the checks in the background and keeps the latest report,
+// which package metrics exports as connect_sidecar_preflight_result{check},
+// so that a dashboard and an alert show which check fails while a
+// migration looks stuck. A run that cannot start leaves no report, which
 // the alert on the metric's absence reports.
-type Collector struct {
+type Monitor struct {
 	run  func(ctx context.Context) (*Report, error)
-	opts CollectorOptions
+	opts MonitorOptions
 	log  *slog.Logger
-	desc *prometheus.Desc
 
 	mu   sync.Mutex
 	last *Report
 }
 
-// NewCollector returns a Collector calling run on each interval.
-func NewCollector(run func(ctx context.Context) (*Report, error), opts CollectorOptions) *Collector {
+// NewMonitor returns a Monitor calling run on each interval.
+func NewMonitor(run func(ctx context.Context) (*Report, error), opts MonitorOptions) *Monitor {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Collector{run: run, opts: opts, log: log,
-		desc: prometheus.NewDesc("connect_sidecar_preflight_result", "Latest preflight result by check: 0 PASS, 1 WARN, 2 FAIL.", []string{"check"}, nil)}
+	return &Monitor{run: run, opts: opts, log: log}
 }
 
 // Run runs the checks on every interval until ctx ends.
-func (c *Collector) Run(ctx context.Context) {
-	t := time.NewTicker(c.opts.Interval)
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
 	for {
-		c.Once(ctx)
+		m.Once(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -60,42 +57,34 @@ func (c *Collector) Run(ctx context.Context) {
 
 // Once runs the checks once if this sidecar leads; a follower drops its
 // last results, so that only one sidecar exports them.
-func (c *Collector) Once(ctx context.Context) {
-	if c.opts.IsLeader != nil && !c.opts.IsLeader() {
-		c.mu.Lock()
-		c.last = nil
-		c.mu.Unlock()
+func (m *Monitor) Once(ctx context.Context) {
+	if m.opts.IsLeader != nil && !m.opts.IsLeader() {
+		m.mu.Lock()
+		m.last = nil
+		m.mu.Unlock()
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, max(c.opts.Interval, time.Minute))
+	ctx, cancel := context.WithTimeout(ctx, max(m.opts.Interval, time.Minute))
 	defer cancel()
-	rep, err := c.run(ctx)
+	rep, err := m.run(ctx)
 	if err != nil {
-		c.log.Warn("preflight could not run", "error", err.Error())
+		m.log.Warn("preflight could not run", "error", err.Error())
 	} else {
 		for _, r := range rep.Results {
 			if r.Status != Pass {
-				c.log.Warn("preflight", "check", r.Check, "status", string(r.Status), "found", r.Found, "fix", r.Fix)
+				m.log.Warn("preflight", "check", r.Check, "status", string(r.Status), "found", r.Found, "fix", r.Fix)
 			}
 		}
 	}
-	c.mu.Lock()
-	c.last = rep
-	c.mu.Unlock()
+	m.mu.Lock()
+	m.last = rep
+	m.mu.Unlock()
 }
 
-// Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-// Collect implements prometheus.Collector.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	rep := c.last
-	c.mu.Unlock()
-	if rep == nil {
-		return
-	}
-	for _, r := range rep.Results {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(r.Status.rank()), r.Check)
-	}
+// Latest is the report of the latest run; nil when it could not run, or
+// when this sidecar did not lead at the time. It is not modified after.
+func (m *Monitor) Latest() *Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
 }

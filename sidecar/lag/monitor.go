@@ -143,10 +143,10 @@ func (m *Monitor) summarize(s *Snapshot) *Summary {
 // Durations counts how long measurements took, as a Prometheus histogram
 // does.
 type Durations struct {
-	// Count is how many measurements were timed; Sum is their total
-	// duration in seconds.
+	// Count is how many measurements were timed.
 	Count uint64
-	Sum   float64
+	// Sum is their total duration in seconds.
+	Sum float64
 	// Buckets counts, for each upper bound of DurationBounds (seconds),
 	// the measurements that took at most that long.
 	Buckets map[float64]uint64

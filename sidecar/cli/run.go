@@ -14,7 +14,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/health"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
@@ -115,30 +115,30 @@ Configuration is read from the environment: see connect-sidecar --help.
 		parts.Add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
 	}
 
-	var lag *kafka.Collector
+	var lagMonitor *lag.Monitor
 	if cfg.Lag.Interval > 0 {
-		measurer := kafka.NewMeasurer(client, kafka.MeasurerOptions{
+		measurer := lag.NewMeasurer(client, lag.MeasurerOptions{
 			SourceConnector:     cfg.Lag.SourceConnector,
 			CheckpointConnector: cfg.Lag.CheckpointConnector,
 			Logger:              log,
 		})
 		defer measurer.Close()
-		lag = kafka.NewCollector(measurer, kafka.CollectorOptions{
+		lagMonitor = lag.NewMonitor(measurer, lag.MonitorOptions{
 			Interval:        cfg.Lag.Interval,
 			PartitionDetail: cfg.Metrics.PartitionDetail == "partition",
 			IsLeader:        leader.ExportsClusterFacts,
 			Logger:          log,
 		})
-		if err := reg.Register(lag); err != nil {
+		if err := reg.Register(metrics.NewLagCollector(lagMonitor)); err != nil {
 			log.Error("register lag metrics", "error", err.Error())
 			return exitFailed
 		}
-		parts.Add("lag", func(ctx context.Context) error { lag.Run(ctx); return nil })
+		parts.Add("lag", func(ctx context.Context) error { lagMonitor.Run(ctx); return nil })
 	}
 
 	if cfg.Preflight.Interval > 0 {
-		pf := preflight.NewCollector(preflightRunner(cfg, loader, client), preflight.CollectorOptions{Interval: cfg.Preflight.Interval, IsLeader: leader.ExportsClusterFacts, Logger: log})
-		if err := reg.Register(pf); err != nil {
+		pf := preflight.NewMonitor(preflightRunner(cfg, loader, client), preflight.MonitorOptions{Interval: cfg.Preflight.Interval, IsLeader: leader.ExportsClusterFacts, Logger: log})
+		if err := reg.Register(metrics.NewPreflightCollector(pf)); err != nil {
 			log.Error("register preflight metrics", "error", err.Error())
 			return 1
 		}
@@ -149,9 +149,9 @@ Configuration is read from the environment: see connect-sidecar --help.
 	if jmx != nil { // a nil *JMX in the interface would not read as "no JMX"
 		cwOpts.JMX = jmx
 	}
-	if lag != nil {
+	if lagMonitor != nil {
 		cwOpts.Leader = func() (float64, int, bool) {
-			t, ok := lag.Totals()
+			t, ok := lagMonitor.Totals()
 			return float64(t.BacklogRecords), t.GroupsNotReady, ok
 		}
 	}

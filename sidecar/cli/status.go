@@ -18,7 +18,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
 )
 
 // Exit codes of status: 0 ready (or no --cutover), 1 not ready for
@@ -74,7 +74,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
 		return exitFailed
 	}
-	m := kafka.NewMeasurer(api, kafka.MeasurerOptions{SourceConnector: cfg.Lag.SourceConnector, CheckpointConnector: cfg.Lag.CheckpointConnector})
+	m := lag.NewMeasurer(api, lag.MeasurerOptions{SourceConnector: cfg.Lag.SourceConnector, CheckpointConnector: cfg.Lag.CheckpointConnector})
 	defer m.Close()
 	snap, err := m.Measure(ctx)
 	if err != nil {
@@ -98,7 +98,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	incomplete := len(snap.Unreachable) > 0 || len(snap.ItemErrors()) > 0
-	var plan []kafka.Reset
+	var plan []lag.Reset
 	if *resetPlan {
 		plan = snap.ResetPlan(groups...)
 	}
@@ -143,9 +143,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // writeStatusJSON writes the --json document as it goes: one indented
 // object, the measurement's topics and groups one at a time, so that its
 // memory does not grow with the size of the document (see
-// kafka.Snapshot.WriteJSON). One document rather than JSON lines keeps
+// lag.Snapshot.WriteJSON). One document rather than JSON lines keeps
 // every script that reads the output working.
-func writeStatusJSON(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset) error {
+func writeStatusJSON(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *lag.Snapshot, plan []lag.Reset) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	field := func(name string, v any) error {
 		b, err := json.MarshalIndent(v, "  ", "  ")
@@ -212,7 +212,7 @@ func printConnectors(w io.Writer, statuses map[string]connect.ConnectorStatus) {
 	tw.Flush()
 }
 
-func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *kafka.Snapshot, plan []kafka.Reset, showPlan, applying bool) {
+func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap *lag.Snapshot, plan []lag.Reset, showPlan, applying bool) {
 	printConnectors(w, statuses)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "\nLAG %s -> %s (measured %s in %s)\n", snap.SourceAlias, snap.TargetAlias, snap.Time.UTC().Format(time.RFC3339), snap.Duration.Round(time.Millisecond))
@@ -239,7 +239,7 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 		for _, g := range snap.Groups {
 			var bad []string
 			for _, p := range g.Partitions {
-				if p.Verdict != kafka.Synced {
+				if p.Verdict != lag.Synced {
 					bad = append(bad, fmt.Sprintf("%s[%d]:%s", p.Topic, p.Partition, p.Verdict))
 				}
 			}
@@ -247,7 +247,7 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 				bad = append(bad[:5], fmt.Sprintf("+%d more", len(bad)-5))
 			}
 			verdict := string(g.Verdict)
-			if g.Verdict == kafka.Unknown {
+			if g.Verdict == lag.Unknown {
 				verdict = fmt.Sprintf("unknown (%s)", g.UnknownReason())
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", g.Group, verdict, g.RecordsBehind, g.RecordsSkipped, strings.Join(bad, " "))
@@ -280,7 +280,7 @@ func printStatus(w io.Writer, statuses map[string]connect.ConnectorStatus, snap 
 
 // topicLagCell is a topic's lag, or why it is not known: "unknown
 // (reason)", with how many partitions when only some are.
-func topicLagCell(t *kafka.TopicLag) string {
+func topicLagCell(t *lag.TopicLag) string {
 	switch n := t.UnknownPartitions(); {
 	case t.Unknown != "" || n == len(t.Partitions) && n > 0:
 		return fmt.Sprintf("unknown (%s)", t.UnknownReason())

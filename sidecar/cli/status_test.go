@@ -16,7 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // statusEnv is what a test may change after statusFixture.
@@ -24,7 +25,7 @@ type statusEnv struct {
 	src, tgt *kfake.Cluster
 	tgtAdm   *kadm.Client
 	commit   func(a *kadm.Client, g string, p int32, at int64)
-	cp       func(cps ...kafka.Checkpoint)
+	cp       func(cps ...mm2.Checkpoint)
 }
 
 // statusFixture is a migration with one copied topic, a synced group
@@ -80,10 +81,10 @@ func statusFixture(t *testing.T) *statusEnv {
 			t.Fatal(err)
 		}
 	}
-	checkpoint := func(cps ...kafka.Checkpoint) {
+	checkpoint := func(cps ...mm2.Checkpoint) {
 		var recs []*kgo.Record
 		for _, cp := range cps {
-			k, v := kafka.EncodeCheckpoint(cp)
+			k, v := mm2.EncodeCheckpoint(cp)
 			recs = append(recs, &kgo.Record{Topic: "src.checkpoints.internal", Key: k, Value: v})
 		}
 		if err := tgtCl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -93,8 +94,8 @@ func statusFixture(t *testing.T) *statusEnv {
 	commit(srcAdm, "ready", 0, 5)
 	commit(srcAdm, "late", 1, 5)
 	checkpoint(
-		kafka.Checkpoint{Group: "ready", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5},
-		kafka.Checkpoint{Group: "late", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
+		mm2.Checkpoint{Group: "ready", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5},
+		mm2.Checkpoint{Group: "late", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
 	)
 
 	cc := connecttest.NewCluster(t, 1)
@@ -215,7 +216,7 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	srcAdm := kadm.NewClient(newKgo(t, env.src))
 	env.commit(srcAdm, "neg", 0, 5)
 	env.commit(env.tgtAdm, "neg", 0, 9)
-	env.cp(kafka.Checkpoint{Group: "neg", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5})
+	env.cp(mm2.Checkpoint{Group: "neg", Topic: "orders", Partition: 0, Upstream: 5, Downstream: 5})
 	targetOffset := func() int64 {
 		t.Helper()
 		off, err := env.tgtAdm.FetchOffsets(ctx, "neg")
@@ -242,12 +243,12 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 	code, out, errs = run("--json", "--reset-plan", "neg")
 	var doc struct {
 		Measurement map[string]any `json:"measurement"`
-		ResetPlan   []kafka.Reset  `json:"reset_plan"`
+		ResetPlan   []lag.Reset    `json:"reset_plan"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("--json --reset-plan: exit %d, %v\n%s%s", code, err, out, errs)
 	}
-	if len(doc.ResetPlan) != 1 || doc.ResetPlan[0] != (kafka.Reset{Group: "neg", Topic: "orders", Partition: 0, From: 9, To: 5}) || doc.Measurement["groups"] == nil {
+	if len(doc.ResetPlan) != 1 || doc.ResetPlan[0] != (lag.Reset{Group: "neg", Topic: "orders", Partition: 0, From: 9, To: 5}) || doc.Measurement["groups"] == nil {
 		t.Errorf("--json --reset-plan = %+v", doc)
 	}
 

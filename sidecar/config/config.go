@@ -21,6 +21,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/bootstrap"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
@@ -37,7 +38,7 @@ type Config struct {
 	Reconcile  reconcile.Config
 	Metrics    metrics.Config
 	CloudWatch cloudwatch.Config
-	Lag        Lag
+	Lag        lag.Config
 	Preflight  preflight.Config
 }
 

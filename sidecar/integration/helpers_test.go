@@ -22,7 +22,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/demo"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/lag"
 )
 
 // configTopic is the Connect config topic of connect-image/workers/plaintext.properties.
@@ -34,7 +34,7 @@ type statusJSON struct {
 	Connectors  map[string]connect.ConnectorStatus `json:"connectors"`
 	Ready       bool                               `json:"migration_ready"`
 	TotalLag    int64                              `json:"total_lag"`
-	Measurement kafka.Snapshot                     `json:"measurement"`
+	Measurement lag.Snapshot                       `json:"measurement"`
 }
 
 func (s statusJSON) verdicts() map[string]string {

@@ -151,8 +151,8 @@ func dial(t *testing.T, conn map[string]string, env map[string]string) error {
 		return err
 	}
 	defer cl.Close()
-	_, err = metadata(ctx, cl, nil)
-	return clusterErr(c, "metadata", err)
+	_, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	return c.Wrap("metadata", err)
 }
 
 func newKfake(t *testing.T, opts ...kfake.Opt) string {

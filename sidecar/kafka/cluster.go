@@ -210,9 +210,10 @@ func (e *ClusterError) Error() string {
 
 func (e *ClusterError) Unwrap() error { return e.Err }
 
-// clusterErr wraps err with the cluster's alias, listener and diagnosis
-// unless it already is wrapped.
-func clusterErr(c Cluster, what string, err error) error {
+// Wrap turns err, met while doing what with the cluster, into a
+// *ClusterError with the cluster's alias, listener and diagnosis, unless
+// it already is one; nil stays nil.
+func (c Cluster) Wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -39,7 +39,7 @@ func TestClusterErrorDiagnosis(t *testing.T) {
 		{"other", tlsc, errors.New("something\nelse"), ReasonOther, []string{"something else"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := clusterErr(tc.c, "metadata", tc.err)
+			err := tc.c.Wrap("metadata", tc.err)
 			var ce *ClusterError
 			if !errors.As(err, &ce) {
 				t.Fatalf("not a ClusterError: %v", err)

@@ -1,8 +1,8 @@
-// Package kafka owns the sidecar's view of the two Kafka clusters of a
-// MirrorMaker 2 migration: franz-go clients configured from the
+// Package kafka owns how the sidecar reaches the two Kafka clusters of a
+// MirrorMaker 2 migration: franz-go client settings taken from the
 // MirrorSourceConnector's own config (TLS, mTLS, SASL PLAIN/SCRAM, MSK
-// IAM), replication lag per partition, MM2 checkpoint decoding and the
-// cutover readiness of consumer groups, exported as Prometheus metrics.
-// It does not manage connectors (package reconcile does) and talks to
-// Kafka Connect only through the REST client of package connect.
+// IAM, config-provider references), and one-line diagnoses of a failure
+// to talk to a cluster (ClusterError, Reason). It measures nothing
+// (package lag does), knows no MM2 record format (package mm2) and
+// manages no connectors (package reconcile).
 package kafka

@@ -115,7 +115,8 @@ func NewRegistry(version string) *Registry {
 // Gatherer is the registry to serve or lint.
 func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
-// Register adds a collector owned by another package (lag, readiness).
+// Register adds a collector of the results of another package
+// (NewLagCollector, NewPreflightCollector).
 // Its metric names must start with connect_sidecar_.
 func (r *Registry) Register(c prometheus.Collector) error { return r.reg.Register(c) }
 

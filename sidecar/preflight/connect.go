@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // ConnectAPI is what the Connect check needs from Kafka Connect REST.
@@ -31,10 +31,10 @@ func (p *run) connect(ctx context.Context) Result {
 		return r
 	}
 	var missing []string
-	for _, cls := range []string{sourceClass, checkpointClass, heartbeatClass} {
+	for _, cls := range []string{mm2.SourceConnectorClass, mm2.CheckpointConnectorClass, mm2.HeartbeatConnectorClass} {
 		found := false
 		for _, pl := range plugins {
-			if kafka.IsConnectorClass(pl.Class, cls) {
+			if mm2.IsConnectorClass(pl.Class, cls) {
 				found = true
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // env is a source and a target kfake cluster and admin clients to shape
@@ -85,7 +86,7 @@ func ptr(s string) *string { return &s }
 func (e *env) msc(extra map[string]string) desired.Connector {
 	cfg := map[string]string{
 		"name":                                  "mm2-msc",
-		"connector.class":                       sourceClass,
+		"connector.class":                       mm2.SourceConnectorClass,
 		"source.cluster.alias":                  "src",
 		"target.cluster.alias":                  "tgt",
 		"source.cluster.bootstrap.servers":      strings.Join(e.src.ListenAddrs(), ","),
@@ -102,7 +103,7 @@ func (e *env) msc(extra map[string]string) desired.Connector {
 func (e *env) cpc(extra map[string]string) desired.Connector {
 	cfg := map[string]string{
 		"name":                                 "mm2-cpc",
-		"connector.class":                      checkpointClass,
+		"connector.class":                      mm2.CheckpointConnectorClass,
 		"source.cluster.alias":                 "src",
 		"target.cluster.alias":                 "tgt",
 		"source.cluster.bootstrap.servers":     strings.Join(e.src.ListenAddrs(), ","),

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // internalTopic is a topic Connect or MM2 creates for itself.
@@ -43,7 +43,7 @@ func (p *run) internalTopics() []internalTopic {
 			rfKey: "checkpoints.topic.replication.factor", rf: atoi(setting(cpc.Config, "checkpoints.topic.replication.factor", "3"), 3)})
 	}
 	for _, c := range p.mig.mirror {
-		if kafka.IsConnectorClass(c.Config["connector.class"], heartbeatClass) {
+		if mm2.IsConnectorClass(c.Config["connector.class"], mm2.HeartbeatConnectorClass) {
 			out = append(out, internalTopic{name: "heartbeats", onTarget: true,
 				rfKey: "heartbeats.topic.replication.factor", rf: atoi(setting(c.Config, "heartbeats.topic.replication.factor", "3"), 3)})
 			break

@@ -6,13 +6,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
-)
-
-// Connector classes of MirrorMaker 2.
-const (
-	sourceClass     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	checkpointClass = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
-	heartbeatClass  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // migration is the connector files read as one MM2 migration.
@@ -21,9 +15,9 @@ type migration struct {
 	cpc      *desired.Connector // nil without a checkpoint connector
 	mirror   []desired.Connector
 	src, tgt kafka.Cluster
-	topics   kafka.Filter
-	groups   kafka.Filter
-	policy   kafka.Policy
+	topics   mm2.Filter
+	groups   mm2.Filter
+	policy   mm2.Policy
 }
 
 // newMigration finds the MirrorSourceConnector (and the checkpoint
@@ -34,10 +28,10 @@ func newMigration(in Input) (*migration, error) {
 	var found []desired.Connector
 	for _, c := range in.Connectors {
 		cls := c.Config["connector.class"]
-		if kafka.IsConnectorClass(cls, sourceClass) || kafka.IsConnectorClass(cls, checkpointClass) || kafka.IsConnectorClass(cls, heartbeatClass) {
+		if mm2.IsConnectorClass(cls, mm2.SourceConnectorClass) || mm2.IsConnectorClass(cls, mm2.CheckpointConnectorClass) || mm2.IsConnectorClass(cls, mm2.HeartbeatConnectorClass) {
 			m.mirror = append(m.mirror, c)
 		}
-		if in.SourceConnector != "" && c.Name != in.SourceConnector || !kafka.IsConnectorClass(cls, sourceClass) {
+		if in.SourceConnector != "" && c.Name != in.SourceConnector || !mm2.IsConnectorClass(cls, mm2.SourceConnectorClass) {
 			continue
 		}
 		found = append(found, c)
@@ -65,21 +59,21 @@ func newMigration(in Input) (*migration, error) {
 	if m.tgt, err = kafka.ClusterFromConnector(m.msc.Config, kafka.Target, in.Resolver); err != nil {
 		return nil, inFile(m.msc, err)
 	}
-	if m.topics, err = kafka.TopicFilter(m.msc.Config); err != nil {
+	if m.topics, err = mm2.TopicFilter(m.msc.Config); err != nil {
 		return nil, inFile(m.msc, err)
 	}
-	if m.policy, err = kafka.PolicyFromConnector(m.msc.Config); err != nil {
+	if m.policy, err = mm2.PolicyFromConnector(m.msc.Config); err != nil {
 		return nil, inFile(m.msc, err)
 	}
 	for i, c := range m.mirror {
-		if !kafka.IsConnectorClass(c.Config["connector.class"], checkpointClass) || alias(c.Config, kafka.Source) != m.src.Alias || alias(c.Config, kafka.Target) != m.tgt.Alias {
+		if !mm2.IsConnectorClass(c.Config["connector.class"], mm2.CheckpointConnectorClass) || alias(c.Config, kafka.Source) != m.src.Alias || alias(c.Config, kafka.Target) != m.tgt.Alias {
 			continue
 		}
 		if m.cpc != nil {
 			return nil, fmt.Errorf("two MirrorCheckpointConnectors from %q to %q: %s and %s", m.src.Alias, m.tgt.Alias, m.cpc.Name, c.Name)
 		}
 		m.cpc = &m.mirror[i]
-		if m.groups, err = kafka.GroupFilter(c.Config); err != nil {
+		if m.groups, err = mm2.GroupFilter(c.Config); err != nil {
 			return nil, inFile(c, err)
 		}
 	}

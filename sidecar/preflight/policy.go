@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // replicationPolicy: every MM2 connector of the migration names topics the
@@ -51,10 +52,10 @@ func (p *run) replicationPolicy(context.Context) Result {
 	}
 	var loops []string
 	for _, c := range p.mig.mirror {
-		if !kafka.IsConnectorClass(c.Config["connector.class"], sourceClass) || alias(c.Config, kafka.Source) != p.mig.tgt.Alias || alias(c.Config, kafka.Target) != p.mig.src.Alias {
+		if !mm2.IsConnectorClass(c.Config["connector.class"], mm2.SourceConnectorClass) || alias(c.Config, kafka.Source) != p.mig.tgt.Alias || alias(c.Config, kafka.Target) != p.mig.src.Alias {
 			continue
 		}
-		back, err := kafka.TopicFilter(c.Config)
+		back, err := mm2.TopicFilter(c.Config)
 		if err != nil {
 			continue
 		}

@@ -1,10 +1,11 @@
 // Package preflight owns the checks an operator runs before a MirrorMaker 2
 // migration starts: reach and auth, permissions, topic selection, record
 // sizes and timestamps, existing target topics, replication policies,
-// groups, internal topics, sizing and Connect's own validation. It reads
-// both clusters and changes nothing on them; building clients from a
-// connector config is package kafka's, loading connector files package
-// desired's.
+// groups, internal topics, sizing and Connect's own validation, run once
+// or periodically (Monitor). It reads both clusters and changes nothing on
+// them; building clients from a connector config is package kafka's, MM2's
+// naming package mm2's, loading connector files package desired's and
+// exporting results as metrics package metrics'.
 package preflight
 
 import (
@@ -29,7 +30,9 @@ const (
 	Fail Status = "FAIL"
 )
 
-func (s Status) rank() int {
+// Rank orders outcomes: 0 PASS, 1 WARN, 2 FAIL, the value of
+// connect_sidecar_preflight_result.
+func (s Status) Rank() int {
 	switch s {
 	case Fail:
 		return 2
@@ -41,7 +44,7 @@ func (s Status) rank() int {
 
 // worse returns the worse of two outcomes.
 func worse(a, b Status) Status {
-	if b.rank() > a.rank() {
+	if b.Rank() > a.Rank() {
 		return b
 	}
 	return a

@@ -13,6 +13,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
 	"github.com/mm2-fargate/mm2-ecs/internal/realkafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // TestOnRealBrokers runs the checks kfake cannot model against real KRaft
@@ -89,8 +90,8 @@ func TestOnRealBrokers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := results(t, Input{
 				Connectors: []desired.Connector{
-					connectorFor("mm2-msc", sourceClass, tt.topics),
-					connectorFor("mm2-cpc", checkpointClass, tt.topics),
+					connectorFor("mm2-msc", mm2.SourceConnectorClass, tt.topics),
+					connectorFor("mm2-cpc", mm2.CheckpointConnectorClass, tt.topics),
 				},
 				Worker: map[string]string{},
 				Now:    time.Now(),

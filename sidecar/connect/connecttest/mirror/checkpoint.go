@@ -15,6 +15,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 type cpKey struct {
@@ -31,8 +32,8 @@ type checkpointRunner struct {
 	r                  *Replicator
 	name, fp           string
 	srcAlias, tgtAlias string
-	groups, topics     kafka.Filter
-	policy             kafka.Policy
+	groups, topics     mm2.Filter
+	policy             mm2.Policy
 	cpTopic            string
 	tasksMax           int
 	emitEvery          time.Duration
@@ -48,7 +49,7 @@ type checkpointRunner struct {
 	mu        sync.Mutex
 	states    map[int]string
 	groupList []string
-	last      map[cpKey]kafka.Checkpoint
+	last      map[cpKey]mm2.Checkpoint
 	latency   map[cpKey]float64 // ms from the offset sync used to the checkpoint
 	task      map[string]int    // group -> task id
 	written   int64
@@ -69,18 +70,18 @@ func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg ma
 		syncEnabled:  cfg["sync.group.offsets.enabled"] == "true",
 		replication:  int16(intSetting(cfg, "checkpoints.topic.replication.factor", -1)),
 		states:       map[int]string{},
-		last:         map[cpKey]kafka.Checkpoint{},
+		last:         map[cpKey]mm2.Checkpoint{},
 		latency:      map[cpKey]float64{},
 		task:         map[string]int{},
 		done:         make(chan struct{}),
 	}
-	if k.groups, err = kafka.GroupFilter(cfg); err != nil {
+	if k.groups, err = mm2.GroupFilter(cfg); err != nil {
 		return nil, err
 	}
-	if k.topics, err = kafka.TopicFilter(cfg); err != nil {
+	if k.topics, err = mm2.TopicFilter(cfg); err != nil {
 		return nil, err
 	}
-	if k.policy, err = kafka.PolicyFromConnector(cfg); err != nil {
+	if k.policy, err = mm2.PolicyFromConnector(cfg); err != nil {
 		return nil, err
 	}
 	k.cpTopic = k.policy.CheckpointsTopic(src.Alias)
@@ -216,7 +217,7 @@ func (k *checkpointRunner) runningGroups() []string {
 func (k *checkpointRunner) emit(ctx context.Context, groups []string) error {
 	fetched := k.srcAdm.FetchManyOffsets(ctx, groups...)
 	var recs []*kgo.Record
-	var cps []kafka.Checkpoint
+	var cps []mm2.Checkpoint
 	lat := map[cpKey]float64{}
 	now := time.Now()
 	k.mu.Lock()
@@ -233,13 +234,13 @@ func (k *checkpointRunner) emit(ctx context.Context, groups []string) error {
 			if !ok {
 				return
 			}
-			cp := kafka.Checkpoint{Group: g, Topic: o.Topic, Partition: o.Partition, Upstream: o.At, Downstream: down, Metadata: o.Metadata}
+			cp := mm2.Checkpoint{Group: g, Topic: o.Topic, Partition: o.Partition, Upstream: o.At, Downstream: down, Metadata: o.Metadata}
 			key := cpKey{g, o.Topic, o.Partition}
 			lat[key] = float64(now.Sub(at).Milliseconds())
 			if k.last[key] == cp {
 				return
 			}
-			kb, vb := kafka.EncodeCheckpoint(cp)
+			kb, vb := mm2.EncodeCheckpoint(cp)
 			recs = append(recs, &kgo.Record{Topic: k.cpTopic, Key: kb, Value: vb})
 			cps = append(cps, cp)
 		})
@@ -270,7 +271,7 @@ func (k *checkpointRunner) emit(ctx context.Context, groups []string) error {
 // MirrorCheckpointTask.syncGroupOffset does.
 func (k *checkpointRunner) syncGroups(ctx context.Context, groups []string) error {
 	k.mu.Lock()
-	byGroup := map[string][]kafka.Checkpoint{}
+	byGroup := map[string][]mm2.Checkpoint{}
 	for key, cp := range k.last {
 		byGroup[key.group] = append(byGroup[key.group], cp)
 	}

@@ -29,13 +29,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
-)
-
-// MM2 connector classes the replicator acts for.
-const (
-	sourceClass     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	checkpointClass = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
-	heartbeatClass  = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // Options tune a Replicator.
@@ -131,11 +125,11 @@ func (r *Replicator) step(ctx context.Context) {
 		seen[name] = true
 		tasks := byConn[name]
 		switch cls := cfg["connector.class"]; {
-		case kafka.IsConnectorClass(cls, sourceClass):
+		case mm2.IsConnectorClass(cls, mm2.SourceConnectorClass):
 			stepRunner(ctx, r, r.sources, newSourceRunner, name, cfg, tasks)
-		case kafka.IsConnectorClass(cls, checkpointClass):
+		case mm2.IsConnectorClass(cls, mm2.CheckpointConnectorClass):
 			stepRunner(ctx, r, r.checkpoints, newCheckpointRunner, name, cfg, tasks)
-		case kafka.IsConnectorClass(cls, heartbeatClass):
+		case mm2.IsConnectorClass(cls, mm2.HeartbeatConnectorClass):
 			stepRunner(ctx, r, r.heartbeats, newHeartbeatRunner, name, cfg, tasks)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 func TestTranslate(t *testing.T) {
@@ -177,7 +177,7 @@ func TestSourceCopiesSelectedTopicsAndCommitsOffsets(t *testing.T) {
 	e.produce(t, "orders", 2, 5)
 	e.produce(t, "audit", 0, 4)
 	e.produce(t, "ops.internal", 0, 4)
-	if err := e.c.Put("msc", mm2Config(sourceClass, map[string]string{"tasks.max": "2", "topics.exclude": "audit"}), ""); err != nil {
+	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2", "topics.exclude": "audit"}), ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "source offsets committed", func() (bool, string) {
@@ -216,7 +216,7 @@ func TestSourceCopiesSelectedTopicsAndCommitsOffsets(t *testing.T) {
 
 func TestFailedTaskStopsCopyingUntilRestarted(t *testing.T) {
 	e := newEnv(t, map[string]int32{"t": 2})
-	if err := e.c.Put("msc", mm2Config(sourceClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
+	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
 		t.Fatal(err)
 	}
 	e.produce(t, "t", 0, 10)
@@ -278,17 +278,17 @@ func TestCheckpointsAndGroupOffsetSync(t *testing.T) {
 	defer member.Close()
 	go member.PollFetches(ctx)
 
-	if err := e.c.Put("msc", mm2Config(sourceClass, map[string]string{"offset.lag.max": "1"}), ""); err != nil {
+	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"offset.lag.max": "1"}), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.c.Put("cpc", mm2Config(checkpointClass, map[string]string{
+	if err := e.c.Put("cpc", mm2Config(mm2.CheckpointConnectorClass, map[string]string{
 		"emit.checkpoints.interval.seconds":   "1",
 		"sync.group.offsets.enabled":          "true",
 		"sync.group.offsets.interval.seconds": "1",
 	}), ""); err != nil {
 		t.Fatal(err)
 	}
-	cps := map[string]kafka.Checkpoint{}
+	cps := map[string]mm2.Checkpoint{}
 	reader, err := kgo.NewClient(kgo.SeedBrokers(e.tgt.ListenAddrs()...), kgo.ConsumeTopics("src.checkpoints.internal"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
@@ -299,7 +299,7 @@ func TestCheckpointsAndGroupOffsetSync(t *testing.T) {
 		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		reader.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
-			cp, err := kafka.DecodeCheckpoint(r.Key, r.Value)
+			cp, err := mm2.DecodeCheckpoint(r.Key, r.Value)
 			if err != nil {
 				t.Errorf("checkpoint record does not decode: %v", err)
 				return
@@ -340,7 +340,7 @@ func TestHandlerServesWorkerView(t *testing.T) {
 		t.Cleanup(views[w.ID()].Close)
 	}
 	e.produce(t, "t", 0, 10)
-	if err := e.c.Put("msc", mm2Config(sourceClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
+	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "copied", func() (bool, string) {
@@ -381,7 +381,7 @@ func TestPausedAndStoppedConnectorsStopCopying(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			e := newEnv(t, map[string]int32{"a": 1, "b": 1})
 			for name, topic := range map[string]string{"msc-a": "a", "msc-b": "b"} {
-				if err := e.c.Put(name, mm2Config(sourceClass, map[string]string{"topics": topic}), ""); err != nil {
+				if err := e.c.Put(name, mm2Config(mm2.SourceConnectorClass, map[string]string{"topics": topic}), ""); err != nil {
 					t.Fatal(err)
 				}
 			}

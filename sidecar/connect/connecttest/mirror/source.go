@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // metricWindow is how long MM2's windowed statistics (max, min, avg, rate)
@@ -28,8 +28,8 @@ type sourceRunner struct {
 	r                  *Replicator
 	name, fp           string
 	srcAlias, tgtAlias string
-	filter             kafka.Filter
-	policy             kafka.Policy
+	filter             mm2.Filter
+	policy             mm2.Policy
 	tasksMax           int
 	lagMax             int64
 	refresh            time.Duration
@@ -72,11 +72,11 @@ func newSourceRunner(ctx context.Context, r *Replicator, name string, cfg map[st
 	if err != nil {
 		return nil, err
 	}
-	filter, err := kafka.TopicFilter(cfg)
+	filter, err := mm2.TopicFilter(cfg)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := kafka.PolicyFromConnector(cfg)
+	policy, err := mm2.PolicyFromConnector(cfg)
 	if err != nil {
 		return nil, err
 	}

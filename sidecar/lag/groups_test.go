@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // checkScenarioGroups checks the verdicts of scenario's groups.
@@ -136,7 +138,7 @@ func TestVerdictPerCase(t *testing.T) {
 		{name: "negative-lag", source: 10, up: 10, down: 10, target: 25, want: NegativeLag},
 		{name: "no-checkpoint", source: 10, noCheckpoint: true, target: none, want: NoCheckpoint},
 	}
-	e := newMM2(t, nil)
+	e := newMigration(t, nil)
 	e.createTopic(e.srcAdm, "orders", 1)
 	e.produce(e.srcCl, "orders", 0, 20)
 	e.createTopic(e.tgtAdm, "orders", 1)
@@ -146,7 +148,7 @@ func TestVerdictPerCase(t *testing.T) {
 	for _, tc := range tests {
 		e.commit(e.srcAdm, tc.name, "orders", 0, tc.source)
 		if !tc.noCheckpoint {
-			e.checkpoint(Checkpoint{Group: tc.name, Topic: "orders", Upstream: tc.up, Downstream: tc.down})
+			e.checkpoint(mm2.Checkpoint{Group: tc.name, Topic: "orders", Upstream: tc.up, Downstream: tc.down})
 		}
 		if tc.target != none {
 			e.commit(e.tgtAdm, tc.name, "orders", 0, tc.target)
@@ -186,7 +188,7 @@ func TestVerdictPerCase(t *testing.T) {
 // checkpointed it: it is never ready until the target group is reset to
 // where the source group stands.
 func TestRewindThroughCutover(t *testing.T) {
-	e := newMM2(t, nil)
+	e := newMigration(t, nil)
 	e.createTopic(e.srcAdm, "orders", 1)
 	e.produce(e.srcCl, "orders", 0, 20)
 	e.createTopic(e.tgtAdm, "orders", 1)
@@ -219,7 +221,7 @@ func TestRewindThroughCutover(t *testing.T) {
 
 	// MM2 checkpointed the group at 15 and synced the target group there.
 	e.commit(e.srcAdm, "billing", "orders", 0, 15)
-	e.checkpoint(Checkpoint{Group: "billing", Topic: "orders", Upstream: 15, Downstream: 15})
+	e.checkpoint(mm2.Checkpoint{Group: "billing", Topic: "orders", Upstream: 15, Downstream: 15})
 	e.commit(e.tgtAdm, "billing", "orders", 0, 15)
 	step(Synced, 0, "")
 
@@ -229,7 +231,7 @@ func TestRewindThroughCutover(t *testing.T) {
 
 	// MM2 checkpoints the rewound offset but never moves the target group
 	// backwards: it stays at 15.
-	e.checkpoint(Checkpoint{Group: "billing", Topic: "orders", Upstream: 5, Downstream: 5})
+	e.checkpoint(mm2.Checkpoint{Group: "billing", Topic: "orders", Upstream: 5, Downstream: 5})
 	step(TargetAhead, 10, "billing: target-ahead (target offset beyond the checkpoint: about 10 records would be skipped)")
 
 	// The operator resets the target group to the checkpoint.
@@ -253,7 +255,7 @@ func TestCheckpointConsumerIdleBetweenMeasurements(t *testing.T) {
 	if n := reqs.n[kmsg.Fetch].Load() - before; n != 0 {
 		t.Errorf("%d fetch requests between measurements, want none", n)
 	}
-	e.checkpoint(Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 6, Downstream: 6})
+	e.checkpoint(mm2.Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 6, Downstream: 6})
 	snap, err := m.Measure(ctxT(t))
 	if err != nil {
 		t.Fatal(err)

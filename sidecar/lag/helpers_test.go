@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 const (
@@ -20,10 +21,11 @@ const (
 	cpcName        = "mm2-cpc"
 )
 
-// mm2 is a source and a target kfake cluster, a Connect REST stand-in with
-// an MM2 source and checkpoint connector, and helpers that do MM2's work
-// by hand: copy records, commit source offsets, write checkpoints.
-type mm2 struct {
+// migration is a source and a target kfake cluster, a Connect REST
+// stand-in with an MM2 source and checkpoint connector, and helpers that
+// do MM2's work by hand: copy records, commit source offsets, write
+// checkpoints.
+type migration struct {
 	t              testing.TB
 	src, tgt       *kfake.Cluster
 	srcCl, tgtCl   *kgo.Client
@@ -31,12 +33,12 @@ type mm2 struct {
 	connect        *connecttest.Cluster
 	api            *connect.Client
 	offsets        []connecttest.Offset
-	policy         Policy
+	policy         mm2.Policy
 }
 
-func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2 {
+func newMigration(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *migration {
 	t.Helper()
-	e := &mm2{t: t}
+	e := &migration{t: t}
 	var err error
 	if e.src, err = kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, srcOpts...)...); err != nil {
 		t.Fatal(err)
@@ -57,7 +59,7 @@ func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2
 		t.Fatal(err)
 	}
 	msc := map[string]string{
-		"connector.class":                  sourceConnectorClass,
+		"connector.class":                  mm2.SourceConnectorClass,
 		"source.cluster.alias":             "src",
 		"target.cluster.alias":             "tgt",
 		"source.cluster.bootstrap.servers": strings.Join(e.src.ListenAddrs(), ","),
@@ -71,14 +73,14 @@ func newMM2(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *mm2
 			msc[k] = v
 		}
 	}
-	if e.policy, err = PolicyFromConnector(msc); err != nil {
+	if e.policy, err = mm2.PolicyFromConnector(msc); err != nil {
 		t.Fatal(err)
 	}
 	cpc := map[string]string{}
 	for k, v := range msc {
 		cpc[k] = v
 	}
-	cpc["connector.class"] = checkpointConnectorClass
+	cpc["connector.class"] = mm2.CheckpointConnectorClass
 	if err := e.connect.Put(mscName, msc, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +107,14 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func (e *mm2) createTopic(cl *kadm.Client, topic string, partitions int32) {
+func (e *migration) createTopic(cl *kadm.Client, topic string, partitions int32) {
 	e.t.Helper()
 	if _, err := cl.CreateTopic(ctxT(e.t), partitions, 1, nil, topic); err != nil {
 		e.t.Fatalf("create topic %s: %v", topic, err)
 	}
 }
 
-func (e *mm2) produce(cl *kgo.Client, topic string, partition int32, n int) {
+func (e *migration) produce(cl *kgo.Client, topic string, partition int32, n int) {
 	e.t.Helper()
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
@@ -125,7 +127,7 @@ func (e *mm2) produce(cl *kgo.Client, topic string, partition int32, n int) {
 
 // copied records that MM2 copied source records up to and including
 // offset last, as MirrorSourceTask commits them.
-func (e *mm2) copied(topic string, partition int32, last int64) {
+func (e *migration) copied(topic string, partition int32, last int64) {
 	e.t.Helper()
 	e.offsets = append(e.offsets, connecttest.Offset{
 		Partition: map[string]any{"cluster": "src", "topic": topic, "partition": partition},
@@ -136,11 +138,11 @@ func (e *mm2) copied(topic string, partition int32, last int64) {
 	}
 }
 
-func (e *mm2) checkpoint(cps ...Checkpoint) {
+func (e *migration) checkpoint(cps ...mm2.Checkpoint) {
 	e.t.Helper()
 	var recs []*kgo.Record
 	for _, cp := range cps {
-		k, v := EncodeCheckpoint(cp)
+		k, v := mm2.EncodeCheckpoint(cp)
 		recs = append(recs, &kgo.Record{Topic: e.policy.CheckpointsTopic("src"), Key: k, Value: v})
 	}
 	if err := e.tgtCl.ProduceSync(ctxT(e.t), recs...).FirstErr(); err != nil {
@@ -148,7 +150,7 @@ func (e *mm2) checkpoint(cps ...Checkpoint) {
 	}
 }
 
-func (e *mm2) commit(adm *kadm.Client, group, topic string, partition int32, at int64) {
+func (e *migration) commit(adm *kadm.Client, group, topic string, partition int32, at int64) {
 	e.t.Helper()
 	var os kadm.Offsets
 	os.Add(kadm.Offset{Topic: topic, Partition: partition, At: at, LeaderEpoch: -1})

@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"bufio"
@@ -41,7 +41,7 @@ var benchSizes = []struct {
 // Run it beside BenchmarkCycle (the same measurement in process) to
 // compare both in one run:
 //
-//	go test ./sidecar/kafka -run '^$' -bench 'Benchmark(Cycle|Binary)/partitions=100000$' -benchtime 3x
+//	go test ./sidecar/lag -run '^$' -bench 'Benchmark(Cycle|Binary)/partitions=100000$' -benchtime 3x
 func BenchmarkBinary(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "connect-sidecar")
 	build := exec.Command("go", "build", "-o", bin, "../cmd/connect-sidecar")

@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 )
 
 // Verdict is the cutover readiness of a consumer group or one of its
@@ -80,7 +82,7 @@ type Snapshot struct {
 	Unreachable map[string]string `json:"unreachable,omitempty"`
 	// problems holds, by cluster alias, the first diagnosed failure that
 	// kept a whole cluster or some of its items out of the measurement.
-	problems map[string]*ClusterError
+	problems map[string]*kafka.ClusterError
 	// Phases is how long each part of the measurement took; Requests how
 	// many Kafka requests it sent, by cluster alias.
 	Phases   []Phase          `json:"phases"`
@@ -416,8 +418,8 @@ func (s *Snapshot) ResetPlan(groups ...string) []Reset {
 // an untrusted certificate, a missing ACL, no answer), sorted by alias.
 // Transient per-item errors, such as a partition leader that moved, are
 // not problems: they show as unknown items only.
-func (s *Snapshot) Problems() []*ClusterError {
-	out := make([]*ClusterError, 0, len(s.problems))
+func (s *Snapshot) Problems() []*kafka.ClusterError {
+	out := make([]*kafka.ClusterError, 0, len(s.problems))
 	for _, alias := range slices.Sorted(maps.Keys(s.problems)) {
 		out = append(out, s.problems[alias])
 	}
@@ -427,12 +429,12 @@ func (s *Snapshot) Problems() []*ClusterError {
 // addProblem records err as alias's problem unless one is recorded, and
 // only when it is a diagnosed failure.
 func (s *Snapshot) addProblem(err error) {
-	var ce *ClusterError
-	if !errors.As(err, &ce) || ce.Reason == ReasonOther || ce.Reason == "" {
+	var ce *kafka.ClusterError
+	if !errors.As(err, &ce) || ce.Reason == kafka.ReasonOther || ce.Reason == "" {
 		return
 	}
 	if s.problems == nil {
-		s.problems = map[string]*ClusterError{}
+		s.problems = map[string]*kafka.ClusterError{}
 	}
 	if _, ok := s.problems[ce.Alias]; !ok {
 		s.problems[ce.Alias] = ce

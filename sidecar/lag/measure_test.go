@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // scenario builds a migration in every state the measurement must tell
 // apart, MM2's work done by hand.
-func scenario(t *testing.T) *mm2 {
+func scenario(t *testing.T) *migration {
 	t.Helper()
-	e := newMM2(t, nil)
+	e := newMigration(t, nil)
 	e.createTopic(e.srcAdm, "orders", 3)
 	e.createTopic(e.srcAdm, "payments", 1)
 	e.createTopic(e.srcAdm, "audit.internal", 1) // excluded by MM2's default filter
@@ -49,10 +51,10 @@ func scenario(t *testing.T) *mm2 {
 	e.commit(e.tgtAdm, "g-neg", "payments", 0, 10)
 	e.commit(e.srcAdm, "console-consumer-42", "orders", 0, 10) // excluded by MM2's default group filter
 	e.checkpoint(
-		Checkpoint{Group: "g-synced", Topic: "orders", Partition: 0, Upstream: 10, Downstream: 10},
-		Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
-		Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 4, Downstream: 4},
-		Checkpoint{Group: "g-neg", Topic: "payments", Partition: 0, Upstream: 10, Downstream: 10},
+		mm2.Checkpoint{Group: "g-synced", Topic: "orders", Partition: 0, Upstream: 10, Downstream: 10},
+		mm2.Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 2, Downstream: 2},
+		mm2.Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 4, Downstream: 4},
+		mm2.Checkpoint{Group: "g-neg", Topic: "payments", Partition: 0, Upstream: 10, Downstream: 10},
 	)
 	return e
 }
@@ -148,7 +150,7 @@ func TestMeasureLagAndVerdicts(t *testing.T) {
 	e.copied("orders", 1, 9)
 	e.produce(e.tgtCl, "orders", 2, 10)
 	e.copied("orders", 2, 9)
-	e.checkpoint(Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 6, Downstream: 6})
+	e.checkpoint(mm2.Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 6, Downstream: 6})
 	e.commit(e.tgtAdm, "g-behind", "orders", 1, 6)
 	snap, err = m.Measure(ctxT(t))
 	if err != nil {
@@ -206,7 +208,7 @@ func TestApplyResetRefusesActiveGroup(t *testing.T) {
 }
 
 func TestMeasureDefaultReplicationPolicy(t *testing.T) {
-	e := newMM2(t, map[string]string{"replication.policy.class": "", "topics": "orders"})
+	e := newMigration(t, map[string]string{"replication.policy.class": "", "topics": "orders"})
 	e.createTopic(e.srcAdm, "orders", 1)
 	e.createTopic(e.srcAdm, "other", 1)
 	e.produce(e.srcCl, "orders", 0, 3)
@@ -216,7 +218,7 @@ func TestMeasureDefaultReplicationPolicy(t *testing.T) {
 	e.copied("orders", 0, 2)
 	e.commit(e.srcAdm, "app", "orders", 0, 3)
 	e.commit(e.tgtAdm, "app", "src.orders", 0, 3)
-	e.checkpoint(Checkpoint{Group: "app", Topic: "orders", Partition: 0, Upstream: 3, Downstream: 3})
+	e.checkpoint(mm2.Checkpoint{Group: "app", Topic: "orders", Partition: 0, Upstream: 3, Downstream: 3})
 
 	m := NewMeasurer(e.api, MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName})
 	t.Cleanup(m.Close)
@@ -239,7 +241,7 @@ func TestMeasureDefaultReplicationPolicy(t *testing.T) {
 // offset filed under the wrong topic shows whatever order the source's
 // metadata lists the topics in.
 func TestMeasureManyTopics(t *testing.T) {
-	e := newMM2(t, nil)
+	e := newMigration(t, nil)
 	const n = 26
 	for i := range n {
 		topic := "t-" + string(rune('a'+i))
@@ -273,7 +275,7 @@ func TestMeasureFindsConnectorsByClass(t *testing.T) {
 	const others = 5
 	tests := []struct {
 		name    string
-		setup   func(t *testing.T, e *mm2)
+		setup   func(t *testing.T, e *migration)
 		opts    MeasurerOptions
 		wantMSC string
 		wantCPC string
@@ -282,7 +284,7 @@ func TestMeasureFindsConnectorsByClass(t *testing.T) {
 		{name: "by class", wantMSC: mscName, wantCPC: cpcName},
 		{
 			name: "no checkpoint connector",
-			setup: func(t *testing.T, e *mm2) {
+			setup: func(t *testing.T, e *migration) {
 				deleteConnector(t, e, cpcName)
 			},
 			wantMSC: mscName,
@@ -290,25 +292,25 @@ func TestMeasureFindsConnectorsByClass(t *testing.T) {
 		{
 			name: "configured names",
 			opts: MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName},
-			setup: func(t *testing.T, e *mm2) {
+			setup: func(t *testing.T, e *migration) {
 				e.putLike(t, "mm2-msc-2", mscName)
 			},
 			wantMSC: mscName, wantCPC: cpcName,
 		},
 		{
 			name:    "two source connectors",
-			setup:   func(t *testing.T, e *mm2) { e.putLike(t, "mm2-msc-2", mscName) },
+			setup:   func(t *testing.T, e *migration) { e.putLike(t, "mm2-msc-2", mscName) },
 			wantErr: "want exactly one MirrorSourceConnector, found 2 (mm2-msc, mm2-msc-2)",
 		},
 		{
 			name:    "two checkpoint connectors",
-			setup:   func(t *testing.T, e *mm2) { e.putLike(t, "mm2-cpc-2", cpcName) },
+			setup:   func(t *testing.T, e *migration) { e.putLike(t, "mm2-cpc-2", cpcName) },
 			wantErr: "found 2 MirrorCheckpointConnectors (mm2-cpc, mm2-cpc-2)",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newMM2(t, nil)
+			e := newMigration(t, nil)
 			for i := range others {
 				if err := e.connect.Put(fmt.Sprintf("file-%d", i), map[string]string{"connector.class": "FileStreamSource"}, ""); err != nil {
 					t.Fatal(err)
@@ -347,7 +349,7 @@ func TestMeasureFindsConnectorsByClass(t *testing.T) {
 // TestMeasureFindsRenamedSourceConnector: a source connector found by
 // class and then deleted is looked for again, and its successor is used.
 func TestMeasureFindsRenamedSourceConnector(t *testing.T) {
-	e := newMM2(t, nil)
+	e := newMigration(t, nil)
 	m := NewMeasurer(e.api, MeasurerOptions{})
 	t.Cleanup(m.Close)
 	if _, err := m.Measure(ctxT(t)); err != nil {
@@ -365,7 +367,7 @@ func TestMeasureFindsRenamedSourceConnector(t *testing.T) {
 }
 
 // putLike creates connector name with the config of connector like.
-func (e *mm2) putLike(t *testing.T, name, like string) {
+func (e *migration) putLike(t *testing.T, name, like string) {
 	t.Helper()
 	cfg, ok := e.connect.Config(like)
 	if !ok {
@@ -376,27 +378,9 @@ func (e *mm2) putLike(t *testing.T, name, like string) {
 	}
 }
 
-func deleteConnector(t *testing.T, e *mm2, name string) {
+func deleteConnector(t *testing.T, e *migration, name string) {
 	t.Helper()
 	if err := e.api.Delete(ctxT(t), name); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestIsConnectorClass(t *testing.T) {
-	const full = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	tests := map[string]bool{
-		full:                        true,
-		"MirrorSourceConnector":     true,
-		"MirrorSource":              true,
-		"MirrorCheckpointConnector": false,
-		"com.example.MirrorSource":  false,
-		"":                          false,
-		"mirrorsourceconnector":     false,
-	}
-	for cls, want := range tests {
-		if got := IsConnectorClass(cls, full); got != want {
-			t.Errorf("IsConnectorClass(%q) = %v, want %v", cls, got, want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package kafka
+package mm2
 
 import (
 	"encoding/binary"
@@ -98,7 +98,7 @@ func (r *reader) bytes(what string) []byte {
 // above 0 are read by their version-0 prefix, as later versions may only
 // append fields.
 func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
-	group, topic, partition, err := checkpointKey(key)
+	group, topic, partition, err := DecodeCheckpointKey(key)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -112,9 +112,10 @@ func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
 	return c, nil
 }
 
-// checkpointKey decodes a checkpoint's key; group and topic alias key, so
-// that the checkpoint index can look names up without a copy.
-func checkpointKey(key []byte) (group, topic []byte, partition int32, err error) {
+// DecodeCheckpointKey decodes a checkpoint's key (a tombstone's too);
+// group and topic alias key, so that an index of checkpoints can look
+// names up without a copy.
+func DecodeCheckpointKey(key []byte) (group, topic []byte, partition int32, err error) {
 	k := reader{b: key}
 	group = k.bytes("key group")
 	topic = k.bytes("key topic")
@@ -137,10 +138,11 @@ func checkpointOffsets(v *reader) (upstream, downstream int64) {
 	return v.int64("value upstreamOffset"), v.int64("value offset")
 }
 
-// decodeCheckpointIndexed decodes what the checkpoint index keeps of a
-// record, validating it as DecodeCheckpoint does without copying a name.
-func decodeCheckpointIndexed(key, value []byte) (group, topic []byte, partition int32, upstream, downstream int64, err error) {
-	if group, topic, partition, err = checkpointKey(key); err != nil {
+// DecodeCheckpointInPlace decodes what an index of checkpoints keeps of
+// a record, validating it as DecodeCheckpoint does without copying a
+// name: group and topic alias key.
+func DecodeCheckpointInPlace(key, value []byte) (group, topic []byte, partition int32, upstream, downstream int64, err error) {
+	if group, topic, partition, err = DecodeCheckpointKey(key); err != nil {
 		return nil, nil, 0, 0, 0, err
 	}
 	v := reader{b: value}

@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // ConnectAPI is what a measurement needs from Kafka Connect REST.
@@ -28,12 +30,6 @@ type ConnectAPI interface {
 	SourceOffsets(ctx context.Context, name string, fn func(cluster, topic string, partition int32, offset int64) error) error
 }
 
-// Connector classes of MirrorMaker 2.
-const (
-	sourceConnectorClass     = "org.apache.kafka.connect.mirror.MirrorSourceConnector"
-	checkpointConnectorClass = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector"
-)
-
 // MeasurerOptions tune a Measurer.
 type MeasurerOptions struct {
 	// SourceConnector and CheckpointConnector name the connectors; empty
@@ -41,7 +37,7 @@ type MeasurerOptions struct {
 	SourceConnector     string
 	CheckpointConnector string
 	// Resolver resolves ${env:...} and ${file:...} in connector configs.
-	Resolver Resolver
+	Resolver kafka.Resolver
 	// ClientOpts are added to every Kafka client (hooks, timeouts).
 	ClientOpts []kgo.Opt
 	// Logger; slog.Default() when nil.
@@ -96,15 +92,15 @@ type cpVal struct{ upstream, downstream int64 }
 // configs: the clients and the checkpoints consumed so far.
 type clusterState struct {
 	fingerprint    [32]byte
-	src, tgt       Cluster
+	src, tgt       kafka.Cluster
 	srcCl, tgtCl   *kgo.Client
 	cpCl           *kgo.Client
 	srcAdm, tgtAdm *kadm.Client
-	topics         Filter
-	cpTopics       Filter
-	groups         Filter
+	topics         mm2.Filter
+	cpTopics       mm2.Filter
+	groups         mm2.Filter
 	hasCPC         bool
-	policy         Policy
+	policy         mm2.Policy
 	cpTopic        string
 	checkpoints    map[cpKey]cpVal
 	cpNext         map[int32]int64
@@ -184,9 +180,9 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 		var foundMSC, foundCPC []string
 		for _, n := range slices.Sorted(maps.Keys(all)) {
 			switch cls := all[n].Info.Config["connector.class"]; {
-			case IsConnectorClass(cls, sourceConnectorClass):
+			case mm2.IsConnectorClass(cls, mm2.SourceConnectorClass):
 				foundMSC = append(foundMSC, n)
-			case IsConnectorClass(cls, checkpointConnectorClass):
+			case mm2.IsConnectorClass(cls, mm2.CheckpointConnectorClass):
 				foundCPC = append(foundCPC, n)
 			}
 		}
@@ -204,13 +200,6 @@ func (m *Measurer) connectors(ctx context.Context) (msc, cpc string, mscCfg, cpc
 		}
 	}
 	return m.msc, m.cpc, mscCfg, cpcCfg, nil
-}
-
-// IsConnectorClass matches a connector.class as Connect resolves it: the
-// full name, the simple name, or the simple name without "Connector".
-func IsConnectorClass(cls, full string) bool {
-	simple := full[strings.LastIndex(full, ".")+1:]
-	return cls == full || cls == simple || cls+"Connector" == simple
 }
 
 func fingerprint(cfgs ...map[string]string) [32]byte {
@@ -239,24 +228,24 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		nameIDs:     map[string]uint32{},
 	}
 	var err error
-	if s.src, err = ClusterFromConnector(mscCfg, Source, m.opts.Resolver); err != nil {
+	if s.src, err = kafka.ClusterFromConnector(mscCfg, kafka.Source, m.opts.Resolver); err != nil {
 		return nil, fmt.Errorf("source connector config: %w", err)
 	}
-	if s.tgt, err = ClusterFromConnector(mscCfg, Target, m.opts.Resolver); err != nil {
+	if s.tgt, err = kafka.ClusterFromConnector(mscCfg, kafka.Target, m.opts.Resolver); err != nil {
 		return nil, fmt.Errorf("source connector config: %w", err)
 	}
-	if s.topics, err = TopicFilter(mscCfg); err != nil {
+	if s.topics, err = mm2.TopicFilter(mscCfg); err != nil {
 		return nil, fmt.Errorf("source connector config: %w", err)
 	}
-	if s.policy, err = PolicyFromConnector(mscCfg); err != nil {
+	if s.policy, err = mm2.PolicyFromConnector(mscCfg); err != nil {
 		return nil, fmt.Errorf("source connector config: %w", err)
 	}
 	if cpcCfg != nil {
 		s.hasCPC = true
-		if s.groups, err = GroupFilter(cpcCfg); err != nil {
+		if s.groups, err = mm2.GroupFilter(cpcCfg); err != nil {
 			return nil, fmt.Errorf("checkpoint connector config: %w", err)
 		}
-		if s.cpTopics, err = TopicFilter(cpcCfg); err != nil {
+		if s.cpTopics, err = mm2.TopicFilter(cpcCfg); err != nil {
 			return nil, fmt.Errorf("checkpoint connector config: %w", err)
 		}
 		// The checkpoint connector's own alias and policy name its topic.
@@ -264,7 +253,7 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		if a := strings.TrimSpace(cpcCfg["source.cluster.alias"]); a != "" {
 			alias = a
 		}
-		cpPolicy, err := PolicyFromConnector(cpcCfg)
+		cpPolicy, err := mm2.PolicyFromConnector(cpcCfg)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint connector config: %w", err)
 		}
@@ -275,20 +264,20 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 		kgo.DialTimeout(5 * time.Second),
 		kgo.RetryTimeout(10 * time.Second),
 	}
-	build := func(c Cluster, extra ...kgo.Opt) (*kgo.Client, error) {
+	build := func(c kafka.Cluster, extra ...kgo.Opt) (*kgo.Client, error) {
 		reqs := &s.srcReqs
-		if c.Role == Target {
+		if c.Role == kafka.Target {
 			reqs = &s.tgtReqs
 		}
 		extra = append(extra, kgo.WithHooks(reqs))
 		opts, err := c.ClientOpts(ctx)
 		if err != nil {
-			return nil, clusterErr(c, "client settings", err)
+			return nil, c.Wrap("client settings", err)
 		}
 		opts = append(append(append(opts, base...), m.opts.ClientOpts...), extra...)
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
-			return nil, clusterErr(c, "client", err)
+			return nil, c.Wrap("client", err)
 		}
 		return cl, nil
 	}
@@ -407,12 +396,12 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 
 // unreachable records that a whole part of the measurement could not
 // reach a cluster.
-func unreachable(snap *Snapshot, c Cluster, what string, err error) {
+func unreachable(snap *Snapshot, c kafka.Cluster, what string, err error) {
 	if snap.Unreachable == nil {
 		snap.Unreachable = map[string]string{}
 	}
 	if _, ok := snap.Unreachable[c.Alias]; !ok {
-		cerr := clusterErr(c, what, err)
+		cerr := c.Wrap(what, err)
 		snap.Unreachable[c.Alias] = cerr.Error()
 		snap.addProblem(cerr)
 	}
@@ -427,7 +416,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 	kresp, err := metadata(ctx, s.srcCl, nil)
 	if err != nil {
 		unreachable(snap, s.src, "metadata", err)
-		why := fails.add(ItemTopic, clusterErr(s.src, "metadata", err))
+		why := fails.add(ItemTopic, s.src.Wrap("metadata", err))
 		topics := make([]TopicLag, len(s.lastTopics))
 		for i, sh := range s.lastTopics {
 			topics[i] = TopicLag{Topic: sh.topic, RemoteTopic: sh.remote, Unknown: why, Partitions: make([]PartitionLag, sh.partitions)}
@@ -470,7 +459,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 		}
 		delete(last, name)
 		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			addUnknown(name, fails.add(ItemTopic, fmt.Errorf("%s: %w", name, clusterErr(s.src, "metadata", err))))
+			addUnknown(name, fails.add(ItemTopic, fmt.Errorf("%s: %w", name, s.src.Wrap("metadata", err))))
 			return
 		}
 		n := len(t.Partitions)
@@ -492,7 +481,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 	if len(last) > 0 {
 		gone := slices.Sorted(maps.Keys(last))
 		if kresp, err = metadata(ctx, s.srcCl, gone); err != nil {
-			why := fails.add(ItemTopic, clusterErr(s.src, "metadata of "+strings.Join(gone, ", "), err))
+			why := fails.add(ItemTopic, s.src.Wrap("metadata of "+strings.Join(gone, ", "), err))
 			for _, name := range gone {
 				addUnknown(name, why)
 			}
@@ -567,7 +556,7 @@ func (m *Measurer) sourceTopics(ctx context.Context, s *clusterState, snap *Snap
 	}
 	for tp, err := range failed {
 		if pl := part(tp.topic, tp.partition); pl != nil {
-			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", tp.topic, tp.partition, clusterErr(s.src, "list offsets", err)))
+			pl.Unknown = fails.add(ItemPartition, fmt.Errorf("%s[%d]: %w", tp.topic, tp.partition, s.src.Wrap("list offsets", err)))
 		}
 	}
 	return topics
@@ -794,7 +783,7 @@ func (m *Measurer) refusedTopics(ctx context.Context, s *clusterState, topics []
 	names := slices.Sorted(maps.Keys(unseen))
 	resp, err := metadata(ctx, s.srcCl, names)
 	if err != nil {
-		why := fails.add(ItemTopic, clusterErr(s.src, "metadata of "+strings.Join(names, ", "), err))
+		why := fails.add(ItemTopic, s.src.Wrap("metadata of "+strings.Join(names, ", "), err))
 		for _, name := range names {
 			topics = append(topics, unknownTopic(s, name, why))
 		}
@@ -804,7 +793,7 @@ func (m *Measurer) refusedTopics(ctx context.Context, s *clusterState, topics []
 			if t.Topic == nil || err == nil || errors.Is(err, kerr.UnknownTopicOrPartition) {
 				continue
 			}
-			why := fails.add(ItemTopic, fmt.Errorf("%s (copied by MM2): %w", *t.Topic, clusterErr(s.src, "metadata", err)))
+			why := fails.add(ItemTopic, fmt.Errorf("%s (copied by MM2): %w", *t.Topic, s.src.Wrap("metadata", err)))
 			topics = append(topics, unknownTopic(s, *t.Topic, why))
 		}
 	}

@@ -1,4 +1,4 @@
-package kafka
+package mm2
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		c, err := DecodeCheckpoint(key, value)
 		// The index's decoding accepts and reads exactly the same.
-		g, tp, p, up, down, ierr := decodeCheckpointIndexed(key, value)
+		g, tp, p, up, down, ierr := DecodeCheckpointInPlace(key, value)
 		if (ierr == nil) != (err == nil) || err == nil && (string(g) != c.Group || string(tp) != c.Topic || p != c.Partition || up != c.Upstream || down != c.Downstream) {
 			t.Fatalf("index decoding = %q %q %d %d %d, %v; DecodeCheckpoint = %+v, %v", g, tp, p, up, down, ierr, c, err)
 		}

@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 type unknownCase struct {
 	name string
 	// fail breaks something after a first, complete measurement.
-	fail func(t *testing.T, e *mm2)
+	fail func(t *testing.T, e *migration)
 	// unknown maps "topic[partition]" (source lag) or "group" to the
 	// reason it must show; every other topic keeps its lag and every
 	// other group its verdict from the complete measurement.
@@ -30,7 +30,7 @@ func TestUnknownItems(t *testing.T) {
 	tests := []unknownCase{
 		{
 			name: "partition leader gone",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
 			},
 			unknown: map[string]string{"orders[1]": "NOT_LEADER_FOR_PARTITION"},
@@ -39,40 +39,40 @@ func TestUnknownItems(t *testing.T) {
 			// The leader moved between metadata and ListOffsets: asked
 			// again with fresh metadata, nothing is unknown.
 			name: "partition leader moved",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 2})
 			},
 		},
 		{
 			name: "target partition leader moved",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: 1})
 			},
 		},
 		{
 			name: "target partition leader gone",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "orders", Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
 			},
 			unknown: map[string]string{"g-behind": "target NOT_LEADER_FOR_PARTITION"},
 		},
 		{
 			name: "one group's coordinator failing",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetFetch}, Group: "g-synced", Err: kerr.CoordinatorNotAvailable, Count: -1})
 			},
 			unknown: map[string]string{"g-synced": "COORDINATOR_NOT_AVAILABLE"},
 		},
 		{
 			name: "one group's coordinator not found on the target",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.FindCoordinator}, Group: "g-behind", Err: kerr.GroupAuthorizationFailed, Count: -1})
 			},
 			unknown: map[string]string{"g-behind": "target GROUP_AUTHORIZATION_FAILED"},
 		},
 		{
 			name: "auth refused for one topic on the source",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "payments", Err: kerr.TopicAuthorizationFailed, Count: -1})
 			},
 			unknown: map[string]string{"payments[0]": "TOPIC_AUTHORIZATION_FAILED"},
@@ -81,21 +81,21 @@ func TestUnknownItems(t *testing.T) {
 			// A listing of all topics leaves the topic out; asked for by
 			// name it answers why.
 			name: "auth refused for one topic's metadata on the source",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.src.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: "payments", Err: kerr.TopicAuthorizationFailed, Count: -1})
 			},
 			unknown: map[string]string{"payments[0]": "TOPIC_AUTHORIZATION_FAILED"},
 		},
 		{
 			name: "auth refused for one topic on the target",
-			fail: func(t *testing.T, e *mm2) {
+			fail: func(t *testing.T, e *migration) {
 				e.tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: "payments", Err: kerr.TopicAuthorizationFailed, Count: -1})
 			},
 			unknown: map[string]string{"g-neg": "target TOPIC_AUTHORIZATION_FAILED"},
 		},
 		{
 			name: "target down, source up",
-			fail: func(t *testing.T, e *mm2) { e.tgt.Close() },
+			fail: func(t *testing.T, e *migration) { e.tgt.Close() },
 			unknown: map[string]string{
 				"g-behind": "checkpoints unreachable", "g-neg": "checkpoints unreachable",
 				"g-nocp": "checkpoints unreachable", "g-synced": "checkpoints unreachable",
@@ -104,7 +104,7 @@ func TestUnknownItems(t *testing.T) {
 		},
 		{
 			name: "source down, target up",
-			fail: func(t *testing.T, e *mm2) { e.src.Close() },
+			fail: func(t *testing.T, e *migration) { e.src.Close() },
 			unknown: map[string]string{
 				"orders[0]": "unreachable", "orders[1]": "unreachable", "orders[2]": "unreachable", "payments[0]": "unreachable",
 				"g-behind": "unreachable", "g-neg": "unreachable", "g-nocp": "unreachable", "g-synced": "unreachable",

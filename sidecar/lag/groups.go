@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"cmp"
@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 )
 
@@ -72,7 +73,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	eachGroupOffsets(ctx, s.srcAdm, s.srcCl, names, s.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
 		i := byName[group]
 		if err != nil {
-			out[i].Unknown = fails.add(ItemGroup, clusterErr(s.src, "group "+group+" offsets", err))
+			out[i].Unknown = fails.add(ItemGroup, s.src.Wrap("group "+group+" offsets", err))
 			return
 		}
 		n := 0
@@ -89,7 +90,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			}
 			st := partState{topic: t, partition: p, source: at, target: -1}
 			if err != nil {
-				st.unknown = fails.add(ItemGroupPartition, clusterErr(s.src, fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
+				st.unknown = fails.add(ItemGroupPartition, s.src.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
 			}
 			ps = append(ps, st)
 		})
@@ -148,13 +149,13 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	defer phase(PhaseTargetOffsets)
 	if err != nil {
 		unreachable(snap, s.tgt, "read "+s.cpTopic, err)
-		markAll("checkpoints " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "read "+s.cpTopic, err)))
+		markAll("checkpoints " + fails.add(ItemGroupPartition, s.tgt.Wrap("read "+s.cpTopic, err)))
 		return judge()
 	}
 	remote, err := targetTopics(ctx, s.tgtCl, parts)
 	if err != nil {
 		unreachable(snap, s.tgt, "metadata", err)
-		markAll("target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "metadata", err)))
+		markAll("target " + fails.add(ItemGroupPartition, s.tgt.Wrap("metadata", err)))
 		return judge()
 	}
 	groupNames := make([]string, 0, len(out))
@@ -181,7 +182,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
 		ps := parts[byName[group]]
 		if err != nil {
-			why := "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, "group "+group+" offsets", err))
+			why := "target " + fails.add(ItemGroupPartition, s.tgt.Wrap("group "+group+" offsets", err))
 			for j := range ps {
 				if ps[j].unknown == "" {
 					ps[j].unknown = why
@@ -199,7 +200,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			case st == nil:
 			case err != nil:
 				if st.unknown == "" {
-					st.unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+					st.unknown = "target " + fails.add(ItemGroupPartition, s.tgt.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
 				}
 			default:
 				st.target = at
@@ -244,7 +245,7 @@ func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partSt
 		}
 		if len(endErrs) > 0 && p.Unknown == "" {
 			if err := endErrs[topicPartition{p.RemoteTopic, p.Partition}]; err != nil {
-				p.Unknown = "target " + fails.add(ItemGroupPartition, clusterErr(s.tgt, fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
+				p.Unknown = "target " + fails.add(ItemGroupPartition, s.tgt.Wrap(fmt.Sprintf("%s[%d] end offset", p.RemoteTopic, p.Partition), err))
 			}
 		}
 
@@ -620,7 +621,7 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 			}
 			if r.Value == nil {
 				// A tombstone deletes the group's checkpoint.
-				if g, t, p, err := checkpointKey(r.Key); err == nil {
+				if g, t, p, err := mm2.DecodeCheckpointKey(r.Key); err == nil {
 					gi, gok := s.nameIDs[string(g)]
 					ti, tok := s.nameIDs[string(t)]
 					if gok && tok {
@@ -629,7 +630,7 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 				}
 				return
 			}
-			g, t, p, up, down, err := decodeCheckpointIndexed(r.Key, r.Value)
+			g, t, p, up, down, err := mm2.DecodeCheckpointInPlace(r.Key, r.Value)
 			if err != nil {
 				decodeErrs++
 				return
@@ -667,12 +668,12 @@ func (m *Measurer) ApplyResets(ctx context.Context, plan []Reset) error {
 	sort.Strings(groups)
 	described, err := s.tgtAdm.DescribeGroups(ctx, groups...)
 	if err != nil {
-		return clusterErr(s.tgt, "describe groups", err)
+		return s.tgt.Wrap("describe groups", err)
 	}
 	for _, g := range groups {
 		d, ok := described[g]
 		if ok && d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
-			return clusterErr(s.tgt, "describe group "+g, d.Err)
+			return s.tgt.Wrap("describe group "+g, d.Err)
 		}
 		if ok && d.Err == nil && d.State != "Empty" && d.State != "Dead" || len(d.Members) > 0 {
 			return fmt.Errorf("apply reset: group %s is %s with %d members on the target %q: stop its consumers first", g, d.State, len(d.Members), s.tgt.Alias)
@@ -680,7 +681,7 @@ func (m *Measurer) ApplyResets(ctx context.Context, plan []Reset) error {
 	}
 	for _, g := range groups {
 		if err := s.tgtAdm.CommitAllOffsets(ctx, g, byGroup[g]); err != nil {
-			return clusterErr(s.tgt, "commit offsets of group "+g, err)
+			return s.tgt.Wrap("commit offsets of group "+g, err)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package kafka
+package lag
 
 import (
 	"bufio"
@@ -22,6 +22,8 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
 
 // The benchmark's clusters run in a child process (this test binary with
@@ -86,7 +88,7 @@ func TestBenchFixture(t *testing.T) {
 			topic := names[(g*benchTopicsPerGrp+i)%topics]
 			for p := range parts {
 				os.Add(kadm.Offset{Topic: topic, Partition: int32(p), At: 0, LeaderEpoch: -1})
-				k, v := EncodeCheckpoint(Checkpoint{Group: group, Topic: topic, Partition: int32(p)})
+				k, v := mm2.EncodeCheckpoint(mm2.Checkpoint{Group: group, Topic: topic, Partition: int32(p)})
 				cps = append(cps, &kgo.Record{Topic: benchCheckpointTop, Key: k, Value: v})
 			}
 		}
@@ -102,7 +104,7 @@ func TestBenchFixture(t *testing.T) {
 	}
 	cc := connecttest.NewCluster(t, 1)
 	msc := map[string]string{
-		"connector.class":                  sourceConnectorClass,
+		"connector.class":                  mm2.SourceConnectorClass,
 		"source.cluster.alias":             "src",
 		"target.cluster.alias":             "tgt",
 		"source.cluster.bootstrap.servers": strings.Join(src.ListenAddrs(), ","),
@@ -113,7 +115,7 @@ func TestBenchFixture(t *testing.T) {
 	for k, v := range msc {
 		cpc[k] = v
 	}
-	cpc["connector.class"] = checkpointConnectorClass
+	cpc["connector.class"] = mm2.CheckpointConnectorClass
 	if err := cc.Put(mscName, msc, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +324,7 @@ func BenchmarkGroupOffsets(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src, err := ClusterFromConnector(cfg, Source, Resolver{})
+	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, kafka.Resolver{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 // Role says which side of the replication a cluster is on.
@@ -56,6 +58,11 @@ func (c Cluster) String() string {
 func clientKey(k string) bool {
 	return k == "bootstrap.servers" || k == "security.protocol" || strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.")
 }
+
+// Resolver resolves the ${env:...} and ${file:...} references of connector
+// configs; it is javaconfig.Resolver under the name callers of this
+// package use.
+type Resolver = javaconfig.Resolver
 
 // ClusterFromConnector builds the source or target cluster settings from a
 // MirrorSourceConnector (or MirrorCheckpointConnector) config. As MM2's

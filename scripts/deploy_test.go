@@ -577,7 +577,7 @@ GRAFANA_IMAGE=%s
 	forMoto(t, filepath.Join(root, "taskdefs", "stack.yaml"), filepath.Join(root, "taskdefs", "stack.yaml"), supported)
 	stores := filepath.Join(dir, "stores")
 	for _, f := range []string{"seed-keystore.p12", "seed-truststore.p12"} {
-		write(t, filepath.Join(stores, f), mustRead(t, filepath.Join("../sidecar/bootstrap/testdata", f)), 0o600)
+		write(t, filepath.Join(stores, f), mustRead(t, filepath.Join("../sidecar/javaconfig/testdata", f)), 0o600)
 	}
 	settings = strings.Replace(settings, "AUTH_MODE=plaintext", "AUTH_MODE=mtls", 1) +
 		"TLS_SECRET_ARN=" + tlsSecret + "\nKEYSTORE_FILE=" + filepath.Join(stores, "seed-keystore.p12") + "\nTRUSTSTORE_FILE=" + filepath.Join(stores, "seed-truststore.p12") + "\n"

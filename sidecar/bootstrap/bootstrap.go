@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
@@ -64,6 +64,13 @@ type Options struct {
 	Logger      *slog.Logger
 }
 
+// Store is a checked keystore or truststore and the file it is written to.
+type Store struct {
+	javaconfig.Store
+	// Path is the file in the config directory that holds the store.
+	Path string
+}
+
 // Result says what a run wrote.
 type Result struct {
 	Dir     string
@@ -93,11 +100,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		what = "worker properties from SIDECAR_BASE_PROPERTIES (KAFKA_CONNECT_PROPERTIES_S3_URI is not set)"
 	}
 	objs := fetchAll(ctx, o.Fetcher, cfg.FetchDeadline, propsURI, cfg.KeystoreURI, cfg.TruststoreURI)
-	props := Properties{}
+	props := javaconfig.Properties{}
 	baseOK := false
 	if b, err := objs[0].data, objs[0].err; err != nil {
 		fail(fmt.Errorf("%s: %w", what, err))
-	} else if p, err := ParseProperties(propsURI, b); err != nil {
+	} else if p, err := javaconfig.ParseProperties(propsURI, b); err != nil {
 		fail(fmt.Errorf("%s: %w", what, err))
 	} else {
 		props, baseOK = p, true
@@ -129,8 +136,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		role, uri, password, env string
 		fetched
 	}{
-		{RoleKeystore, cfg.KeystoreURI, cfg.KeystorePassword, "SIDECAR_KEYSTORE_PASSWORD", objs[1]},
-		{RoleTruststore, cfg.TruststoreURI, cfg.TruststorePassword, "SIDECAR_TRUSTSTORE_PASSWORD", objs[2]},
+		{javaconfig.RoleKeystore, cfg.KeystoreURI, cfg.KeystorePassword, "SIDECAR_KEYSTORE_PASSWORD", objs[1]},
+		{javaconfig.RoleTruststore, cfg.TruststoreURI, cfg.TruststorePassword, "SIDECAR_TRUSTSTORE_PASSWORD", objs[2]},
 	} {
 		if in.uri == "" {
 			continue
@@ -144,7 +151,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			problems = append(problems, errs...)
 			continue
 		}
-		name := in.role + "." + s.Type.Ext()
+		name := storeFile(in.role, s.Type)
 		s.Path = filepath.Join(cfg.ConfigDir, name)
 		pointStores(props, in.role, s, o.Logger)
 		files = append(files, File{Name: name, Data: data})
@@ -171,11 +178,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// A store that changed format leaves its old file behind; remove it so
 	// that Inspect and operators see only what the worker uses.
 	for _, s := range stores {
-		other := PKCS12
-		if s.Type == PKCS12 {
-			other = JKS
+		other := javaconfig.PKCS12
+		if s.Type == javaconfig.PKCS12 {
+			other = javaconfig.JKS
 		}
-		stale := filepath.Join(cfg.ConfigDir, s.Role+"."+other.Ext())
+		stale := filepath.Join(cfg.ConfigDir, storeFile(s.Role, other))
 		if err := os.Remove(stale); err == nil {
 			res.Removed = append(res.Removed, stale)
 			o.Logger.Info("removed store of the other format", "path", stale)
@@ -216,10 +223,19 @@ func fetchAll(ctx context.Context, f Fetcher, deadline time.Duration, uris ...st
 	return out
 }
 
+// storeFile is the name a store is written under: role and format, as in
+// keystore.jks or truststore.p12.
+func storeFile(role string, t javaconfig.StoreType) string {
+	if t == javaconfig.JKS {
+		return role + ".jks"
+	}
+	return role + ".p12"
+}
+
 func loadStore(o Options, role, uri string, data []byte, password, env string) (Store, []byte, []error) {
-	s, err := OpenStore(role, data, password)
+	js, err := javaconfig.OpenStore(role, data, password)
 	if err != nil {
-		if errors.Is(err, ErrWrongPassword) {
+		if errors.Is(err, javaconfig.ErrWrongPassword) {
 			hint := env
 			if password == "" {
 				hint = env + " is not set"
@@ -228,6 +244,7 @@ func loadStore(o Options, role, uri string, data []byte, password, env string) (
 		}
 		return Store{}, nil, []error{fmt.Errorf("%s %s: %w", role, uri, err)}
 	}
+	s := Store{Store: js}
 	for _, alias := range s.KeyPasswordDiffers {
 		o.Logger.Warn("private key does not decrypt with the store password; the worker needs ssl.key.password", "store", role, "alias", alias)
 	}
@@ -258,7 +275,7 @@ func loadStore(o Options, role, uri string, data []byte, password, env string) (
 // pointStores sets every store location the properties use, at each
 // prefix, to the written file, with the matching type. When the properties
 // name no location at all, the worker-level one is set.
-func pointStores(props Properties, role string, s Store, log *slog.Logger) {
+func pointStores(props javaconfig.Properties, role string, s Store, log *slog.Logger) {
 	loc, typ := "ssl."+role+".location", "ssl."+role+".type"
 	var used []string
 	for _, p := range storePrefixes {
@@ -278,19 +295,11 @@ func pointStores(props Properties, role string, s Store, log *slog.Logger) {
 	}
 }
 
-// providerRef matches Connect's ${provider:[path:]key} variables (the
-// pattern of ConfigTransformer).
-var providerRef = regexp.MustCompile(`\$\{([^}]*?):(?:[^}]*?:)?[^}]*?\}`)
-
-// providerName is what config.providers entries look like; only such a
-// name is quoted in an error.
-var providerName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 // validate checks the rendered properties: the keys a distributed worker
 // needs, and that every ${provider:...} reference names a provider that
 // config.providers declares; Connect would otherwise pass the text through
 // unresolved and a password would silently be the literal "${env:...}".
-func validate(name string, props Properties) []error {
+func validate(name string, props javaconfig.Properties) []error {
 	var errs []error
 	var missing []string
 	for _, k := range RequiredKeys {
@@ -313,11 +322,11 @@ func validate(name string, props Properties) []error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		for _, m := range providerRef.FindAllStringSubmatch(props[k], -1) {
+		for _, ref := range javaconfig.References(props[k]) {
 			switch {
-			case declared[m[1]]:
-			case providerName.MatchString(m[1]):
-				errs = append(errs, fmt.Errorf("worker properties %s: key %s references config provider %q, which config.providers does not declare", name, k, m[1]))
+			case declared[ref.Provider]:
+			case ref.ProviderIsName():
+				errs = append(errs, fmt.Errorf("worker properties %s: key %s references config provider %q, which config.providers does not declare", name, k, ref.Provider))
 			default:
 				// What reads as the provider here is text of the value
 				// (a "${" inside a password, say): name only the key.

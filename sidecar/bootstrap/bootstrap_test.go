@@ -17,11 +17,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig/javaconfigtest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
 const marker = "MARKER-SECRET-7f3a9c"
+
+// workerFixture is a worker properties file with stores, references and
+// the escapes of Java's format; package javaconfig's parser tests use it too.
+func workerFixture(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "javaconfig", "testdata", "worker.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // env is a test's inputs: files on disk given by file:// URIs.
 type env struct {
@@ -44,7 +57,7 @@ func newEnv(t *testing.T) *env {
 		FetchDeadline:      5 * time.Second,
 		MaxObjectBytes:     1 << 20,
 	}
-	e.cfg.PropertiesURI = e.put("worker.properties", readFixture(t, "worker.properties"))
+	e.cfg.PropertiesURI = e.put("worker.properties", workerFixture(t))
 	return e
 }
 
@@ -68,13 +81,13 @@ func (e *env) run() (Result, error) {
 	})
 }
 
-func (e *env) written() Properties {
+func (e *env) written() javaconfig.Properties {
 	e.t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.out, PropertiesFile))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, err := ParseProperties("written", b)
+	p, err := javaconfig.ParseProperties("written", b)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -105,9 +118,9 @@ func snapshot(t *testing.T, dir string) map[string]string {
 
 func TestRunWritesDirectory(t *testing.T) {
 	e := newEnv(t)
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, marker))
-	e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, marker))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.P12Keystore(t, marker))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.JKSTruststore(t, marker))
 	e.environ = []string{"CONNECT_GROUP_ID=from-env", "CONNECT_PRODUCER_LINGER_MS=5", "HOME=/root"}
 
 	res, err := e.run()
@@ -178,8 +191,8 @@ func TestRunWritesDirectory(t *testing.T) {
 
 func TestRunIsIdempotent(t *testing.T) {
 	e := newEnv(t)
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.JKSKeystore(t, marker, marker))
 	e.environ = []string{"CONNECT_B=2", "CONNECT_A=1"}
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
@@ -214,12 +227,12 @@ func TestRunIsIdempotent(t *testing.T) {
 
 func TestRunStoreFormatChangeRemovesOldFile(t *testing.T) {
 	e := newEnv(t)
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.JKSKeystore(t, marker, marker))
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
 	}
-	e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, marker))
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.P12Keystore(t, marker))
 	res, err := e.run()
 	if err != nil {
 		t.Fatal(err)
@@ -228,14 +241,14 @@ func TestRunStoreFormatChangeRemovesOldFile(t *testing.T) {
 		t.Errorf("old keystore.jks left behind: %v (removed %v)", err, res.Removed)
 	}
 	stores, err := Inspect(context.Background(), e.cfg)
-	if err != nil || len(stores) != 1 || stores[0].Type != PKCS12 {
+	if err != nil || len(stores) != 1 || stores[0].Type != javaconfig.PKCS12 {
 		t.Fatalf("Inspect: %+v, %v", stores, err)
 	}
 }
 
 func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	expired := newPKI(t, time.Now().Add(-time.Hour))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	expired := javaconfigtest.NewPKI(t, time.Now().Add(-time.Hour))
 	tests := []struct {
 		name    string
 		modify  func(e *env)
@@ -251,17 +264,17 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 			e.cfg.PropertiesURI = "file:///nonexistent/worker.properties"
 		}, []string{"file:///nonexistent/worker.properties", "not found"}},
 		{"wrong keystore password", func(e *env) {
-			e.cfg.KeystoreURI = e.put("ks.bin", pki.p12Keystore(t, "another"))
+			e.cfg.KeystoreURI = e.put("ks.bin", pki.P12Keystore(t, "another"))
 		}, []string{"keystore file://", "password does not open the store (SIDECAR_KEYSTORE_PASSWORD)"}},
 		{"truststore password unset", func(e *env) {
-			e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, "another"))
+			e.cfg.TruststoreURI = e.put("ts.bin", pki.JKSTruststore(t, "another"))
 			e.cfg.TruststorePassword = ""
 		}, []string{"truststore file://", "SIDECAR_TRUSTSTORE_PASSWORD is not set"}},
 		{"corrupt truststore", func(e *env) {
-			e.cfg.TruststoreURI = e.put("ts.bin", pki.p12Truststore(t, marker)[:100])
+			e.cfg.TruststoreURI = e.put("ts.bin", pki.P12Truststore(t, marker)[:100])
 		}, []string{"truststore file://", "store is corrupt"}},
 		{"expired certificate", func(e *env) {
-			e.cfg.KeystoreURI = e.put("ks.bin", expired.jksKeystore(t, marker, marker))
+			e.cfg.KeystoreURI = e.put("ks.bin", expired.JKSKeystore(t, marker, marker))
 		}, []string{`certificate "CN=connect-worker" (alias "worker") expired at`, "SIDECAR_ALLOW_EXPIRED_CERTS"}},
 		{"undeclared config provider", func(e *env) {
 			e.environ = []string{"CONNECT_SASL_JAAS_CONFIG=x password=\"${vault:secret/kafka:pw}\";"}
@@ -293,7 +306,7 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				e := newEnv(t)
 				if existing {
-					e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
+					e.cfg.KeystoreURI = e.put("ks.bin", pki.JKSKeystore(t, marker, marker))
 					if _, err := e.run(); err != nil {
 						t.Fatal(err)
 					}
@@ -323,8 +336,8 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 
 func TestRunCertificateWarnings(t *testing.T) {
 	e := newEnv(t)
-	soon := newPKI(t, time.Now().Add(5*24*time.Hour))
-	e.cfg.KeystoreURI = e.put("ks.bin", soon.p12Keystore(t, marker))
+	soon := javaconfigtest.NewPKI(t, time.Now().Add(5*24*time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", soon.P12Keystore(t, marker))
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +346,8 @@ func TestRunCertificateWarnings(t *testing.T) {
 	}
 
 	e = newEnv(t)
-	expired := newPKI(t, time.Now().Add(-time.Hour))
-	e.cfg.KeystoreURI = e.put("ks.bin", expired.p12Keystore(t, marker))
+	expired := javaconfigtest.NewPKI(t, time.Now().Add(-time.Hour))
+	e.cfg.KeystoreURI = e.put("ks.bin", expired.P12Keystore(t, marker))
 	e.cfg.AllowExpiredCerts = true
 	if _, err := e.run(); err != nil {
 		t.Fatalf("expired certificate refused despite SIDECAR_ALLOW_EXPIRED_CERTS: %v", err)
@@ -384,7 +397,7 @@ func TestRunBaseProperties(t *testing.T) {
 	e.cfg.PropertiesURI = ""
 	e.cfg.BaseProperties = filepath.Join(e.in, "base dir", "connect distributed.properties")
 	os.MkdirAll(filepath.Dir(e.cfg.BaseProperties), 0o755)
-	os.WriteFile(e.cfg.BaseProperties, readFixture(t, "worker.properties"), 0o644)
+	os.WriteFile(e.cfg.BaseProperties, workerFixture(t), 0o644)
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
 	}
@@ -408,8 +421,8 @@ func TestRunPlainStoreLocationsWhenNoneSet(t *testing.T) {
 		"bootstrap.servers=a:9092", "group.id=g", "config.storage.topic=c", "offset.storage.topic=o",
 		"status.storage.topic=s", "key.converter=k", "value.converter=v", "ssl.truststore.type=PKCS12",
 	}, "\n")))
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	e.cfg.TruststoreURI = e.put("ts.bin", pki.jksTruststore(t, marker))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.JKSTruststore(t, marker))
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
 	}
@@ -422,9 +435,9 @@ func TestRunPlainStoreLocationsWhenNoneSet(t *testing.T) {
 func TestInspect(t *testing.T) {
 	e := newEnv(t)
 	expiry := time.Now().Add(200 * 24 * time.Hour).Truncate(time.Second)
-	pki := newPKI(t, expiry)
-	e.cfg.KeystoreURI = e.put("ks.bin", pki.jksKeystore(t, marker, marker))
-	e.cfg.TruststoreURI = e.put("ts.bin", pki.p12Truststore(t, marker))
+	pki := javaconfigtest.NewPKI(t, expiry)
+	e.cfg.KeystoreURI = e.put("ks.bin", pki.JKSKeystore(t, marker, marker))
+	e.cfg.TruststoreURI = e.put("ts.bin", pki.P12Truststore(t, marker))
 	if _, err := e.run(); err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +445,7 @@ func TestInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stores) != 2 || stores[0].Role != RoleKeystore || stores[1].Role != RoleTruststore {
+	if len(stores) != 2 || stores[0].Role != javaconfig.RoleKeystore || stores[1].Role != javaconfig.RoleTruststore {
 		t.Fatalf("stores %+v", stores)
 	}
 	leaf := stores[0].Certificates[0]
@@ -500,7 +513,7 @@ func TestUndeclaredProviderErrorKeepsTheValueOut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			errs := validate("w.properties", Properties{"sasl.jaas.config": tt.value})
+			errs := validate("w.properties", javaconfig.Properties{"sasl.jaas.config": tt.value})
 			var msgs []string
 			for _, err := range errs {
 				msgs = append(msgs, err.Error())
@@ -556,10 +569,10 @@ func (b *barrier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestRunFetchesObjectsConcurrently(t *testing.T) {
 	b := &barrier{want: 3, inFlight: map[string]bool{}, open: make(chan struct{})}
 	srv := s3test.New(t, func(h http.Handler) http.Handler { b.next = h; return b })
-	pki := newPKI(t, time.Now().Add(365*24*time.Hour))
-	srv.MustPut(t, "configs", "worker.properties", readFixture(t, "worker.properties"))
-	srv.MustPut(t, "configs", "keystore.jks", pki.jksKeystore(t, marker, marker))
-	srv.MustPut(t, "configs", "truststore.p12", pki.p12Truststore(t, marker))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(365*24*time.Hour))
+	srv.MustPut(t, "configs", "worker.properties", workerFixture(t))
+	srv.MustPut(t, "configs", "keystore.jks", pki.JKSKeystore(t, marker, marker))
+	srv.MustPut(t, "configs", "truststore.p12", pki.P12Truststore(t, marker))
 	e := newEnv(t)
 	e.cfg.PropertiesURI = "s3://configs/worker.properties"
 	e.cfg.KeystoreURI = "s3://configs/keystore.jks"

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 // Inspect opens the stores a bootstrap wrote into cfg.ConfigDir
@@ -19,14 +21,14 @@ func Inspect(ctx context.Context, cfg Config) ([]Store, error) {
 	var stores []Store
 	var errs []error
 	for _, in := range []struct{ role, password string }{
-		{RoleKeystore, cfg.KeystorePassword},
-		{RoleTruststore, cfg.TruststorePassword},
+		{javaconfig.RoleKeystore, cfg.KeystorePassword},
+		{javaconfig.RoleTruststore, cfg.TruststorePassword},
 	} {
-		for _, t := range []StoreType{JKS, PKCS12} {
+		for _, t := range []javaconfig.StoreType{javaconfig.JKS, javaconfig.PKCS12} {
 			if err := ctx.Err(); err != nil {
 				return stores, err
 			}
-			path := filepath.Join(cfg.ConfigDir, in.role+"."+t.Ext())
+			path := filepath.Join(cfg.ConfigDir, storeFile(in.role, t))
 			b, err := os.ReadFile(path)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -35,13 +37,12 @@ func Inspect(ctx context.Context, cfg Config) ([]Store, error) {
 				errs = append(errs, fmt.Errorf("inspect %s: %w", path, err))
 				continue
 			}
-			s, err := OpenStore(in.role, b, in.password)
+			s, err := javaconfig.OpenStore(in.role, b, in.password)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("inspect %s: %w", path, err))
 				continue
 			}
-			s.Path = path
-			stores = append(stores, s)
+			stores = append(stores, Store{Store: s, Path: path})
 		}
 	}
 	return stores, errors.Join(errs...)

@@ -12,11 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/magiconair/properties"
-
 	"github.com/mm2-fargate/mm2-ecs/sidecar/config"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
@@ -120,11 +119,11 @@ func preflightInput(ctx context.Context, cfg config.Config, dir, workerFile stri
 	}
 	switch raw, err := os.ReadFile(workerFile); {
 	case err == nil:
-		p, perr := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(raw)
+		p, perr := javaconfig.ParseProperties(workerFile, raw)
 		if perr != nil {
-			errs = append(errs, fmt.Errorf("worker properties %s: %w", workerFile, perr))
+			errs = append(errs, fmt.Errorf("worker properties: %w", perr))
 		} else {
-			in.Worker = p.Map()
+			in.Worker = p
 		}
 	case explicit || !errors.Is(err, os.ErrNotExist):
 		errs = append(errs, fmt.Errorf("worker properties: %w", err))
@@ -164,8 +163,8 @@ func preflightRunner(cfg config.Config, loader *desired.Loader, api *connect.Cli
 		}
 		in := preflight.Input{Connectors: set.Connectors, SourceConnector: cfg.Lag.SourceConnector, Connect: api}
 		if raw, err := os.ReadFile(filepath.Join(cfg.Bootstrap.ConfigDir, "connect-distributed.properties")); err == nil {
-			if p, err := (&properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}).LoadBytes(raw); err == nil {
-				in.Worker = p.Map()
+			if p, err := javaconfig.ParseProperties("connect-distributed.properties", raw); err == nil {
+				in.Worker = p
 			}
 		}
 		return preflight.Run(ctx, in)

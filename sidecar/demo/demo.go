@@ -23,19 +23,20 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/magiconair/properties"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mm2-fargate/mm2-ecs/internal/realkafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/cli"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest/mirror"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
@@ -190,7 +191,7 @@ func (d *Demo) start(ctx context.Context) error {
 		return err
 	}
 	flush := 10 * time.Second
-	if ms := workerProps.GetInt64("offset.flush.interval.ms", 0); ms > 0 {
+	if ms, _ := strconv.ParseInt(workerProps["offset.flush.interval.ms"], 10, 64); ms > 0 {
 		flush = time.Duration(ms) * time.Millisecond
 	}
 	env := d.clusterEnv()
@@ -328,7 +329,7 @@ func (d *Demo) clusterEnv() map[string]string {
 
 // startS3 serves the repository's plaintext worker properties and MM2
 // connector files, unchanged, from an S3-protocol server on loopback.
-func (d *Demo) startS3() (*properties.Properties, error) {
+func (d *Demo) startS3() (javaconfig.Properties, error) {
 	srv, err := s3test.Start(nil)
 	if err != nil {
 		return nil, err
@@ -338,9 +339,9 @@ func (d *Demo) startS3() (*properties.Properties, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker properties: %w", err)
 	}
-	parsed, err := properties.Load(props, properties.UTF8)
+	parsed, err := javaconfig.ParseProperties("connect-image/workers/plaintext.properties", props)
 	if err != nil {
-		return nil, fmt.Errorf("connect-image/workers/plaintext.properties: %w", err)
+		return nil, err
 	}
 	if err := d.PutObject(workerKey, props); err != nil {
 		return nil, err

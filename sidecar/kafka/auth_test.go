@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -135,7 +136,7 @@ func (p *pki) serverTLS(clientAuth bool) *tls.Config {
 // metadata, the sidecar's first request of a measurement.
 func dial(t *testing.T, conn map[string]string, env map[string]string) error {
 	t.Helper()
-	r := Resolver{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	r := javaconfig.Resolver{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	c, err := ClusterFromConnector(conn, Source, r)
 	if err != nil {
 		return err

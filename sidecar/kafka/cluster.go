@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 // Role says which side of the replication a cluster is on.
@@ -37,9 +39,8 @@ type Cluster struct {
 	SecurityProtocol string
 	SASLMechanism    string // empty unless the protocol is SASL_*
 
-	props    map[string]string // effective client settings, references resolved
-	keySrc   map[string]string // client setting -> connector key it came from
-	resolver Resolver
+	props  map[string]string // effective client settings, references resolved
+	keySrc map[string]string // client setting -> connector key it came from
 }
 
 // String describes the cluster for logs and errors without secrets.
@@ -63,8 +64,8 @@ func clientKey(k string) bool {
 // targetAdminConfig), "<role>.cluster.*" is the base, overridden by
 // "admin.*", overridden by "<role>.admin.*". Config-provider references
 // are resolved with r.
-func ClusterFromConnector(conn map[string]string, role Role, r Resolver) (Cluster, error) {
-	c := Cluster{Role: role, Alias: string(role), props: map[string]string{}, keySrc: map[string]string{}, resolver: r}
+func ClusterFromConnector(conn map[string]string, role Role, r javaconfig.Resolver) (Cluster, error) {
+	c := Cluster{Role: role, Alias: string(role), props: map[string]string{}, keySrc: map[string]string{}}
 	if a := strings.TrimSpace(conn[string(role)+".cluster.alias"]); a != "" {
 		c.Alias = a
 	}

@@ -2,10 +2,10 @@ package kafka
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 func TestClusterFromConnectorErrors(t *testing.T) {
@@ -47,7 +47,7 @@ func TestClusterFromConnectorErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Resolver{LookupEnv: func(string) (string, bool) { return "", false }}
+			r := javaconfig.Resolver{LookupEnv: func(string) (string, bool) { return "", false }}
 			c, err := ClusterFromConnector(tc.conf, Source, r)
 			if err == nil {
 				_, err = c.ClientOpts(context.Background())
@@ -70,7 +70,7 @@ func TestClusterFromConnectorDescribes(t *testing.T) {
 		"target.cluster.sasl.mechanism":    "AWS_MSK_IAM",
 		"target.cluster.sasl.jaas.config":  "software.amazon.msk.auth.iam.IAMLoginModule required;",
 	}
-	c, err := ClusterFromConnector(conf, Target, Resolver{})
+	c, err := ClusterFromConnector(conf, Target, javaconfig.Resolver{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,62 +81,4 @@ func TestClusterFromConnectorDescribes(t *testing.T) {
 	if r := regionFromHost(c.BootstrapServers[0]); r != "eu-west-1" {
 		t.Errorf("region = %q", r)
 	}
-}
-
-func TestResolver(t *testing.T) {
-	dir := t.TempDir()
-	props := filepath.Join(dir, "secrets.properties")
-	if err := os.WriteFile(props, []byte("pw = from-file\nother=${not.expanded}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := Resolver{LookupEnv: func(k string) (string, bool) {
-		v, ok := map[string]string{"USER": "alice", "PW": "p@ss"}[k]
-		return v, ok
-	}}
-	tests := []struct{ in, want, err string }{
-		{"plain", "plain", ""},
-		{"${env:USER}", "alice", ""},
-		{"${env::USER}", "alice", ""},
-		{`u="${env:USER}" p="${env:PW}";`, `u="alice" p="p@ss";`, ""},
-		{"${file:" + props + ":pw}", "from-file", ""},
-		{"${file:" + props + ":other}", "${not.expanded}", ""},
-		{"${file:" + props + ":missing}", "", "key missing not in file"},
-		{"${file:pw}", "", "a path is required"},
-		{"${env:NOPE}", "", "environment variable NOPE is not set"},
-		{"${unclosed", "${unclosed", ""},
-	}
-	for _, tc := range tests {
-		got, err := r.Resolve("k", tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "k: ") {
-				t.Errorf("Resolve(%q) err = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("Resolve(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func FuzzResolve(f *testing.F) {
-	f.Add("${env:A}")
-	f.Add("x${env::B}y${env:p:C}")
-	f.Add("${file:/nonexistent:k}${")
-	f.Fuzz(func(t *testing.T, s string) {
-		r := Resolver{
-			LookupEnv: func(k string) (string, bool) { return "<" + k + ">", true },
-			ReadFile:  func(string) ([]byte, error) { return []byte("k=v"), nil },
-		}
-		out, err := r.Resolve("key", s)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "key: ") {
-				t.Fatalf("error does not name the key: %v", err)
-			}
-			return
-		}
-		if !strings.Contains(s, "${") && out != s {
-			t.Fatalf("text without references changed: %q -> %q", s, out)
-		}
-	})
 }

@@ -1,19 +1,15 @@
 package kafka
 
 import (
-	"bytes"
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/pavlo-v-chernykh/keystore-go/v4"
-	"software.sslmate.com/src/go-pkcs12"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 // tlsConfig turns Kafka's ssl.* client settings into a tls.Config: trust
@@ -65,12 +61,11 @@ func (c Cluster) tlsConfig() (*tls.Config, error) {
 
 func (c Cluster) has(name string) bool { _, ok := c.props[name]; return ok }
 
-func (c Cluster) storeType(name string) (string, error) {
-	t := strings.ToUpper(strings.TrimSpace(c.props[name]))
-	switch t {
+func (c Cluster) storeType(name string) (javaconfig.StoreType, error) {
+	switch t := javaconfig.StoreType(strings.ToUpper(strings.TrimSpace(c.props[name]))); t {
 	case "":
-		return "JKS", nil
-	case "JKS", "PKCS12", "PEM":
+		return javaconfig.JKS, nil
+	case javaconfig.JKS, javaconfig.PKCS12, javaconfig.PEM:
 		return t, nil
 	}
 	return "", fmt.Errorf("%s=%q: must be JKS, PKCS12 or PEM", c.key(name), c.props[name])
@@ -93,7 +88,7 @@ func (c Cluster) trustStore() (*x509.CertPool, error) {
 	var certs []*x509.Certificate
 	switch {
 	case c.props["ssl.truststore.certificates"] != "":
-		certs, err = pemCerts([]byte(c.props["ssl.truststore.certificates"]))
+		certs, err = javaconfig.TrustedCertificates(javaconfig.PEM, []byte(c.props["ssl.truststore.certificates"]), "")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.key("ssl.truststore.certificates"), err)
 		}
@@ -102,15 +97,7 @@ func (c Cluster) trustStore() (*x509.CertPool, error) {
 		if err != nil {
 			return nil, err
 		}
-		pw := c.props["ssl.truststore.password"]
-		switch typ {
-		case "PEM":
-			certs, err = pemCerts(raw)
-		case "PKCS12":
-			certs, err = pkcs12Trust(raw, pw)
-		default:
-			certs, err = jksTrust(raw, pw)
-		}
+		certs, err = javaconfig.TrustedCertificates(typ, raw, c.props["ssl.truststore.password"])
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", c.key("ssl.truststore.location"), typ, err)
 		}
@@ -149,157 +136,20 @@ func (c Cluster) keyStore() (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if typ == javaconfig.PEM && c.props["ssl.key.password"] != "" {
+		return nil, fmt.Errorf("%s: encrypted PEM keys are not supported; give an unencrypted PKCS#8 key", c.key("ssl.key.password"))
+	}
 	pw := c.props["ssl.keystore.password"]
 	keyPW := c.props["ssl.key.password"]
 	if keyPW == "" {
 		keyPW = pw
 	}
-	var cert *tls.Certificate
-	switch typ {
-	case "PEM":
-		if c.props["ssl.key.password"] != "" {
-			return nil, fmt.Errorf("%s: encrypted PEM keys are not supported; give an unencrypted PKCS#8 key", c.key("ssl.key.password"))
-		}
-		var kp tls.Certificate
-		kp, err = tls.X509KeyPair(raw, raw)
-		cert = &kp
-	case "PKCS12":
-		cert, err = pkcs12Key(raw, pw)
-	default:
-		cert, err = jksKey(raw, pw, keyPW)
+	cert, err := javaconfig.KeyPair(typ, raw, pw, keyPW)
+	if errors.Is(err, javaconfig.ErrWrongKeyPassword) {
+		return nil, fmt.Errorf("%s (%s): %w (check %s)", c.key("ssl.keystore.location"), typ, err, c.key("ssl.key.password"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s): %w", c.key("ssl.keystore.location"), typ, err)
 	}
-	return cert, nil
-}
-
-func pemCerts(raw []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, raw = pem.Decode(raw)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		ct, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
-		}
-		certs = append(certs, ct)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return certs, nil
-}
-
-func loadJKS(raw []byte, pw string) (keystore.KeyStore, error) {
-	ks := keystore.New(keystore.WithMinPasswordLen(0))
-	if err := ks.Load(bytes.NewReader(raw), []byte(pw)); err != nil {
-		// keystore-go's messages do not contain the password.
-		return ks, fmt.Errorf("read JKS (wrong password or not a JKS file?): %w", err)
-	}
-	return ks, nil
-}
-
-// jksTrust returns the trusted certificates of a JKS store, and the
-// certificates of its key entries, which Java's trust manager also trusts.
-func jksTrust(raw []byte, pw string) ([]*x509.Certificate, error) {
-	ks, err := loadJKS(raw, pw)
-	if err != nil {
-		return nil, err
-	}
-	var certs []*x509.Certificate
-	for _, alias := range ks.Aliases() {
-		var der []byte
-		switch {
-		case ks.IsTrustedCertificateEntry(alias):
-			e, err := ks.GetTrustedCertificateEntry(alias)
-			if err != nil {
-				return nil, fmt.Errorf("entry %q: %w", alias, err)
-			}
-			der = e.Certificate.Content
-		case ks.IsPrivateKeyEntry(alias):
-			chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
-			if err != nil || len(chain) == 0 {
-				continue
-			}
-			der = chain[0].Content
-		default:
-			continue
-		}
-		ct, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("entry %q: %w", alias, err)
-		}
-		certs = append(certs, ct)
-	}
-	return certs, nil
-}
-
-// jksKey returns the first private-key entry of a JKS store.
-func jksKey(raw []byte, storePW, keyPW string) (*tls.Certificate, error) {
-	ks, err := loadJKS(raw, storePW)
-	if err != nil {
-		return nil, err
-	}
-	for _, alias := range ks.Aliases() {
-		if !ks.IsPrivateKeyEntry(alias) {
-			continue
-		}
-		e, err := ks.GetPrivateKeyEntry(alias, []byte(keyPW))
-		if err != nil {
-			return nil, fmt.Errorf("key entry %q (wrong ssl.key.password?): %w", alias, err)
-		}
-		key, err := x509.ParsePKCS8PrivateKey(e.PrivateKey)
-		if err != nil {
-			return nil, fmt.Errorf("key entry %q: %w", alias, err)
-		}
-		cert := &tls.Certificate{PrivateKey: key}
-		for _, ct := range e.CertificateChain {
-			cert.Certificate = append(cert.Certificate, ct.Content)
-		}
-		if len(cert.Certificate) == 0 {
-			return nil, fmt.Errorf("key entry %q has no certificate chain", alias)
-		}
-		return cert, nil
-	}
-	return nil, errors.New("no private key entry in the key store")
-}
-
-func pkcs12Trust(raw []byte, pw string) ([]*x509.Certificate, error) {
-	certs, err := pkcs12.DecodeTrustStore(raw, pw)
-	if err == nil && len(certs) > 0 {
-		return certs, nil
-	}
-	// A PKCS#12 file made by openssl has no Java trust attribute; trust
-	// the certificates it carries, as keytool would after import.
-	_, leaf, cas, err2 := pkcs12.DecodeChain(raw, pw)
-	if err2 != nil {
-		if err != nil {
-			return nil, fmt.Errorf("read PKCS#12 (wrong password?): %w", err)
-		}
-		return nil, fmt.Errorf("read PKCS#12 (wrong password?): %w", err2)
-	}
-	return append([]*x509.Certificate{leaf}, cas...), nil
-}
-
-func pkcs12Key(raw []byte, pw string) (*tls.Certificate, error) {
-	key, leaf, cas, err := pkcs12.DecodeChain(raw, pw)
-	if err != nil {
-		return nil, fmt.Errorf("read PKCS#12 (wrong password?): %w", err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("PKCS#12 key is not a signing key")
-	}
-	cert := &tls.Certificate{PrivateKey: signer, Certificate: [][]byte{leaf.Raw}, Leaf: leaf}
-	for _, ca := range cas {
-		cert.Certificate = append(cert.Certificate, ca.Raw)
-	}
-	return cert, nil
+	return &cert, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
@@ -324,7 +325,7 @@ func BenchmarkGroupOffsets(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, kafka.Resolver{})
+	src, err := kafka.ClusterFromConnector(cfg, kafka.Source, javaconfig.Resolver{})
 	if err != nil {
 		b.Fatal(err)
 	}

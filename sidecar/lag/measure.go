@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
@@ -37,7 +38,7 @@ type MeasurerOptions struct {
 	SourceConnector     string
 	CheckpointConnector string
 	// Resolver resolves ${env:...} and ${file:...} in connector configs.
-	Resolver kafka.Resolver
+	Resolver javaconfig.Resolver
 	// ClientOpts are added to every Kafka client (hooks, timeouts).
 	ClientOpts []kgo.Opt
 	// Logger; slog.Default() when nil.

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
-	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 )
 
 // Status is the outcome of one check.
@@ -106,7 +106,7 @@ type Input struct {
 	// Connect validates connector configs; nil skips that check.
 	Connect ConnectAPI
 	// Resolver resolves ${env:...} and ${file:...} in connector configs.
-	Resolver kafka.Resolver
+	Resolver javaconfig.Resolver
 	// ClientOpts are added to both Kafka clients (hooks, timeouts).
 	ClientOpts []kgo.Opt
 	// Now is the time timestamps are judged against; time.Now when zero.

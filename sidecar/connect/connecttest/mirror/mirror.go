@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/kafka"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
 )
@@ -214,8 +215,8 @@ func (r *Replicator) Handler(workerID string) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-func (r *Replicator) resolver() kafka.Resolver {
-	return kafka.Resolver{LookupEnv: r.opts.LookupEnv}
+func (r *Replicator) resolver() javaconfig.Resolver {
+	return javaconfig.Resolver{LookupEnv: r.opts.LookupEnv}
 }
 
 // clusters reads a connector's source and target clusters as MM2 does.

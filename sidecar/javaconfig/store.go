@@ -1,4 +1,4 @@
-package bootstrap
+package javaconfig
 
 import (
 	"bytes"
@@ -10,26 +10,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// StoreType is the container format of a keystore or truststore.
+// StoreType is the container format of a keystore or truststore, spelled
+// as Java's KeyStore types are.
 type StoreType string
 
-// The formats Kafka reads from a file that the sidecar can check.
+// The store formats Kafka reads. OpenStore checks JKS and PKCS12 files;
+// TrustedCertificates and KeyPair also read PEM.
 const (
 	JKS    StoreType = "JKS"
 	PKCS12 StoreType = "PKCS12"
+	PEM    StoreType = "PEM"
 )
-
-// Ext is the file extension the sidecar writes the store with.
-func (t StoreType) Ext() string {
-	if t == JKS {
-		return "jks"
-	}
-	return "p12"
-}
 
 // Roles of a store, as used in file names and the certificate-expiry metric.
 const (
@@ -39,28 +33,34 @@ const (
 
 // Errors callers branch on.
 var (
-	ErrUnknownStoreType = errors.New("not a JKS or PKCS#12 store")
-	ErrWrongPassword    = errors.New("password does not open the store")
-	ErrCorruptStore     = errors.New("store is corrupt")
-	ErrEmptyStore       = errors.New("store holds no usable entry")
+	ErrUnknownStoreType  = errors.New("not a JKS or PKCS#12 store")
+	ErrWrongPassword     = errors.New("password does not open the store")
+	ErrWrongKeyPassword  = errors.New("key password does not decrypt the private key")
+	ErrCorruptStore      = errors.New("store is corrupt")
+	ErrEmptyStore        = errors.New("store holds no usable entry")
+	errUnsupportedFormat = errors.New("store type must be JKS, PKCS12 or PEM")
 )
 
 // Certificate is one certificate found in a store. Subject and Issuer are
 // RFC 2253 strings; they are public data and safe to log.
 type Certificate struct {
-	Alias      string
-	Subject    string
-	Issuer     string
-	NotBefore  time.Time
-	NotAfter   time.Time
-	PrivateKey bool // part of a private-key entry's chain, not a trusted entry
+	Alias     string
+	Subject   string
+	Issuer    string
+	NotBefore time.Time
+	NotAfter  time.Time
+	// PrivateKey is true for a certificate of a private-key entry's chain,
+	// false for a trusted-certificate entry.
+	PrivateKey bool
 }
 
 // Store is a keystore or truststore that opened with its password.
 type Store struct {
-	Role         string // RoleKeystore or RoleTruststore
-	Type         StoreType
-	Path         string // where it is written; empty until then
+	// Role is RoleKeystore or RoleTruststore.
+	Role string
+	// Type is the format the store's bytes are in.
+	Type StoreType
+	// Certificates lists every certificate, sorted by alias.
 	Certificates []Certificate
 	// KeyPasswordDiffers lists private-key aliases whose key does not
 	// decrypt with the store password (JKS only): Connect then needs
@@ -68,10 +68,7 @@ type Store struct {
 	KeyPasswordDiffers []string
 }
 
-const (
-	jksMagic   = 0xFEEDFEED
-	jceksMagic = 0xCECECECE
-)
+const jceksMagic = 0xCECECECE
 
 // detectType tells JKS from PKCS#12 by the bytes: JKS starts with the magic
 // number 0xFEEDFEED, PKCS#12 is a DER SEQUENCE.
@@ -114,16 +111,9 @@ func OpenStore(role string, b []byte, password string) (Store, error) {
 }
 
 func openJKS(s *Store, b []byte, password string) error {
-	if err := checkJKSBounds(b); err != nil {
-		return err
-	}
-	ks := keystore.New(keystore.WithCaseExactAliases(), keystore.WithOrderedAliases())
-	pw := []byte(password)
-	if err := ks.Load(bytes.NewReader(b), pw); err != nil {
-		if strings.Contains(err.Error(), "invalid digest") {
-			return fmt.Errorf("JKS: %w (or the file was altered)", ErrWrongPassword)
-		}
-		return fmt.Errorf("JKS: %w: %v", ErrCorruptStore, err)
+	ks, err := loadJKS(b, password)
+	if err != nil {
+		return fmt.Errorf("JKS: %w", err)
 	}
 	keys := 0
 	for _, alias := range ks.Aliases() {
@@ -139,7 +129,7 @@ func openJKS(s *Store, b []byte, password string) error {
 					return fmt.Errorf("JKS entry %q: %w", alias, err)
 				}
 			}
-			if _, err := ks.GetPrivateKeyEntry(alias, pw); err != nil {
+			if _, err := ks.GetPrivateKeyEntry(alias, []byte(password)); err != nil {
 				s.KeyPasswordDiffers = append(s.KeyPasswordDiffers, alias)
 			}
 		case ks.IsTrustedCertificateEntry(alias):
@@ -159,7 +149,7 @@ func openPKCS12(s *Store, b []byte, password string) error {
 	if s.Role == RoleTruststore {
 		certs, err := pkcs12.DecodeTrustStore(b, password)
 		if err != nil {
-			return pkcs12Error(err)
+			return fmt.Errorf("PKCS#12: %w", pkcs12Error(err))
 		}
 		for _, c := range certs {
 			s.addCert(c.Subject.String(), c, false)
@@ -168,7 +158,7 @@ func openPKCS12(s *Store, b []byte, password string) error {
 	}
 	_, leaf, cas, err := pkcs12.DecodeChain(b, password)
 	if err != nil {
-		return pkcs12Error(err)
+		return fmt.Errorf("PKCS#12: %w", pkcs12Error(err))
 	}
 	alias := leaf.Subject.String()
 	s.addCert(alias, leaf, true)
@@ -178,11 +168,13 @@ func openPKCS12(s *Store, b []byte, password string) error {
 	return s.checkEntries(1)
 }
 
+// pkcs12Error sorts a go-pkcs12 error into ErrWrongPassword or
+// ErrCorruptStore; the library's messages hold no password.
 func pkcs12Error(err error) error {
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) || errors.Is(err, pkcs12.ErrDecryption) {
-		return fmt.Errorf("PKCS#12: %w", ErrWrongPassword)
+		return ErrWrongPassword
 	}
-	return fmt.Errorf("PKCS#12: %w: %v", ErrCorruptStore, strings.TrimPrefix(err.Error(), "pkcs12: "))
+	return fmt.Errorf("%w: %v", ErrCorruptStore, strings.TrimPrefix(err.Error(), "pkcs12: "))
 }
 
 func (s *Store) add(alias string, der []byte, key bool) error {
@@ -210,7 +202,9 @@ func (s *Store) checkEntries(keys int) error {
 	case s.Role == RoleKeystore && keys == 0:
 		return fmt.Errorf("%w: a keystore needs a private-key entry", ErrEmptyStore)
 	case s.Role == RoleTruststore && s.trusted() == 0:
-		// Java's trust managers use trusted-certificate entries only.
+		// Java would also trust the leaf of a key entry, but a truststore
+		// without trusted entries is almost always the keystore uploaded
+		// in its place.
 		return fmt.Errorf("%w: a truststore needs trusted-certificate entries", ErrEmptyStore)
 	}
 	return nil
@@ -224,74 +218,4 @@ func (s *Store) trusted() int {
 		}
 	}
 	return n
-}
-
-// checkJKSBounds walks the JKS layout and checks every count and length
-// against the bytes that are left. The JKS library allocates whatever a
-// length field claims before reading, so a corrupt file could otherwise ask
-// for gigabytes and kill the process instead of failing cleanly.
-func checkJKSBounds(b []byte) error {
-	r := jksReader{b: b}
-	r.skip(4) // magic, checked by detectType
-	version := r.u32()
-	if version != 1 && version != 2 {
-		return fmt.Errorf("JKS: %w: unknown version %d", ErrCorruptStore, version)
-	}
-	entries := r.u32()
-	for i := uint32(0); i < entries && r.err == nil; i++ {
-		tag := r.u32()
-		r.skip(uint64(r.u16())) // alias
-		r.skip(8)               // creation time
-		certs := uint32(1)
-		switch tag {
-		case 1: // private key: encrypted key, then the chain
-			r.skip(uint64(r.u32()))
-			certs = r.u32()
-		case 2: // trusted certificate
-		default:
-			return fmt.Errorf("JKS: %w: entry %d has unknown tag %d", ErrCorruptStore, i, tag)
-		}
-		for j := uint32(0); j < certs && r.err == nil; j++ {
-			if version == 2 {
-				r.skip(uint64(r.u16())) // certificate type
-			}
-			r.skip(uint64(r.u32()))
-		}
-	}
-	r.skip(20) // SHA-1 digest
-	if r.err != nil {
-		return fmt.Errorf("JKS: %w: %v", ErrCorruptStore, r.err)
-	}
-	return nil
-}
-
-type jksReader struct {
-	b   []byte
-	off uint64
-	err error
-}
-
-func (r *jksReader) skip(n uint64) {
-	if r.err == nil && n > uint64(len(r.b))-r.off {
-		r.err = fmt.Errorf("length %d at offset %d runs past the end (%d bytes)", n, r.off, len(r.b))
-	}
-	if r.err == nil {
-		r.off += n
-	}
-}
-
-func (r *jksReader) u16() uint16 {
-	start := r.off
-	if r.skip(2); r.err != nil {
-		return 0
-	}
-	return binary.BigEndian.Uint16(r.b[start:])
-}
-
-func (r *jksReader) u32() uint32 {
-	start := r.off
-	if r.skip(4); r.err != nil {
-		return 0
-	}
-	return binary.BigEndian.Uint32(r.b[start:])
 }

@@ -1,4 +1,7 @@
-package bootstrap
+// Package javaconfigtest makes certificates and the JKS and PKCS#12 stores
+// that hold them, for tests of code that opens stores. It makes stores
+// only; reading them is package javaconfig's.
+package javaconfigtest
 
 import (
 	"bytes"
@@ -7,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"testing"
 	"time"
@@ -15,15 +19,20 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// testPKI is a CA and a leaf it signed, made fresh for each test.
-type testPKI struct {
+// PKI is a CA and a leaf ("CN=connect-worker") it signed, made fresh for
+// each test.
+type PKI struct {
+	// CA is the self-signed CA certificate, "CN=Test CA,O=mm2-ecs tests".
+	CA *x509.Certificate
+	// Leaf is the client certificate the CA signed.
+	Leaf    *x509.Certificate
 	caKey   *ecdsa.PrivateKey
-	ca      *x509.Certificate
 	leafKey *ecdsa.PrivateKey
-	leaf    *x509.Certificate
 }
 
-func newPKI(t testing.TB, leafNotAfter time.Time) testPKI {
+// NewPKI makes a CA valid for ten years and a leaf valid until
+// leafNotAfter (a past time makes an expired leaf).
+func NewPKI(t testing.TB, leafNotAfter time.Time) PKI {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -64,10 +73,12 @@ func newPKI(t testing.TB, leafNotAfter time.Time) testPKI {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(leafDER)
-	return testPKI{caKey: caKey, ca: ca, leafKey: leafKey, leaf: leaf}
+	return PKI{CA: ca, Leaf: leaf, caKey: caKey, leafKey: leafKey}
 }
 
-func (p testPKI) jksKeystore(t testing.TB, storePW, keyPW string) []byte {
+// JKSKeystore is a JKS store with one private-key entry, alias "worker":
+// the leaf's key, encrypted with keyPW, and the chain leaf, CA.
+func (p PKI) JKSKeystore(t testing.TB, storePW, keyPW string) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(p.leafKey)
 	if err != nil {
@@ -78,8 +89,8 @@ func (p testPKI) jksKeystore(t testing.TB, storePW, keyPW string) []byte {
 		CreationTime: time.Unix(1700000000, 0),
 		PrivateKey:   der,
 		CertificateChain: []keystore.Certificate{
-			{Type: "X509", Content: p.leaf.Raw},
-			{Type: "X509", Content: p.ca.Raw},
+			{Type: "X509", Content: p.Leaf.Raw},
+			{Type: "X509", Content: p.CA.Raw},
 		},
 	}, []byte(keyPW))
 	if err != nil {
@@ -92,12 +103,14 @@ func (p testPKI) jksKeystore(t testing.TB, storePW, keyPW string) []byte {
 	return b.Bytes()
 }
 
-func (p testPKI) jksTruststore(t testing.TB, storePW string) []byte {
+// JKSTruststore is a JKS store with the CA as its one trusted entry,
+// alias "ca".
+func (p PKI) JKSTruststore(t testing.TB, storePW string) []byte {
 	t.Helper()
 	ks := keystore.New()
 	err := ks.SetTrustedCertificateEntry("ca", keystore.TrustedCertificateEntry{
 		CreationTime: time.Unix(1700000000, 0),
-		Certificate:  keystore.Certificate{Type: "X509", Content: p.ca.Raw},
+		Certificate:  keystore.Certificate{Type: "X509", Content: p.CA.Raw},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,20 +122,41 @@ func (p testPKI) jksTruststore(t testing.TB, storePW string) []byte {
 	return b.Bytes()
 }
 
-func (p testPKI) p12Keystore(t testing.TB, pw string) []byte {
+// P12Keystore is a PKCS#12 store with the leaf's key and the chain leaf,
+// CA.
+func (p PKI) P12Keystore(t testing.TB, pw string) []byte {
 	t.Helper()
-	b, err := pkcs12.Modern.Encode(p.leafKey, p.leaf, []*x509.Certificate{p.ca}, pw)
+	b, err := pkcs12.Modern.Encode(p.leafKey, p.Leaf, []*x509.Certificate{p.CA}, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func (p testPKI) p12Truststore(t testing.TB, pw string) []byte {
+// P12Truststore is a PKCS#12 store with the CA as a Java trusted entry.
+func (p PKI) P12Truststore(t testing.TB, pw string) []byte {
 	t.Helper()
-	b, err := pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{p.ca}, pw)
+	b, err := pkcs12.Modern.EncodeTrustStore([]*x509.Certificate{p.CA}, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// PEMKeystore is the leaf, the CA and the leaf's unencrypted PKCS#8 key
+// as PEM text.
+func (p PKI) PEMKeystore(t testing.TB) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(p.leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Leaf.Raw})
+	b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.CA.Raw})...)
+	return append(b, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
+}
+
+// PEMTruststore is the CA as PEM text.
+func (p PKI) PEMTruststore() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.CA.Raw})
 }

@@ -1,17 +1,19 @@
-package bootstrap
+package javaconfig
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig/javaconfigtest"
 )
 
 const storePW = "s3cret-store-pw"
 
 func TestOpenStore(t *testing.T) {
 	expiry := time.Now().Add(90 * 24 * time.Hour).Truncate(time.Second)
-	pki := newPKI(t, expiry)
+	pki := javaconfigtest.NewPKI(t, expiry)
 	tests := []struct {
 		name     string
 		role     string
@@ -22,25 +24,25 @@ func TestOpenStore(t *testing.T) {
 		// subjects of the certificates, private-key chain first
 		wantSubjects []string
 	}{
-		{"JKS keystore", RoleKeystore, pki.jksKeystore(t, storePW, storePW), storePW, JKS, nil,
+		{"JKS keystore", RoleKeystore, pki.JKSKeystore(t, storePW, storePW), storePW, JKS, nil,
 			[]string{"CN=connect-worker", "CN=Test CA,O=mm2-ecs tests"}},
-		{"JKS truststore", RoleTruststore, pki.jksTruststore(t, storePW), storePW, JKS, nil,
+		{"JKS truststore", RoleTruststore, pki.JKSTruststore(t, storePW), storePW, JKS, nil,
 			[]string{"CN=Test CA,O=mm2-ecs tests"}},
-		{"PKCS12 keystore", RoleKeystore, pki.p12Keystore(t, storePW), storePW, PKCS12, nil,
+		{"PKCS12 keystore", RoleKeystore, pki.P12Keystore(t, storePW), storePW, PKCS12, nil,
 			[]string{"CN=connect-worker", "CN=Test CA,O=mm2-ecs tests"}},
-		{"PKCS12 truststore", RoleTruststore, pki.p12Truststore(t, storePW), storePW, PKCS12, nil,
+		{"PKCS12 truststore", RoleTruststore, pki.P12Truststore(t, storePW), storePW, PKCS12, nil,
 			[]string{"CN=Test CA,O=mm2-ecs tests"}},
-		{"JKS wrong password", RoleKeystore, pki.jksKeystore(t, storePW, storePW), "wrong", "", ErrWrongPassword, nil},
-		{"PKCS12 wrong password", RoleKeystore, pki.p12Keystore(t, storePW), "wrong", "", ErrWrongPassword, nil},
-		{"PKCS12 truststore wrong password", RoleTruststore, pki.p12Truststore(t, storePW), "wrong", "", ErrWrongPassword, nil},
-		{"JKS truncated", RoleKeystore, pki.jksKeystore(t, storePW, storePW)[:200], storePW, "", ErrCorruptStore, nil},
-		{"PKCS12 truncated", RoleKeystore, pki.p12Keystore(t, storePW)[:300], storePW, "", ErrCorruptStore, nil},
+		{"JKS wrong password", RoleKeystore, pki.JKSKeystore(t, storePW, storePW), "wrong", "", ErrWrongPassword, nil},
+		{"PKCS12 wrong password", RoleKeystore, pki.P12Keystore(t, storePW), "wrong", "", ErrWrongPassword, nil},
+		{"PKCS12 truststore wrong password", RoleTruststore, pki.P12Truststore(t, storePW), "wrong", "", ErrWrongPassword, nil},
+		{"JKS truncated", RoleKeystore, pki.JKSKeystore(t, storePW, storePW)[:200], storePW, "", ErrCorruptStore, nil},
+		{"PKCS12 truncated", RoleKeystore, pki.P12Keystore(t, storePW)[:300], storePW, "", ErrCorruptStore, nil},
 		{"not a store", RoleKeystore, []byte("hello, this is text"), storePW, "", ErrUnknownStoreType, nil},
 		{"PEM", RoleTruststore, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), storePW, "", ErrUnknownStoreType, nil},
 		{"JCEKS", RoleKeystore, []byte{0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2}, storePW, "", ErrUnknownStoreType, nil},
 		{"empty", RoleKeystore, nil, storePW, "", ErrUnknownStoreType, nil},
-		{"truststore as keystore", RoleKeystore, pki.jksTruststore(t, storePW), storePW, "", ErrEmptyStore, nil},
-		{"PKCS12 keystore as truststore", RoleTruststore, pki.p12Keystore(t, storePW), storePW, "", ErrCorruptStore, nil},
+		{"truststore as keystore", RoleKeystore, pki.JKSTruststore(t, storePW), storePW, "", ErrEmptyStore, nil},
+		{"PKCS12 keystore as truststore", RoleTruststore, pki.P12Keystore(t, storePW), storePW, "", ErrCorruptStore, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,8 +80,8 @@ func TestOpenStore(t *testing.T) {
 }
 
 func TestOpenStoreJKSKeyPasswordDiffers(t *testing.T) {
-	pki := newPKI(t, time.Now().Add(time.Hour*24*365))
-	s, err := OpenStore(RoleKeystore, pki.jksKeystore(t, storePW, "other-key-pw"), storePW)
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(time.Hour*24*365))
+	s, err := OpenStore(RoleKeystore, pki.JKSKeystore(t, storePW, "other-key-pw"), storePW)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,14 +91,14 @@ func TestOpenStoreJKSKeyPasswordDiffers(t *testing.T) {
 }
 
 func TestDetectType(t *testing.T) {
-	pki := newPKI(t, time.Now().Add(time.Hour*24*365))
+	pki := javaconfigtest.NewPKI(t, time.Now().Add(time.Hour*24*365))
 	for _, tt := range []struct {
 		name string
 		b    []byte
 		want StoreType
 	}{
-		{"jks", pki.jksTruststore(t, "x"), JKS},
-		{"p12", pki.p12Truststore(t, "x"), PKCS12},
+		{"jks", pki.JKSTruststore(t, "x"), JKS},
+		{"p12", pki.P12Truststore(t, "x"), PKCS12},
 		{"short DER", []byte{0x30, 0x03, 1, 2, 3}, ""},
 	} {
 		got, err := detectType(tt.b)
@@ -108,7 +110,7 @@ func TestDetectType(t *testing.T) {
 
 func FuzzOpenStore(f *testing.F) {
 	// Seeds must be the same in every fuzzing process, so they are files
-	// (made with the helpers in certs_test.go, password "changeit").
+	// (made with package javaconfigtest, password "changeit").
 	f.Add(readFixture(f, "seed-keystore.jks"), "changeit", true)
 	f.Add(readFixture(f, "seed-truststore.jks"), "changeit", false)
 	f.Add(readFixture(f, "seed-keystore.p12"), "changeit", true)

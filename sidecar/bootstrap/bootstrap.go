@@ -24,6 +24,7 @@ import (
 
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/javaconfig"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
@@ -347,10 +348,8 @@ func taskIP(ctx context.Context, client *http.Client, uri string) (string, error
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return "", ctx.Err()
-			case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+			if err := retry.Wait(ctx, time.Duration(attempt)*500*time.Millisecond); err != nil {
+				return "", err
 			}
 		}
 		var t ecsmeta.Task

@@ -381,17 +381,6 @@ func (m *Measurer) measure(ctx context.Context, detail bool) (*Snapshot, error) 
 	for _, item := range slices.Sorted(maps.Keys(fails.first)) {
 		snap.addProblem(fails.first[item])
 	}
-	if len(fails.first) > 0 {
-		var counts []string
-		for _, e := range snap.ItemErrors() {
-			counts = append(counts, fmt.Sprintf("%s %s: %d", e.Item, e.Reason, e.Count))
-		}
-		args := []any{"unknown", strings.Join(counts, ", ")}
-		for _, item := range slices.Sorted(maps.Keys(fails.first)) {
-			args = append(args, "first_"+item, fails.first[item].Error())
-		}
-		m.log.Warn("lag measurement incomplete: some items are unknown", args...)
-	}
 	return snap, nil
 }
 

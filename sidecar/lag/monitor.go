@@ -3,8 +3,10 @@ package lag
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -277,12 +279,18 @@ func (m *Monitor) Once(ctx context.Context) {
 	for alias := range snap.Unreachable {
 		m.up[alias] = false
 	}
+	// One line per cluster with a problem, whether the whole cluster or
+	// only some items failed; the counts say how much is unknown.
+	var unknown []string
+	for _, e := range snap.ItemErrors() {
+		unknown = append(unknown, fmt.Sprintf("%s %s: %d", e.Item, e.Reason, e.Count))
+	}
 	for _, p := range snap.Problems() {
 		if m.failures == nil {
 			m.failures = map[string]kafka.Reason{}
 		}
 		m.failures[p.Alias] = p.Reason
-		m.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error())
+		m.log.Warn("lag measurement failed", "cluster", p.Alias, "reason", string(p.Reason), "err", p.Error(), "unknown", strings.Join(unknown, ", "))
 	}
 }
 

@@ -3,7 +3,9 @@ package lag
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,12 +131,21 @@ func TestMonitorTargetDown(t *testing.T) {
 	e := scenario(t)
 	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
 	t.Cleanup(m.Close)
-	mon := NewMonitor(m, MonitorOptions{Interval: time.Second})
+	var logs strings.Builder
+	mon := NewMonitor(m, MonitorOptions{Interval: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	mon.Once(ctxT(t))
 	e.tgt.Close()
+	logs.Reset()
 	mon.Once(ctxT(t))
 	if err := mon.LastError(); err != nil {
 		t.Fatal(err)
+	}
+	// One line for the measurement, naming the cluster, its reason and
+	// how much is unknown; the measurer itself does not log it again.
+	if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], `msg="lag measurement failed" cluster=tgt`) ||
+		!strings.Contains(lines[0], `unknown="group_partition checkpoints unreachable: 4"`) {
+		t.Errorf("log of the measurement with the target down:\n%s", logs.String())
 	}
 	s := status(t, mon)
 	if tp := s.Latest.Topics[0]; tp.Topic != "orders" || tp.Lag != 14 || !tp.LagKnown {

@@ -89,18 +89,9 @@ Configuration is read from the environment: see connect-sidecar --help.
 		return nil
 	})
 
-	rec := reconcile.New(client, reconcile.Options{
-		Prune:       cfg.Reconcile.Prune,
-		AutoRestart: cfg.Reconcile.AutoRestart,
-		MaxRestarts: cfg.Reconcile.MaxRestarts,
-		WriteJitter: cfg.Reconcile.WriteJitter,
-		Leadership:  leader,
-		Metrics:     reg,
-		Logger:      log,
-	})
+	rec := reconcile.New(client, reconcile.Options{Config: cfg.Reconcile, Leadership: leader, Metrics: reg, Logger: log})
 	parts.Add("reconcile", func(ctx context.Context) error {
 		return rec.Run(ctx, loader, reconcile.RunOptions{
-			Config:         cfg.Reconcile,
 			WaitForConnect: func(ctx context.Context) error { return client.Wait(ctx, log, connectWaitReport) },
 			Progress:       ready,
 			OnCycle: func(rep reconcile.Report) {
@@ -117,14 +108,10 @@ Configuration is read from the environment: see connect-sidecar --help.
 
 	var lagMonitor *lag.Monitor
 	if cfg.Lag.Interval > 0 {
-		measurer := lag.NewMeasurer(client, lag.MeasurerOptions{
-			SourceConnector:     cfg.Lag.SourceConnector,
-			CheckpointConnector: cfg.Lag.CheckpointConnector,
-			Logger:              log,
-		})
+		measurer := lag.NewMeasurer(client, lag.MeasurerOptions{Config: cfg.Lag, Logger: log})
 		defer measurer.Close()
 		lagMonitor = lag.NewMonitor(measurer, lag.MonitorOptions{
-			Interval:        cfg.Lag.Interval,
+			Config:          cfg.Lag,
 			PartitionDetail: cfg.Metrics.PartitionDetail == "partition",
 			IsLeader:        leader.ExportsClusterFacts,
 			Logger:          log,

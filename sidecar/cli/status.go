@@ -74,7 +74,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "status: connect %s: %v\n", api.BaseURL(), err)
 		return exitFailed
 	}
-	m := lag.NewMeasurer(api, lag.MeasurerOptions{SourceConnector: cfg.Lag.SourceConnector, CheckpointConnector: cfg.Lag.CheckpointConnector})
+	m := lag.NewMeasurer(api, lag.MeasurerOptions{Config: cfg.Lag})
 	defer m.Close()
 	snap, err := m.Measure(ctx)
 	if err != nil {

@@ -33,10 +33,10 @@ type ConnectAPI interface {
 
 // MeasurerOptions tune a Measurer.
 type MeasurerOptions struct {
-	// SourceConnector and CheckpointConnector name the connectors; empty
-	// means the one connector of that class.
-	SourceConnector     string
-	CheckpointConnector string
+	// Config names the connectors (SourceConnector, CheckpointConnector;
+	// empty means the one connector of that class). Its Interval is the
+	// Monitor's.
+	Config
 	// Resolver resolves ${env:...} and ${file:...} in connector configs.
 	Resolver javaconfig.Resolver
 	// ClientOpts are added to every Kafka client (hooks, timeouts).

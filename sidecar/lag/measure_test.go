@@ -220,7 +220,7 @@ func TestMeasureDefaultReplicationPolicy(t *testing.T) {
 	e.commit(e.tgtAdm, "app", "src.orders", 0, 3)
 	e.checkpoint(mm2.Checkpoint{Group: "app", Topic: "orders", Partition: 0, Upstream: 3, Downstream: 3})
 
-	m := NewMeasurer(e.api, MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName})
+	m := NewMeasurer(e.api, MeasurerOptions{Config: Config{SourceConnector: mscName, CheckpointConnector: cpcName}})
 	t.Cleanup(m.Close)
 	snap, err := m.Measure(ctxT(t))
 	if err != nil {
@@ -291,7 +291,7 @@ func TestMeasureFindsConnectorsByClass(t *testing.T) {
 		},
 		{
 			name: "configured names",
-			opts: MeasurerOptions{SourceConnector: mscName, CheckpointConnector: cpcName},
+			opts: MeasurerOptions{Config: Config{SourceConnector: mscName, CheckpointConnector: cpcName}},
 			setup: func(t *testing.T, e *migration) {
 				e.putLike(t, "mm2-msc-2", mscName)
 			},

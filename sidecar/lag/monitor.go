@@ -26,8 +26,9 @@ type summarizer interface {
 
 // MonitorOptions tune a Monitor.
 type MonitorOptions struct {
-	// Interval between measurements (SIDECAR_LAG_INTERVAL).
-	Interval time.Duration
+	// Config gives the Interval between measurements
+	// (SIDECAR_LAG_INTERVAL); the connector names are the Measurer's.
+	Config
 	// PartitionDetail keeps each partition's lag in the summary, for
 	// connect_sidecar_partition_lag_records
 	// (SIDECAR_METRICS_PARTITION_DETAIL=partition).

@@ -42,7 +42,7 @@ func TestMonitorSummarizes(t *testing.T) {
 	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
 	t.Cleanup(m.Close)
 	clock := &fakeClock{t: time.Now()}
-	mon := NewMonitor(m, MonitorOptions{Interval: time.Second, PartitionDetail: true, Now: clock.now})
+	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: time.Second}, PartitionDetail: true, Now: clock.now})
 	mon.Once(ctxT(t))
 	if err := mon.LastError(); err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestMonitorTargetDown(t *testing.T) {
 	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
 	t.Cleanup(m.Close)
 	var logs strings.Builder
-	mon := NewMonitor(m, MonitorOptions{Interval: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: time.Second}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	mon.Once(ctxT(t))
 	e.tgt.Close()
 	logs.Reset()
@@ -214,7 +214,7 @@ func TestDurationsCountAsAHistogram(t *testing.T) {
 // measurement succeeds.
 func TestMonitorFailureClears(t *testing.T) {
 	m := &scriptedMeasure{clock: &fakeClock{t: time.Now()}, results: []error{kafka.Cluster{Role: kafka.Target, Alias: "tgt"}.Wrap("metadata", kerr.GroupAuthorizationFailed), nil}}
-	mon := NewMonitor(m, MonitorOptions{Interval: time.Second})
+	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: time.Second}})
 	mon.Once(ctxT(t))
 	if want := map[string]kafka.Reason{"tgt": kafka.ReasonAuthorization}; !reflect.DeepEqual(status(t, mon).Failures, want) {
 		t.Errorf("failures = %v, want %v", status(t, mon).Failures, want)
@@ -238,7 +238,7 @@ func (b blockingMeasure) Measure(ctx context.Context) (*Snapshot, error) {
 func TestMonitorNeverWaitsForKafka(t *testing.T) {
 	b := blockingMeasure{release: make(chan struct{})}
 	leader := false
-	mon := NewMonitor(b, MonitorOptions{Interval: time.Hour, IsLeader: func() bool { return leader }})
+	mon := NewMonitor(b, MonitorOptions{Config: Config{Interval: time.Hour}, IsLeader: func() bool { return leader }})
 	if _, ok := mon.Status(); ok {
 		t.Error("a follower gave a status to export")
 	}
@@ -282,7 +282,7 @@ func TestMonitorStaleMeasurementIsNotReady(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	down := &kafka.ClusterError{Role: kafka.Source, Alias: "src", Err: errors.New("connection refused")}
 	m := &scriptedMeasure{clock: clock, results: []error{nil, down, nil}}
-	mon := NewMonitor(m, MonitorOptions{Interval: 30 * time.Second, Now: clock.now})
+	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: 30 * time.Second}, Now: clock.now})
 	steps := []struct {
 		name    string
 		advance time.Duration

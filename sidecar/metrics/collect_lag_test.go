@@ -77,7 +77,7 @@ func sourceDownSnapshot(at time.Time) *lag.Snapshot {
 func TestLagCollectorExportsAndLints(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	m := &scriptedLag{snaps: []*lag.Snapshot{migrationSnapshot(clock.t), sourceDownSnapshot(clock.t.Add(90 * time.Second))}, errs: []error{nil, nil}}
-	mon := lag.NewMonitor(m, lag.MonitorOptions{Interval: time.Second, PartitionDetail: true, Now: clock.now})
+	mon := lag.NewMonitor(m, lag.MonitorOptions{Config: lag.Config{Interval: time.Second}, PartitionDetail: true, Now: clock.now})
 	c := NewLagCollector(mon)
 	mon.Once(context.Background())
 	problems, err := testutil.CollectAndLint(c)
@@ -211,7 +211,7 @@ func TestLagCollectorErrorClears(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	failed := kafka.Cluster{Role: kafka.Target, Alias: "tgt"}.Wrap("metadata", kerr.GroupAuthorizationFailed)
 	m := &scriptedLag{snaps: []*lag.Snapshot{nil, migrationSnapshot(clock.t)}, errs: []error{failed, nil}}
-	mon := lag.NewMonitor(m, lag.MonitorOptions{Interval: time.Second, Now: clock.now})
+	mon := lag.NewMonitor(m, lag.MonitorOptions{Config: lag.Config{Interval: time.Second}, Now: clock.now})
 	c := NewLagCollector(mon)
 	mon.Once(context.Background())
 	if got := gaugeValue(t, c, "connect_sidecar_lag_error", map[string]string{"cluster": "tgt", "reason": string(kafka.ReasonAuthorization)}); got != 1 {
@@ -233,7 +233,7 @@ func TestLagCollectorFollowerExportsNothing(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	m := &scriptedLag{snaps: []*lag.Snapshot{migrationSnapshot(clock.t)}, errs: []error{nil}}
 	leader := true
-	mon := lag.NewMonitor(m, lag.MonitorOptions{Interval: time.Second, Now: clock.now, IsLeader: func() bool { return leader }})
+	mon := lag.NewMonitor(m, lag.MonitorOptions{Config: lag.Config{Interval: time.Second}, Now: clock.now, IsLeader: func() bool { return leader }})
 	c := NewLagCollector(mon)
 	mon.Once(context.Background())
 	if n := testutil.CollectAndCount(c); n == 0 {
@@ -255,7 +255,7 @@ func TestLagCollectorStaleMeasurementIsNotReady(t *testing.T) {
 	}
 	down := &kafka.ClusterError{Role: kafka.Source, Alias: "src", Err: errors.New("connection refused")}
 	m := &scriptedLag{errs: []error{nil, down, nil}}
-	mon := lag.NewMonitor(m, lag.MonitorOptions{Interval: 30 * time.Second, Now: clock.now})
+	mon := lag.NewMonitor(m, lag.MonitorOptions{Config: lag.Config{Interval: 30 * time.Second}, Now: clock.now})
 	c := NewLagCollector(mon)
 	if got := gaugeValue(t, c, "connect_sidecar_lag_measurement_age_seconds", nil); got != 0 {
 		t.Errorf("age before any measurement = %v, want 0 (since start)", got)

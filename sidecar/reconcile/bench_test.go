@@ -57,7 +57,7 @@ func BenchmarkConverge200(b *testing.B) {
 func BenchmarkSteady200(b *testing.B) {
 	set := manyConnectors(b, 200)
 	c := connecttest.NewCluster(b, 1)
-	r := New(newClient(b, c.URL(), 0), Options{Sleep: noSleep, AutoRestart: true})
+	r := New(newClient(b, c.URL(), 0), Options{Config: Config{AutoRestart: true}, Sleep: noSleep})
 	if rep := r.Cycle(context.Background(), set); !rep.Applied {
 		b.Fatal(rep.Errors)
 	}

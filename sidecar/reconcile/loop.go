@@ -25,11 +25,9 @@ type Files interface {
 	Watch(ctx context.Context, opts desired.WatchOptions, changed chan<- struct{}) error
 }
 
-// RunOptions are what Run needs beside the Reconciler.
+// RunOptions are what Run needs beside the Reconciler; the intervals and
+// the shutdown grace come from Options.Config.
 type RunOptions struct {
-	// Config gives the cycle interval, the file polling interval and the
-	// shutdown grace.
-	Config Config
 	// WaitForConnect blocks until Connect REST answers or ctx ends
 	// ((*connect.Client).Wait); nil: no wait.
 	WaitForConnect func(ctx context.Context) error
@@ -56,16 +54,16 @@ func (r *Reconciler) Run(ctx context.Context, files Files, o RunOptions) error {
 	}
 	changed := make(chan struct{}, 1)
 	go func() {
-		if err := files.Watch(ctx, desired.WatchOptions{PollInterval: o.Config.PollInterval}, changed); err != nil {
+		if err := files.Watch(ctx, desired.WatchOptions{PollInterval: r.opts.PollInterval}, changed); err != nil {
 			r.log.Warn("not watching connector files; relying on SIDECAR_RECONCILE_INTERVAL", "uri", files.URI(), "error", err.Error())
 		}
 	}()
-	tick := time.NewTicker(o.Config.Interval)
+	tick := time.NewTicker(r.opts.Interval)
 	defer tick.Stop()
 	// One grace period from the signal for the whole loop: requests under
 	// way may finish within it, and no cycle begun after it gets a fresh
 	// one.
-	work, cancel := supervise.Graceful(ctx, o.Config.ShutdownGrace)
+	work, cancel := supervise.Graceful(ctx, r.opts.ShutdownGrace)
 	defer cancel()
 	var last desired.Set
 	haveSet := false

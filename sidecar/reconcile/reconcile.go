@@ -87,14 +87,14 @@ func (Always) IsLeader() (bool, bool) { return true, true }
 
 // Options tune a Reconciler. Zero values take the defaults shown.
 type Options struct {
-	Prune       bool
-	AutoRestart bool
-	MaxRestarts int           // 0: no limit
-	WriteJitter time.Duration // largest delay before writing while the leader is unknown
-	Leadership  Leadership    // nil: Always
-	Metrics     Metrics       // nil: NopMetrics
-	Logger      *slog.Logger  // nil: discard
-	Now         func() time.Time
+	// Config gives Prune, AutoRestart, MaxRestarts (0: no limit) and
+	// WriteJitter, the largest delay before writing while the leader is
+	// unknown; Run reads the intervals and the shutdown grace from it.
+	Config
+	Leadership Leadership   // nil: Always
+	Metrics    Metrics      // nil: NopMetrics
+	Logger     *slog.Logger // nil: discard
+	Now        func() time.Time
 	// Sleep waits d or until ctx ends (nil: retry.Wait); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 

@@ -22,7 +22,7 @@ func TestThreeSidecarsAreIdempotent(t *testing.T) {
 	c.SetLeader(1)
 	dir := copyDir(t, "mm2")
 	set := load(t, dir)
-	rs := sidecars(t, c, Options{AutoRestart: true})
+	rs := sidecars(t, c, Options{Config: Config{AutoRestart: true}})
 
 	cycleAll(rs, set)
 	if !converged(c, set) {
@@ -63,7 +63,7 @@ func TestThreeSidecarsAreIdempotent(t *testing.T) {
 func TestUnknownLeaderConverges(t *testing.T) {
 	c := connecttest.NewCluster(t, 3)
 	set := load(t, copyDir(t, "mm2"))
-	rs := sidecars(t, c, Options{Leadership: worker.NewLeader("", nil), WriteJitter: time.Millisecond})
+	rs := sidecars(t, c, Options{Config: Config{WriteJitter: time.Millisecond}, Leadership: worker.NewLeader("", nil)})
 	cycleAll(rs, set)
 	if !converged(c, set) {
 		t.Fatal("not converged")
@@ -267,7 +267,7 @@ func TestPruneAndUnmanaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := &recMetrics{}
-		r := New(newClient(t, c.URL(), 0), Options{Prune: prune, Sleep: noSleep, Metrics: m})
+		r := New(newClient(t, c.URL(), 0), Options{Config: Config{Prune: prune}, Sleep: noSleep, Metrics: m})
 		dir := copyDir(t, "mm2")
 		rep := r.Cycle(context.Background(), load(t, dir))
 		_, still := c.Config("legacy")
@@ -314,8 +314,7 @@ func TestAutoRestartSchedule(t *testing.T) {
 	clock := newClock()
 	m := &recMetrics{}
 	var logs bytes.Buffer
-	r := New(newClient(t, c.URL(), 0), Options{AutoRestart: true, MaxRestarts: 10, Sleep: noSleep, Now: clock.Now, Metrics: m,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r := New(newClient(t, c.URL(), 0), Options{Config: Config{AutoRestart: true, MaxRestarts: 10}, Sleep: noSleep, Now: clock.Now, Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	r.Cycle(context.Background(), set)
 
 	// The task fails again after every restart.
@@ -444,11 +443,7 @@ func TestUnknownLeaderActsOnFreshState(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, dir, "hbc.json", `{"name":"hbc","config":{"connector.class":"MirrorHeartbeatConnector"},"state":"`+tt.desired+`"}`)
 			other := newClient(t, c.URL(), 0)
-			r := New(newClient(t, c.URL(), 0), Options{
-				Leadership:  worker.NewLeader("", nil),
-				WriteJitter: time.Millisecond,
-				Sleep:       func(ctx context.Context, _ time.Duration) error { return tt.meanwhile(ctx, other) },
-			})
+			r := New(newClient(t, c.URL(), 0), Options{Config: Config{WriteJitter: time.Millisecond}, Leadership: worker.NewLeader("", nil), Sleep: func(ctx context.Context, _ time.Duration) error { return tt.meanwhile(ctx, other) }})
 			rep := r.Cycle(context.Background(), load(t, dir))
 			got, _ := c.ConnectorState("hbc")
 			if rep.Outcomes["hbc"] != tt.outcome || rep.Writes != tt.writes || got != tt.want {
@@ -465,8 +460,7 @@ func TestAutoRestartFailedConnector(t *testing.T) {
 	c := connecttest.NewCluster(t, 2)
 	set := load(t, copyDir(t, "mm2"))
 	var logs bytes.Buffer
-	r := New(newClient(t, c.URL(), 0), Options{AutoRestart: true, Sleep: noSleep, Now: newClock().Now,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r := New(newClient(t, c.URL(), 0), Options{Config: Config{AutoRestart: true}, Sleep: noSleep, Now: newClock().Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	r.Cycle(context.Background(), set)
 	if err := c.SetConnectorFailed("mm2-cpc", "org.apache.kafka.connect.errors.ConnectException: target cluster unreachable\n\tat Foo"); err != nil {
 		t.Fatal(err)

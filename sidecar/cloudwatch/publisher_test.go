@@ -521,14 +521,25 @@ func TestAPIErrorsInPlainWords(t *testing.T) {
 
 func TestPublishNeverBlocksCallers(t *testing.T) {
 	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-block
+	}))
 	t.Cleanup(func() { close(block); srv.Close() })
 	p := testPublisher(t, Options{API: newAPI(t, srv), JMX: &fakeJMX{upSnapshot(time.Now())}})
 	p.o.Interval = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
-	time.Sleep(50 * time.Millisecond) // Run is now stuck inside PutMetricData
+	select {
+	case <-entered: // Run is now stuck inside PutMetricData
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run sent no request")
+	}
 	returned := make(chan struct{})
 	go func() { _ = p.Buffered(); _ = p.Collect(time.Now()); close(returned) }()
 	select {

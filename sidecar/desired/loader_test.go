@@ -151,22 +151,70 @@ func TestLoadS3RefetchesOnlyChangedObjects(t *testing.T) {
 	}
 
 	// The poller announces the ETag change, and only a change.
-	changed := make(chan struct{}, 1)
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- l.Watch(wctx, WatchOptions{PollInterval: 20 * time.Millisecond}, changed) }()
-	time.Sleep(100 * time.Millisecond)
+	p := startPoll(t, l)
+	p.listings(3) // the third starts once the second was compared with the first
 	select {
-	case <-changed:
+	case <-p.changed:
 		t.Fatal("change announced with nothing changed")
 	default:
 	}
 	putObject(t, backend, "mm2/connectors/cpc.json", `{"name":"cpc","connector.class":"MirrorCheckpointConnector","tasks.max":"2"}`)
-	waitChange(t, changed)
-	cancel()
-	if err := <-done; err != nil {
+	p.listings(2) // the first of these sees the change, and is compared before the second starts
+	select {
+	case <-p.changed:
+	default:
+		t.Fatal("no change announced after a listing that saw it")
+	}
+}
+
+// poll is a Watch of an S3 prefix whose listings go through only when the
+// test lets them: the poller lists, compares with the listing before, and
+// lists again, so a listing let through proves the one before it compared.
+type poll struct {
+	changed chan struct{}
+	next    chan struct{}
+}
+
+// stepped is a Reader whose every List waits for the test's go-ahead.
+type stepped struct {
+	Reader
+	next <-chan struct{}
+}
+
+func (s stepped) List(ctx context.Context, uri string) ([]source.Object, error) {
+	select {
+	case <-s.next:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Reader.List(ctx, uri)
+}
+
+// startPoll watches what l reads, with a poll interval short enough that
+// only the test's go-ahead paces the listings.
+func startPoll(t *testing.T, l *Loader) *poll {
+	t.Helper()
+	p := &poll{changed: make(chan struct{}, 1), next: make(chan struct{})}
+	w, err := NewLoader(stepped{Reader: l.r, next: p.next}, l.URI())
+	if err != nil {
 		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Watch(ctx, WatchOptions{PollInterval: time.Millisecond}, p.changed) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// listings lets n listings start, one after the other.
+func (p *poll) listings(n int) {
+	for range n {
+		p.next <- struct{}{}
 	}
 }
 
@@ -178,16 +226,14 @@ func TestWatchS3FirstFilesInEmptyPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Watch(ctx, WatchOptions{PollInterval: 20 * time.Millisecond}, changed) }()
-	time.Sleep(100 * time.Millisecond) // the empty baseline is taken
+	p := startPoll(t, l)
+	p.listings(2) // the empty baseline is taken
 	putObject(t, backend, "mm2/connectors/msc.json", `{"name":"msc","connector.class":"MirrorSourceConnector"}`)
-	waitChange(t, changed)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	p.listings(2) // the first of these sees the file, and is compared before the second starts
+	select {
+	case <-p.changed:
+	default:
+		t.Fatal("the first file in an empty prefix was not announced")
 	}
 }
 

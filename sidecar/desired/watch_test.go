@@ -18,7 +18,8 @@ func drain(ch <-chan struct{}) {
 	}
 }
 
-// startWatch runs Watch on dir and returns the loader and the channel.
+// startWatch runs Watch on dir and returns the loader and the channel once
+// Watch has placed its watches.
 func startWatch(t *testing.T, dir string) (*Loader, chan struct{}) {
 	t.Helper()
 	l := newFileLoader(t, dir)
@@ -32,8 +33,31 @@ func startWatch(t *testing.T, dir string) (*Loader, chan struct{}) {
 			t.Error(err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watches be placed
+	waitPlaced(t, dir, changed)
 	return l, changed
+}
+
+// waitPlaced writes a probe file into dir until Watch announces it. Watch
+// places all its watches before it reads the first event, so the first
+// announcement means they are in place; a probe written before then is
+// not seen at all, and is written again. The probe is hidden, so Load
+// skips it.
+func waitPlaced(t *testing.T, dir string, changed <-chan struct{}) {
+	t.Helper()
+	giveUp := time.After(10 * time.Second)
+	for {
+		writeFile(t, dir, ".probe", "")
+		select {
+		case <-changed:
+			return
+		// Well past the 30 ms debounce: a probe that was seen is announced
+		// before the next one is written, which would be announced again
+		// later and pass for a change of the test's own.
+		case <-time.After(100 * time.Millisecond):
+		case <-giveUp:
+			t.Fatal("Watch never announced a file written into the watched directory")
+		}
+	}
 }
 
 func tasksMax(t *testing.T, l *Loader, name string) string {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -13,18 +12,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/memnet"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 )
 
-// jmxExporter serves body as the JMX exporter would, after delay.
-func jmxExporter(t *testing.T, status int, body []byte, delay time.Duration) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// exporter answers as the JMX exporter would, after delay.
+func exporter(status int, body []byte, delay time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
@@ -35,27 +35,28 @@ func jmxExporter(t *testing.T, status int, body []byte, delay time.Duration) *ht
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
-func refusedURL(t *testing.T) string {
+// jmxExporter serves body as the JMX exporter would, after delay, on loopback.
+func jmxExporter(t *testing.T, status int, body []byte, delay time.Duration) *httptest.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/metrics"
+	srv := httptest.NewServer(exporter(status, body, delay))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func scrapeHandler(t *testing.T, h http.Handler) []byte {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
+	return scrape(t, http.DefaultClient, srv.URL)
+}
+
+// scrape GETs url/metrics through c and checks the answer is an exposition.
+func scrape(t *testing.T, c *http.Client, url string) []byte {
+	t.Helper()
+	resp, err := c.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,43 +74,57 @@ func scrapeHandler(t *testing.T, h http.Handler) []byte {
 	return b
 }
 
+// Each case runs in a synctest bubble on an in-memory network, so the
+// exporter that does not answer in time costs no real time.
 func TestHandlerWhateverTheExporterDoes(t *testing.T) {
 	fixture := readFixture(t, "connect_mm2.prom")
+	const timeout = 10 * time.Second
 	tests := []struct {
 		name        string
-		url         func(t *testing.T) string
+		exporter    http.Handler // nil: nothing listens
+		url         string
 		wantUp      float64
 		passthrough bool
 	}{
-		{"ok", func(t *testing.T) string { return jmxExporter(t, 200, fixture, 0).URL + "/metrics" }, 1, true},
-		{"http 500", func(t *testing.T) string { return jmxExporter(t, 500, []byte("boom"), 0).URL }, 0, false},
-		{"timeout", func(t *testing.T) string { return jmxExporter(t, 200, fixture, 5*time.Second).URL }, 0, false},
-		{"refused", refusedURL, 0, false},
-		{"off", func(*testing.T) string { return "" }, 0, false},
+		{"ok", exporter(200, fixture, 0), "http://worker:9404/metrics", 1, true},
+		{"http 500", exporter(500, []byte("boom"), 0), "http://worker:9404/metrics", 0, false},
+		{"timeout", exporter(200, fixture, 2*timeout), "http://worker:9404/metrics", 0, false},
+		{"refused", nil, "http://worker:9404/metrics", 0, false},
+		{"off", nil, "", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg := NewRegistry("test")
-			jmx := NewJMX(JMXOptions{URL: tt.url(t), Timeout: 300 * time.Millisecond, Labels: testLabels(), PerTopic: true}, reg)
-			out := scrapeHandler(t, Handler(reg, jmx, nil))
-			got, mfs := parseText(t, out)
-			if v, ok := got["connect_sidecar_jmx_up{}"]; !ok || v != tt.wantUp {
-				t.Fatalf("connect_sidecar_jmx_up = %v (present %v), want %v", v, ok, tt.wantUp)
-			}
-			if _, ok := mfs["connect_sidecar_build_info"]; !ok {
-				t.Fatal("sidecar metrics missing")
-			}
-			_, has := mfs["kafka_connect_mirror_source_connector_record_count"]
-			if has != tt.passthrough {
-				t.Fatalf("passthrough present = %v, want %v", has, tt.passthrough)
-			}
-			snap := jmx.Snapshot()
-			if snap.Up != (tt.wantUp == 1) || snap.At.IsZero() {
-				t.Fatalf("snapshot = %+v", snap)
-			}
-			if tt.passthrough && snap.BacklogRecords != 390 {
-				t.Fatalf("snapshot backlog = %v, want 390", snap.BacklogRecords)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var n memnet.Network
+				if tt.exporter != nil {
+					n.Serve(t, "worker:9404", tt.exporter)
+				}
+				reg := NewRegistry("test")
+				jmx := NewJMX(JMXOptions{URL: tt.url, Timeout: timeout, Labels: testLabels(), PerTopic: true, Client: n.Client()}, reg)
+				began := time.Now()
+				out := scrape(t, n.Client(), n.Serve(t, "sidecar:9100", Handler(reg, jmx, nil)))
+				if took := time.Since(began); took > timeout {
+					t.Errorf("the scrape took %s, longer than the JMX timeout %s", took, timeout)
+				}
+				got, mfs := parseText(t, out)
+				if v, ok := got["connect_sidecar_jmx_up{}"]; !ok || v != tt.wantUp {
+					t.Fatalf("connect_sidecar_jmx_up = %v (present %v), want %v", v, ok, tt.wantUp)
+				}
+				if _, ok := mfs["connect_sidecar_build_info"]; !ok {
+					t.Fatal("sidecar metrics missing")
+				}
+				_, has := mfs["kafka_connect_mirror_source_connector_record_count"]
+				if has != tt.passthrough {
+					t.Fatalf("passthrough present = %v, want %v", has, tt.passthrough)
+				}
+				snap := jmx.Snapshot()
+				if snap.Up != (tt.wantUp == 1) || snap.At.IsZero() {
+					t.Fatalf("snapshot = %+v", snap)
+				}
+				if tt.passthrough && snap.BacklogRecords != 390 {
+					t.Fatalf("snapshot backlog = %v, want 390", snap.BacklogRecords)
+				}
+			})
 		})
 	}
 }
@@ -242,52 +257,75 @@ func TestStateExportedOnceAcrossWorkers(t *testing.T) {
 	check("tasks", taskSeries, wantTasks)
 }
 
+// Run scrapes every interval, unless a scrape (the /metrics handler's)
+// came less than half an interval before.
 func TestRunRefreshesSnapshotWithoutScrapes(t *testing.T) {
-	srv := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0)
-	jmx := NewJMX(JMXOptions{URL: srv.URL, Timeout: time.Second}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { jmx.Run(ctx, 20*time.Millisecond); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !jmx.Snapshot().Up && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	first := jmx.Snapshot().At
-	for jmx.Snapshot().At.Equal(first) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	s := jmx.Snapshot()
-	if !s.Up || s.At.Equal(first) || s.LeaderURL != "http://10.0.1.5:8083/" {
-		t.Fatalf("snapshot not refreshed: %+v", s)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var n memnet.Network
+		count := &entered{next: exporter(200, readFixture(t, "connect_mm2.prom"), 0)}
+		url := n.Serve(t, "worker:9404", count)
+		const interval = 30 * time.Second
+		jmx := NewJMX(JMXOptions{URL: url, Timeout: time.Second, Client: n.Client()}, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { jmx.Run(ctx, interval); close(done) }()
+		defer func() { cancel(); <-done }()
+
+		synctest.Wait()
+		first := jmx.Snapshot()
+		if !first.Up || first.LeaderURL != "http://10.0.1.5:8083/" || count.n.Load() != 1 {
+			t.Fatalf("after the start: %d scrapes, snapshot %+v", count.n.Load(), first)
+		}
+		time.Sleep(interval)
+		synctest.Wait()
+		if s := jmx.Snapshot(); count.n.Load() != 2 || !s.Up || s.At.Sub(first.At) != interval {
+			t.Fatalf("one interval on: %d scrapes, snapshot taken %s after the first; want 2 and %s", count.n.Load(), s.At.Sub(first.At), interval)
+		}
+		// A scrape a quarter interval before the tick stands for it.
+		time.Sleep(interval * 3 / 4)
+		if _, err := jmx.Scrape(context.Background(), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval / 4)
+		synctest.Wait()
+		if count.n.Load() != 3 {
+			t.Fatalf("%d scrapes; Run scraped again a quarter interval after another scrape", count.n.Load())
+		}
+		time.Sleep(interval)
+		synctest.Wait()
+		if count.n.Load() != 4 {
+			t.Fatalf("%d scrapes; Run did not scrape at the tick after", count.n.Load())
+		}
+	})
 }
 
 func TestLeaderURLOnlyFromFreshSuccessfulScrapes(t *testing.T) {
-	ok := jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL
-	down := jmxExporter(t, 500, nil, 0).URL
+	const maxAge = 2 * time.Minute
 	tests := []struct {
 		name   string
-		url    string
-		maxAge time.Duration
-		wait   time.Duration
+		status int
+		age    time.Duration // of the snapshot when LeaderURL is asked
 		want   string
 		wantOK bool
 	}{
-		{"fresh", ok, time.Minute, 0, "http://10.0.1.5:8083/", true},
-		{"stale", ok, 10 * time.Millisecond, 50 * time.Millisecond, "", false},
-		{"exporter down", down, time.Minute, 0, "", false},
+		{"fresh", 200, 0, "http://10.0.1.5:8083/", true},
+		{"as old as allowed", 200, maxAge, "http://10.0.1.5:8083/", true},
+		{"stale", 200, maxAge + time.Nanosecond, "", false},
+		{"exporter down", 500, 0, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			jmx := NewJMX(JMXOptions{URL: tt.url, Timeout: time.Second, MaxAge: tt.maxAge}, nil)
-			_, _ = jmx.Scrape(context.Background(), io.Discard)
-			time.Sleep(tt.wait)
-			got, gotOK := jmx.LeaderURL()
-			if got != tt.want || gotOK != tt.wantOK {
-				t.Fatalf("LeaderURL() = %q, %v; want %q, %v", got, gotOK, tt.want, tt.wantOK)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var n memnet.Network
+				url := n.Serve(t, "worker:9404", exporter(tt.status, readFixture(t, "connect_mm2.prom"), 0))
+				jmx := NewJMX(JMXOptions{URL: url, Timeout: time.Second, MaxAge: maxAge, Client: n.Client()}, nil)
+				_, _ = jmx.Scrape(context.Background(), io.Discard)
+				time.Sleep(tt.age)
+				got, gotOK := jmx.LeaderURL()
+				if got != tt.want || gotOK != tt.wantOK {
+					t.Fatalf("LeaderURL() = %q, %v; want %q, %v", got, gotOK, tt.want, tt.wantOK)
+				}
+			})
 		})
 	}
 }

@@ -58,7 +58,22 @@ func TestRealPrometheusScrapesTheSidecar(t *testing.T) {
 	reg := NewRegistry("test")
 	jmx := NewJMX(JMXOptions{URL: jmxExporter(t, 200, readFixture(t, "connect_mm2.prom"), 0).URL,
 		Timeout: time.Second, Labels: testLabels(), PerTopic: true}, reg)
-	sidecar := httptest.NewServer(Handler(reg, jmx, nil))
+	// Prometheus appends what one scrape read before it starts the next,
+	// so when a scrape starts the one before can be queried; when one ends
+	// it may already be.
+	scraped := make(chan struct{}, 1)
+	tell := func() {
+		select {
+		case scraped <- struct{}{}:
+		default:
+		}
+	}
+	h := Handler(reg, jmx, nil)
+	sidecar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tell()
+		h.ServeHTTP(w, r)
+		tell()
+	}))
 	t.Cleanup(sidecar.Close)
 
 	dir := t.TempDir()
@@ -89,18 +104,19 @@ scrape_configs:
 
 	base := "http://" + listen
 	const q = `kafka_connect_mirror_source_connector_record_count{topic="orders"}`
-	deadline := time.Now().Add(60 * time.Second)
+	giveUp := time.After(60 * time.Second)
 	var res promResult
 	var err error
 	for {
+		select {
+		case <-scraped:
+		case <-giveUp:
+			t.Fatalf("prometheus never returned %s (last error %v)\n%s", q, err, logs.String())
+		}
 		res, err = promQuery(base, q)
 		if err == nil && len(res.Data.ProcessResult) > 0 {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus never returned %s (last error %v)\n%s", q, err, logs.String())
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 	if len(res.Data.ProcessResult) != 1 {
 		t.Fatalf("%d series for %s, want one per topic: %+v", len(res.Data.ProcessResult), q, res.Data.ProcessResult)

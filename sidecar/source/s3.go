@@ -34,6 +34,9 @@ func (r *Reader) client(ctx context.Context) (*s3.Client, error) {
 		// AWS_CA_BUNDLE handling.
 		httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.ResponseHeaderTimeout = r.opts.Deadline / 4
+			if r.dial != nil {
+				t.DialContext = r.dial
+			}
 		})
 		cfg, err := awsconfig.LoadDefaultConfig(ctx,
 			awsconfig.WithHTTPClient(httpClient),

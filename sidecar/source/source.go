@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -79,6 +80,10 @@ type Options struct {
 // so file-only runs need no AWS configuration at all.
 type Reader struct {
 	opts Options
+	// dial, when set, replaces the network the S3 client connects
+	// through: tests give it an in-memory one so that retries, backoff and
+	// deadlines run on a fake clock.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	once     sync.Once
 	s3       *s3.Client

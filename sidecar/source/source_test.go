@@ -8,16 +8,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/memnet"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/source/s3test"
 )
 
@@ -80,16 +81,38 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// s3Server starts an S3-protocol server behind a fault injector and points
-// the AWS SDK at it through its own environment variables.
-func s3Server(t *testing.T) (*s3mem.Backend, *faults) {
+// fakeS3 is an S3-protocol store (gofakes3, in memory) behind a fault
+// injector, served on an in-memory network.
+type fakeS3 struct {
+	backend *s3mem.Backend
+	faults  *faults
+	net     *memnet.Network
+}
+
+// s3Endpoint is the store's address on its network. localhost, because the
+// SDK's transport honours HTTP_PROXY, which never applies to it.
+const s3Endpoint = "localhost:9000"
+
+// s3Server serves a store with a bucket "configs" and points the AWS SDK at
+// it through its own environment variables. It is called inside a
+// synctest bubble: the SDK's retry backoff, the per-attempt bound and the
+// fetch deadline all run on the bubble's fake clock.
+func s3Server(t *testing.T) *fakeS3 {
 	t.Helper()
-	f := &faults{}
-	srv := s3test.New(t, func(h http.Handler) http.Handler { f.next = h; return f })
-	if err := srv.Backend.CreateBucket("configs"); err != nil {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("configs"); err != nil {
 		t.Fatal(err)
 	}
-	return srv.Backend, f
+	s := &fakeS3{backend: backend, faults: &faults{next: gofakes3.New(backend).Server()}, net: &memnet.Network{}}
+	s3test.SetEnv(t, s.net.Serve(t, s3Endpoint, s.faults))
+	return s
+}
+
+// reader is New with the S3 client connected to the store's network.
+func (s *fakeS3) reader(opts Options) *Reader {
+	r := New(opts)
+	r.dial = s.net.DialContext
+	return r
 }
 
 func putObject(t *testing.T, b *s3mem.Backend, key string, data []byte) string {
@@ -102,44 +125,48 @@ func putObject(t *testing.T, b *s3mem.Backend, key string, data []byte) string {
 }
 
 func TestGetS3(t *testing.T) {
-	backend, _ := s3Server(t)
-	putObject(t, backend, "workers/worker.properties", []byte("group.id=mm2\n"))
-	r := New(Options{MaxBytes: 1 << 10, Deadline: 10 * time.Second})
-	b, obj, err := r.Get(context.Background(), "s3://configs/workers/worker.properties")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != "group.id=mm2\n" || obj.Name != "worker.properties" || obj.Size != 13 || obj.Version == "" {
-		t.Errorf("got %q %+v", b, obj)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "workers/worker.properties", []byte("group.id=mm2\n"))
+		r := s.reader(Options{MaxBytes: 1 << 10, Deadline: 10 * time.Second})
+		b, obj, err := r.Get(context.Background(), "s3://configs/workers/worker.properties")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != "group.id=mm2\n" || obj.Name != "worker.properties" || obj.Size != 13 || obj.Version == "" {
+			t.Errorf("got %q %+v", b, obj)
+		}
+	})
 }
 
 func TestGetS3VersionID(t *testing.T) {
-	backend, _ := s3Server(t)
-	if err := backend.SetVersioningConfiguration("configs", gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
-		t.Fatal(err)
-	}
-	v1 := putObject(t, backend, "w.properties", []byte("version=1\n"))
-	putObject(t, backend, "w.properties", []byte("version=2\n"))
-	if v1 == "" {
-		t.Fatal("no version id from a versioned bucket")
-	}
-	r := New(Options{Deadline: 10 * time.Second})
-	b, _, err := r.Get(context.Background(), "s3://configs/w.properties?versionId="+v1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(b) != "version=1\n" {
-		t.Errorf("got %q, want the first version", b)
-	}
-	b, _, _ = r.Get(context.Background(), "s3://configs/w.properties")
-	if string(b) != "version=2\n" {
-		t.Errorf("latest: got %q", b)
-	}
-	_, _, err = r.Get(context.Background(), "s3://configs/w.properties?versionId=nope")
-	if err == nil {
-		t.Error("unknown version id: no error")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		if err := s.backend.SetVersioningConfiguration("configs", gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
+			t.Fatal(err)
+		}
+		v1 := putObject(t, s.backend, "w.properties", []byte("version=1\n"))
+		putObject(t, s.backend, "w.properties", []byte("version=2\n"))
+		if v1 == "" {
+			t.Fatal("no version id from a versioned bucket")
+		}
+		r := s.reader(Options{Deadline: 10 * time.Second})
+		b, _, err := r.Get(context.Background(), "s3://configs/w.properties?versionId="+v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != "version=1\n" {
+			t.Errorf("got %q, want the first version", b)
+		}
+		b, _, _ = r.Get(context.Background(), "s3://configs/w.properties")
+		if string(b) != "version=2\n" {
+			t.Errorf("latest: got %q", b)
+		}
+		_, _, err = r.Get(context.Background(), "s3://configs/w.properties?versionId=nope")
+		if err == nil {
+			t.Error("unknown version id: no error")
+		}
+	})
 }
 
 func TestGetS3RetriesTransientFaults(t *testing.T) {
@@ -154,25 +181,32 @@ func TestGetS3RetriesTransientFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			backend, f := s3Server(t)
-			putObject(t, backend, "k", []byte("payload"))
-			var outcomes []string
-			// Deadline/4 caps each backoff, so three retries fit well inside it.
-			r := New(Options{Deadline: 8 * time.Second, Fetched: func(o string) { outcomes = append(outcomes, o) }})
-			f.push(tt.faults...)
-			b, _, err := r.Get(context.Background(), "s3://configs/k")
-			if err != nil {
-				t.Fatalf("not retried: %v", err)
-			}
-			if string(b) != "payload" {
-				t.Errorf("got %q", b)
-			}
-			if got, want := f.count(), len(tt.faults)+1; got != want {
-				t.Errorf("%d requests, want %d", got, want)
-			}
-			if len(outcomes) != 1 || outcomes[0] != "ok" {
-				t.Errorf("outcomes %v", outcomes)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := s3Server(t)
+				putObject(t, s.backend, "k", []byte("payload"))
+				var outcomes []string
+				const deadline = 8 * time.Second
+				r := s.reader(Options{Deadline: deadline, Fetched: func(o string) { outcomes = append(outcomes, o) }})
+				s.faults.push(tt.faults...)
+				began := time.Now()
+				b, _, err := r.Get(context.Background(), "s3://configs/k")
+				if err != nil {
+					t.Fatalf("not retried: %v", err)
+				}
+				if string(b) != "payload" {
+					t.Errorf("got %q", b)
+				}
+				if got, want := s.faults.count(), len(tt.faults)+1; got != want {
+					t.Errorf("%d requests, want %d", got, want)
+				}
+				if len(outcomes) != 1 || outcomes[0] != "ok" {
+					t.Errorf("outcomes %v", outcomes)
+				}
+				// Deadline/4 caps each backoff, so the retries fit inside it.
+				if took := time.Since(began); took > time.Duration(len(tt.faults))*deadline/4 {
+					t.Errorf("%d retries took %s: a backoff went over a quarter of the deadline", len(tt.faults), took)
+				}
+			})
 		})
 	}
 }
@@ -180,68 +214,81 @@ func TestGetS3RetriesTransientFaults(t *testing.T) {
 // An attempt that gets no answer is given up after a quarter of the
 // deadline and tried again, so one stuck connection does not spend it all.
 func TestGetS3RetriesAHungAttempt(t *testing.T) {
-	backend, f := s3Server(t)
-	putObject(t, backend, "k", []byte("payload"))
-	f.push("hang")
-	r := New(Options{Deadline: 4 * time.Second})
-	b, _, err := r.Get(context.Background(), "s3://configs/k")
-	if err != nil || string(b) != "payload" {
-		t.Fatalf("got %q, %v; want the object after a retry", b, err)
-	}
-	if f.count() != 2 {
-		t.Errorf("%d requests, want 2", f.count())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "k", []byte("payload"))
+		s.faults.push("hang")
+		const deadline = 4 * time.Second
+		r := s.reader(Options{Deadline: deadline})
+		began := time.Now()
+		b, _, err := r.Get(context.Background(), "s3://configs/k")
+		if err != nil || string(b) != "payload" {
+			t.Fatalf("got %q, %v; want the object after a retry", b, err)
+		}
+		if s.faults.count() != 2 {
+			t.Errorf("%d requests, want 2", s.faults.count())
+		}
+		// The hung attempt, then a backoff of at most a quarter too.
+		if took := time.Since(began); took < deadline/4 || took > deadline/2 {
+			t.Errorf("took %s, want the hung attempt given up after %s", took, deadline/4)
+		}
+	})
 }
 
 // AWS_ENDPOINT_URL (every service) works as AWS_ENDPOINT_URL_S3 does.
 func TestGetS3GlobalEndpoint(t *testing.T) {
-	backend, _ := s3Server(t)
-	putObject(t, backend, "k", []byte("payload"))
-	t.Setenv("AWS_ENDPOINT_URL", os.Getenv("AWS_ENDPOINT_URL_S3"))
-	t.Setenv("AWS_ENDPOINT_URL_S3", "")
-	os.Unsetenv("AWS_ENDPOINT_URL_S3")
-	b, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k")
-	if err != nil || string(b) != "payload" {
-		t.Fatalf("through AWS_ENDPOINT_URL: %q, %v", b, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "k", []byte("payload"))
+		t.Setenv("AWS_ENDPOINT_URL", os.Getenv("AWS_ENDPOINT_URL_S3"))
+		t.Setenv("AWS_ENDPOINT_URL_S3", "")
+		os.Unsetenv("AWS_ENDPOINT_URL_S3")
+		b, _, err := s.reader(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k")
+		if err != nil || string(b) != "payload" {
+			t.Fatalf("through AWS_ENDPOINT_URL: %q, %v", b, err)
+		}
+	})
 }
 
 // The machine's AWS_CA_BUNDLE is read by the SDK's default configuration;
 // the sidecar's own HTTP client must still accept it.
 func TestGetS3WithCABundle(t *testing.T) {
-	backend, _ := s3Server(t)
-	putObject(t, backend, "k", []byte("payload"))
-	ca, err := filepath.Abs("testdata/ca.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_CA_BUNDLE", ca)
-	if _, _, err := New(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k"); err != nil {
-		t.Fatalf("with AWS_CA_BUNDLE set: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "k", []byte("payload"))
+		ca, err := filepath.Abs("testdata/ca.pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("AWS_CA_BUNDLE", ca)
+		if _, _, err := s.reader(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k"); err != nil {
+			t.Fatalf("with AWS_CA_BUNDLE set: %v", err)
+		}
+	})
 }
 
 func TestGetS3DeadlineHolds(t *testing.T) {
 	for _, fault := range []string{"hang", "503"} {
 		t.Run(fault, func(t *testing.T) {
-			_, f := s3Server(t)
-			for i := 0; i < 200; i++ {
-				f.push(fault)
-			}
-			r := New(Options{Deadline: 1500 * time.Millisecond})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, _, err := r.Get(ctx, "s3://configs/k")
-			if err == nil {
-				t.Fatal("no error")
-			}
-			// The deadline ended it, not the test's own context.
-			if ctx.Err() != nil {
-				t.Fatalf("fetch outlived its deadline: %v", err)
-			}
-			if !strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") || !strings.Contains(err.Error(), "s3://configs/k") {
-				t.Errorf("error %q should name the URI and the deadline setting", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := s3Server(t)
+				for range 200 {
+					s.faults.push(fault)
+				}
+				const deadline = 1500 * time.Millisecond
+				r := s.reader(Options{Deadline: deadline})
+				began := time.Now()
+				_, _, err := r.Get(context.Background(), "s3://configs/k")
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if took := time.Since(began); took != deadline {
+					t.Errorf("the fetch ended after %s, want at its deadline %s", took, deadline)
+				}
+				if !strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") || !strings.Contains(err.Error(), "s3://configs/k") {
+					t.Errorf("error %q should name the URI and the deadline setting", err)
+				}
+			})
 		})
 	}
 }
@@ -260,101 +307,109 @@ func TestGetS3PermanentErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			backend, f := s3Server(t)
-			putObject(t, backend, "k", []byte("x"))
-			if tt.fault != "" {
-				f.push(tt.fault)
-			}
-			r := New(Options{Deadline: 20 * time.Second})
-			_, _, err := r.Get(context.Background(), tt.uri)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("error %v, want %v", err, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.uri) || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("error %q should name %s and %s", err, tt.uri, tt.wantMsg)
-			}
-			if f.count() != 1 {
-				t.Errorf("%d requests; a permanent error must not be retried", f.count())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := s3Server(t)
+				putObject(t, s.backend, "k", []byte("x"))
+				if tt.fault != "" {
+					s.faults.push(tt.fault)
+				}
+				r := s.reader(Options{Deadline: 20 * time.Second})
+				_, _, err := r.Get(context.Background(), tt.uri)
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("error %v, want %v", err, tt.want)
+				}
+				if !strings.Contains(err.Error(), tt.uri) || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Errorf("error %q should name %s and %s", err, tt.uri, tt.wantMsg)
+				}
+				if s.faults.count() != 1 {
+					t.Errorf("%d requests; a permanent error must not be retried", s.faults.count())
+				}
+			})
 		})
 	}
 }
 
 func TestGetSizeCap(t *testing.T) {
-	backend, _ := s3Server(t)
-	putObject(t, backend, "big", bytes.Repeat([]byte("x"), 2048))
-	putObject(t, backend, "exact", bytes.Repeat([]byte("x"), 1024))
-	dir := t.TempDir()
-	for name, size := range map[string]int{"big": 2048, "exact": 1024} {
-		if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "big", bytes.Repeat([]byte("x"), 2048))
+		putObject(t, s.backend, "exact", bytes.Repeat([]byte("x"), 1024))
+		dir := t.TempDir()
+		for name, size := range map[string]int{"big": 2048, "exact": 1024} {
+			if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	r := New(Options{MaxBytes: 1024, Deadline: 10 * time.Second})
-	for _, uri := range []string{"s3://configs/big", "file://" + filepath.Join(dir, "big")} {
-		if _, _, err := r.Get(context.Background(), uri); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), uri) {
-			t.Errorf("%s: error %v, want ErrTooLarge naming the URI", uri, err)
+		r := s.reader(Options{MaxBytes: 1024, Deadline: 10 * time.Second})
+		for _, uri := range []string{"s3://configs/big", "file://" + filepath.Join(dir, "big")} {
+			if _, _, err := r.Get(context.Background(), uri); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), uri) {
+				t.Errorf("%s: error %v, want ErrTooLarge naming the URI", uri, err)
+			}
 		}
-	}
-	for _, uri := range []string{"s3://configs/exact", "file://" + filepath.Join(dir, "exact")} {
-		if b, _, err := r.Get(context.Background(), uri); err != nil || len(b) != 1024 {
-			t.Errorf("%s: object at the cap: %d bytes, %v", uri, len(b), err)
+		for _, uri := range []string{"s3://configs/exact", "file://" + filepath.Join(dir, "exact")} {
+			if b, _, err := r.Get(context.Background(), uri); err != nil || len(b) != 1024 {
+				t.Errorf("%s: object at the cap: %d bytes, %v", uri, len(b), err)
+			}
 		}
-	}
+	})
 }
 
 func TestListS3Prefix(t *testing.T) {
-	backend, _ := s3Server(t)
-	for _, k := range []string{"connectors/msc.json", "connectors/cpc.json", "connectors/sub/hbc.json", "connectors/.hidden.json", "connectors-old/x.json", "other.json"} {
-		putObject(t, backend, k, []byte("{}"))
-	}
-	r := New(Options{Deadline: 10 * time.Second})
-	for _, uri := range []string{"s3://configs/connectors/", "s3://configs/connectors"} {
-		objs, err := r.List(context.Background(), uri)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		for _, k := range []string{"connectors/msc.json", "connectors/cpc.json", "connectors/sub/hbc.json", "connectors/.hidden.json", "connectors-old/x.json", "other.json"} {
+			putObject(t, s.backend, k, []byte("{}"))
 		}
-		var names []string
-		for _, o := range objs {
-			names = append(names, o.Name)
+		r := s.reader(Options{Deadline: 10 * time.Second})
+		for _, uri := range []string{"s3://configs/connectors/", "s3://configs/connectors"} {
+			objs, err := r.List(context.Background(), uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, o := range objs {
+				names = append(names, o.Name)
+			}
+			if got := strings.Join(names, ","); got != "cpc.json,msc.json,sub/hbc.json" {
+				t.Errorf("%s: listed %s", uri, got)
+			}
+			if objs[0].URI != "s3://configs/connectors/cpc.json" || objs[0].Version == "" || objs[0].Size != 2 {
+				t.Errorf("%+v", objs[0])
+			}
 		}
-		if got := strings.Join(names, ","); got != "cpc.json,msc.json,sub/hbc.json" {
-			t.Errorf("%s: listed %s", uri, got)
-		}
-		if objs[0].URI != "s3://configs/connectors/cpc.json" || objs[0].Version == "" || objs[0].Size != 2 {
-			t.Errorf("%+v", objs[0])
-		}
-	}
+	})
 }
 
 // A listed object's URI must fetch that very object, whatever characters
 // its name holds.
 func TestListedURIsFetchTheirObject(t *testing.T) {
-	names := []string{"a b.json", "100%.json", "what?.json", "n#1.json", "ü.json"}
-	backend, _ := s3Server(t)
-	dir := t.TempDir()
-	for _, n := range names {
-		putObject(t, backend, "c/"+n, []byte(n))
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := New(Options{Deadline: 10 * time.Second})
-	for _, uri := range []string{"s3://configs/c/", "file://" + dir} {
-		objs, err := r.List(context.Background(), uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(objs) != len(names) {
-			t.Fatalf("%s: listed %+v", uri, objs)
-		}
-		for _, o := range objs {
-			b, _, err := r.Get(context.Background(), o.URI)
-			if err != nil || string(b) != o.Name {
-				t.Errorf("%s: Get(%q) = %q, %v; want the object %q", uri, o.URI, b, err, o.Name)
+	synctest.Test(t, func(t *testing.T) {
+		names := []string{"a b.json", "100%.json", "what?.json", "n#1.json", "ü.json"}
+		s := s3Server(t)
+		dir := t.TempDir()
+		for _, n := range names {
+			putObject(t, s.backend, "c/"+n, []byte(n))
+			if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
-	}
+		r := s.reader(Options{Deadline: 10 * time.Second})
+		for _, uri := range []string{"s3://configs/c/", "file://" + dir} {
+			objs, err := r.List(context.Background(), uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) != len(names) {
+				t.Fatalf("%s: listed %+v", uri, objs)
+			}
+			for _, o := range objs {
+				b, _, err := r.Get(context.Background(), o.URI)
+				if err != nil || string(b) != o.Name {
+					t.Errorf("%s: Get(%q) = %q, %v; want the object %q", uri, o.URI, b, err, o.Name)
+				}
+			}
+		}
+	})
 }
 
 func TestFileURIs(t *testing.T) {
@@ -509,38 +564,40 @@ func TestGetFileRefusesWhatIsNotARegularFile(t *testing.T) {
 // A cancelled fetch (SIGTERM) reads nothing, from a file or from S3, and
 // says it was stopped: not that it gave up after SIDECAR_FETCH_DEADLINE.
 func TestGetCancelledIsNotTheDeadline(t *testing.T) {
-	backend, f := s3Server(t)
-	putObject(t, backend, "k", []byte("payload"))
-	for i := 0; i < 50; i++ {
-		f.push("hang")
-	}
-	file := filepath.Join(t.TempDir(), "w.properties")
-	if err := os.WriteFile(file, []byte("group.id=mm2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := New(Options{Deadline: 2 * time.Minute})
+	synctest.Test(t, func(t *testing.T) {
+		s := s3Server(t)
+		putObject(t, s.backend, "k", []byte("payload"))
+		for range 50 {
+			s.faults.push("hang")
+		}
+		file := filepath.Join(t.TempDir(), "w.properties")
+		if err := os.WriteFile(file, []byte("group.id=mm2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := s.reader(Options{Deadline: 2 * time.Minute})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := getWithin(t, ctx, r, "file://"+file, 5*time.Second); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") {
-		t.Errorf("file, cancelled: %v", err)
-	}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, _, err := r.Get(ctx, "file://"+file); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "SIDECAR_FETCH_DEADLINE") {
+			t.Errorf("file, cancelled: %v", err)
+		}
 
-	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { _, _, err := r.Get(ctx, "s3://configs/k"); done <- err }()
-	for f.count() == 0 {
-		runtime.Gosched()
-	}
-	cancel() // the first attempt is stalled at the server
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a cancelled S3 fetch did not return")
-	}
-	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "s3://configs/k") {
-		t.Errorf("s3, cancelled while stalled: %v; want a cancellation naming the URI, not the deadline", err)
-	}
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { _, _, err := r.Get(ctx, "s3://configs/k"); done <- err }()
+		synctest.Wait()
+		if s.faults.count() != 1 {
+			t.Fatalf("%d requests before the cancellation, want the first attempt stalled at the server", s.faults.count())
+		}
+		began := time.Now()
+		cancel()
+		err := <-done
+		if took := time.Since(began); took != 0 {
+			t.Errorf("a cancelled S3 fetch returned %s later, want at once", took)
+		}
+		if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "s3://configs/k") {
+			t.Errorf("s3, cancelled while stalled: %v; want a cancellation naming the URI, not the deadline", err)
+		}
+	})
 }

@@ -68,9 +68,11 @@ func (s *Server) Put(bucket, key string, data []byte) (string, error) {
 // Env is the environment a task definition would give the SDK to reach this
 // endpoint with static test credentials. configDir holds empty AWS config
 // files so that none of the machine's profiles apply.
-func (s *Server) Env(configDir string) map[string]string {
+func (s *Server) Env(configDir string) map[string]string { return env(s.URL, configDir) }
+
+func env(url, configDir string) map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL_S3":         s.URL,
+		"AWS_ENDPOINT_URL_S3":         url,
 		"AWS_REGION":                  "us-east-1",
 		"AWS_ACCESS_KEY_ID":           "AKIDS3TEST",
 		"AWS_SECRET_ACCESS_KEY":       "s3test-secret",
@@ -85,7 +87,7 @@ func (s *Server) Env(configDir string) map[string]string {
 var unsetForTests = []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
 	"AWS_DEFAULT_REGION", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"}
 
-// New starts a server for one test, points the SDK at it with t.Setenv and
+// New starts a server for one test, points the SDK at it with SetEnv and
 // stops it when the test ends.
 func New(t testing.TB, wrap func(http.Handler) http.Handler) *Server {
 	t.Helper()
@@ -94,14 +96,23 @@ func New(t testing.TB, wrap func(http.Handler) http.Handler) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	for k, v := range s.Env(t.TempDir()) {
+	SetEnv(t, s.URL)
+	return s
+}
+
+// SetEnv points the SDK's default configuration at the S3 endpoint url for
+// one test (t.Setenv), as Env says, and unsets the machine's variables that
+// would change how it gets there. Tests that serve S3 on a network of their
+// own (an in-memory one, for a fake clock) use it without a Server.
+func SetEnv(t testing.TB, url string) {
+	t.Helper()
+	for k, v := range env(url, t.TempDir()) {
 		t.Setenv(k, v)
 	}
 	for _, k := range unsetForTests {
 		t.Setenv(k, "") // registers the restore
 		os.Unsetenv(k)
 	}
-	return s
 }
 
 // MustPut is Put for tests.

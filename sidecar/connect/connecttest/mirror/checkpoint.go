@@ -85,7 +85,7 @@ func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg ma
 		return nil, err
 	}
 	k.cpTopic = k.policy.CheckpointsTopic(src.Alias)
-	if k.srcCl, k.tgtCl, err = clientPair(ctx, src, tgt, name, nil, nil); err != nil {
+	if k.srcCl, k.tgtCl, err = r.clientPair(ctx, src, tgt, name, nil, nil); err != nil {
 		return nil, err
 	}
 	k.srcAdm, k.tgtAdm = kadm.NewClient(k.srcCl), kadm.NewClient(k.tgtCl)
@@ -97,7 +97,7 @@ func newCheckpointRunner(ctx context.Context, r *Replicator, name string, cfg ma
 
 // clientPair opens a connector's source client and its target producer
 // ("connector-producer-<name>", no linger), each with extra options.
-func clientPair(ctx context.Context, src, tgt kafka.Cluster, name string, srcExtra, tgtExtra []kgo.Opt) (*kgo.Client, *kgo.Client, error) {
+func (r *Replicator) clientPair(ctx context.Context, src, tgt kafka.Cluster, name string, srcExtra, tgtExtra []kgo.Opt) (*kgo.Client, *kgo.Client, error) {
 	srcOpts, err := src.ClientOpts(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -105,6 +105,10 @@ func clientPair(ctx context.Context, src, tgt kafka.Cluster, name string, srcExt
 	tgtOpts, err := tgt.ClientOpts(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.opts.Dial != nil {
+		srcOpts = append(srcOpts, kgo.Dialer(r.opts.Dial))
+		tgtOpts = append(tgtOpts, kgo.Dialer(r.opts.Dial))
 	}
 	srcCl, err := kgo.NewClient(append(srcOpts, srcExtra...)...)
 	if err != nil {
@@ -365,7 +369,7 @@ func newHeartbeatRunner(ctx context.Context, r *Replicator, name string, cfg map
 		replication: int16(intSetting(cfg, "heartbeats.topic.replication.factor", -1)),
 		done:        make(chan struct{}),
 	}
-	if h.srcCl, h.tgtCl, err = clientPair(ctx, src, tgt, name, nil, nil); err != nil {
+	if h.srcCl, h.tgtCl, err = r.clientPair(ctx, src, tgt, name, nil, nil); err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -50,6 +51,10 @@ type Options struct {
 	RecordsPerSecond int
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// Dial, when set, is how the Kafka clients connect (kgo.Dialer).
+	// Tests give kfake's VirtualNetwork, on which the replicator runs in
+	// a synctest bubble and its intervals pass on the bubble's clock.
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // Replicator acts for the MM2 connectors of one connecttest cluster.

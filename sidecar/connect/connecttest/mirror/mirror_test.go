@@ -3,11 +3,11 @@ package mirror
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,6 +51,7 @@ func TestTranslate(t *testing.T) {
 }
 
 type env struct {
+	net      *kfake.VirtualNetwork
 	src, tgt *kfake.Cluster
 	srcCl    *kgo.Client
 	tgtCl    *kgo.Client
@@ -58,45 +59,62 @@ type env struct {
 	r        *Replicator
 }
 
-func newEnv(t *testing.T, topics map[string]int32) *env {
+// runEnv runs f in a synctest bubble with two kfake clusters on an
+// in-memory network, the source topics made, and a Replicator of a
+// two-worker connecttest cluster, so that the replicator's intervals, the
+// clients' waits and the brokers' pass on the bubble's clock. The
+// connecttest workers serve on loopback and start outside the bubble:
+// goroutines blocked on real sockets would keep its clock from moving.
+// Within it, the tests drive the cluster through its Go API and their
+// own HTTP requests close their connections.
+func runEnv(t *testing.T, topics map[string]int32, f func(t *testing.T, e *env)) {
 	t.Helper()
-	src, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Close)
-	tgt, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tgt.Close)
-	e := &env{src: src, tgt: tgt}
-	if e.srcCl, err = kgo.NewClient(kgo.SeedBrokers(src.ListenAddrs()...)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.srcCl.Close)
-	if e.tgtCl, err = kgo.NewClient(kgo.SeedBrokers(tgt.ListenAddrs()...)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.tgtCl.Close)
-	ctx := context.Background()
-	for topic, n := range topics {
-		if _, err := kadm.NewClient(e.srcCl).CreateTopic(ctx, n, 1, nil, topic); err != nil {
+	c := connecttest.NewCluster(t, 2)
+	synctest.Test(t, func(t *testing.T) {
+		e := &env{net: &kfake.VirtualNetwork{}, c: c}
+		var err error
+		// The network gives no free port of its own: each broker names one.
+		if e.src, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092), kfake.ListenFn(e.net.Listen)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	e.c = connecttest.NewCluster(t, 2)
-	vars := map[string]string{"SRC": strings.Join(src.ListenAddrs(), ","), "DST": strings.Join(tgt.ListenAddrs(), ",")}
-	e.r = New(e.c, Options{
-		LookupEnv:           func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
-		OffsetFlushInterval: 200 * time.Millisecond,
-		Interval:            50 * time.Millisecond,
+		t.Cleanup(e.src.Close)
+		if e.tgt, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9093), kfake.ListenFn(e.net.Listen)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.tgt.Close)
+		e.srcCl = e.client(t, e.src)
+		e.tgtCl = e.client(t, e.tgt)
+		ctx := context.Background()
+		for topic, n := range topics {
+			if _, err := kadm.NewClient(e.srcCl).CreateTopic(ctx, n, 1, nil, topic); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vars := map[string]string{"SRC": strings.Join(e.src.ListenAddrs(), ","), "DST": strings.Join(e.tgt.ListenAddrs(), ",")}
+		e.r = New(e.c, Options{
+			LookupEnv:           func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+			OffsetFlushInterval: 200 * time.Millisecond,
+			Interval:            50 * time.Millisecond,
+			Dial:                e.net.DialContext,
+		})
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = e.r.Run(rctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		f(t, e)
 	})
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.r.Run(rctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return e
+}
+
+// client returns a client of cluster on the in-memory network, closed
+// when the test ends.
+func (e *env) client(t *testing.T, cluster *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.Dialer(e.net.DialContext)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
 
 func mm2Config(class string, extra map[string]string) map[string]string {
@@ -117,7 +135,7 @@ func mm2Config(class string, extra map[string]string) map[string]string {
 
 func (e *env) produce(t *testing.T, topic string, partition int32, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.src.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.src.ListenAddrs()...), kgo.Dialer(e.net.DialContext), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,19 +149,31 @@ func (e *env) produce(t *testing.T, topic string, partition int32, n int) {
 	}
 }
 
+// waitFor lets the bubble's clock run in steps of a millisecond until cond
+// holds, checking it each time everything else waits. A minute of that
+// clock bounds it.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	giveUp := time.Now().Add(time.Minute)
 	for {
+		synctest.Wait()
 		ok, detail := cond()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(giveUp) {
 			t.Fatalf("%s: not reached; last: %s", what, detail)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
+}
+
+// settle lets the replicator run for a second of the bubble's clock:
+// twenty task-state reads, five offset flushes and several fetches, time
+// enough for anything it was going to do.
+func settle() {
+	time.Sleep(time.Second)
+	synctest.Wait()
 }
 
 func endOffsets(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
@@ -172,260 +202,272 @@ func committed(c *connecttest.Cluster, name string) map[string]int64 {
 }
 
 func TestSourceCopiesSelectedTopicsAndCommitsOffsets(t *testing.T) {
-	e := newEnv(t, map[string]int32{"orders": 3, "audit": 1, "ops.internal": 1})
-	e.produce(t, "orders", 0, 30)
-	e.produce(t, "orders", 2, 5)
-	e.produce(t, "audit", 0, 4)
-	e.produce(t, "ops.internal", 0, 4)
-	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2", "topics.exclude": "audit"}), ""); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "source offsets committed", func() (bool, string) {
-		got := committed(e.c, "msc")
-		return got["src/orders/0"] == 29 && got["src/orders/2"] == 4, fmt.Sprint(got)
-	})
-	if got := committed(e.c, "msc"); len(got) != 2 {
-		t.Errorf("committed offsets %v: want only the two partitions that had records", got)
-	}
-	if ends := endOffsets(t, e.tgtCl, "orders"); ends[0] != 30 || ends[1] != 0 || ends[2] != 5 {
-		t.Errorf("target orders end offsets %v, want 0:30 1:0 2:5", ends)
-	}
-	topics, err := kadm.NewClient(e.tgtCl).ListTopics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, excluded := range []string{"audit", "ops.internal"} {
-		if topics.Has(excluded) {
-			t.Errorf("topic %s replicated; topics.exclude and internal topics must not be", excluded)
+	runEnv(t, map[string]int32{"orders": 3, "audit": 1, "ops.internal": 1}, func(t *testing.T, e *env) {
+		e.produce(t, "orders", 0, 30)
+		e.produce(t, "orders", 2, 5)
+		e.produce(t, "audit", 0, 4)
+		e.produce(t, "ops.internal", 0, 4)
+		if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2", "topics.exclude": "audit"}), ""); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Identity policy: same name, partition, value.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.tgt.ListenAddrs()...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"orders": {0: kgo.NewOffset().AtStart()}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	fs := cl.PollRecords(ctx, 1)
-	if recs := fs.Records(); len(recs) != 1 || string(recs[0].Value) != "orders-0-0" {
-		t.Errorf("first record on target orders/0: %v", recs)
-	}
+		waitFor(t, "source offsets committed", func() (bool, string) {
+			got := committed(e.c, "msc")
+			return got["src/orders/0"] == 29 && got["src/orders/2"] == 4, fmt.Sprint(got)
+		})
+		settle()
+		if got := committed(e.c, "msc"); len(got) != 2 {
+			t.Errorf("committed offsets %v: want only the two partitions that had records", got)
+		}
+		if ends := endOffsets(t, e.tgtCl, "orders"); ends[0] != 30 || ends[1] != 0 || ends[2] != 5 {
+			t.Errorf("target orders end offsets %v, want 0:30 1:0 2:5", ends)
+		}
+		topics, err := kadm.NewClient(e.tgtCl).ListTopics(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, excluded := range []string{"audit", "ops.internal"} {
+			if topics.Has(excluded) {
+				t.Errorf("topic %s replicated; topics.exclude and internal topics must not be", excluded)
+			}
+		}
+		// Identity policy: same name, partition, value.
+		cl := e.client(t, e.tgt, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"orders": {0: kgo.NewOffset().AtStart()}}))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		fs := cl.PollRecords(ctx, 1)
+		if recs := fs.Records(); len(recs) != 1 || string(recs[0].Value) != "orders-0-0" {
+			t.Errorf("first record on target orders/0: %v", recs)
+		}
+	})
 }
 
 func TestFailedTaskStopsCopyingUntilRestarted(t *testing.T) {
-	e := newEnv(t, map[string]int32{"t": 2})
-	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
-		t.Fatal(err)
-	}
-	e.produce(t, "t", 0, 10)
-	e.produce(t, "t", 1, 10)
-	waitFor(t, "initial copy", func() (bool, string) {
-		got := committed(e.c, "msc")
-		return got["src/t/0"] == 9 && got["src/t/1"] == 9, fmt.Sprint(got)
+	runEnv(t, map[string]int32{"t": 2}, func(t *testing.T, e *env) {
+		if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
+			t.Fatal(err)
+		}
+		e.produce(t, "t", 0, 10)
+		e.produce(t, "t", 1, 10)
+		waitFor(t, "initial copy", func() (bool, string) {
+			got := committed(e.c, "msc")
+			return got["src/t/0"] == 9 && got["src/t/1"] == 9, fmt.Sprint(got)
+		})
+		// Partition 0 belongs to task 0, partition 1 to task 1 (round robin).
+		if err := e.c.SetTaskState("msc", 0, connecttest.StateFailed, "boom"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "task 0 stopped consuming", func() (bool, string) {
+			e.r.mu.Lock()
+			s := e.r.sources["msc"]
+			e.r.mu.Unlock()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return !s.consuming[tp{"t", 0}], "still consuming"
+		})
+		e.produce(t, "t", 0, 5)
+		e.produce(t, "t", 1, 5)
+		waitFor(t, "task 1 keeps copying", func() (bool, string) {
+			got := committed(e.c, "msc")
+			return got["src/t/1"] == 14, fmt.Sprint(got)
+		})
+		settle()
+		if got := e.r.Copied("msc")["t"][0]; got != 9 {
+			t.Errorf("FAILED task copied up to %d, want still 9", got)
+		}
+		if err := e.c.SetTaskState("msc", 0, connecttest.StateRunning, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "restarted task catches up", func() (bool, string) {
+			got := committed(e.c, "msc")
+			return got["src/t/0"] == 14, fmt.Sprint(got)
+		})
+		if ends := endOffsets(t, e.tgtCl, "t"); ends[0] != 15 {
+			t.Errorf("target t/0 end %d, want 15 (no record lost or copied twice)", ends[0])
+		}
 	})
-	// Partition 0 belongs to task 0, partition 1 to task 1 (round robin).
-	if err := e.c.SetTaskState("msc", 0, connecttest.StateFailed, "boom"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "task 0 stopped consuming", func() (bool, string) {
-		e.r.mu.Lock()
-		s := e.r.sources["msc"]
-		e.r.mu.Unlock()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.consuming[tp{"t", 0}], "still consuming"
-	})
-	e.produce(t, "t", 0, 5)
-	e.produce(t, "t", 1, 5)
-	waitFor(t, "task 1 keeps copying", func() (bool, string) {
-		got := committed(e.c, "msc")
-		return got["src/t/1"] == 14, fmt.Sprint(got)
-	})
-	if got := e.r.Copied("msc")["t"][0]; got != 9 {
-		t.Errorf("FAILED task copied up to %d, want still 9", got)
-	}
-	if err := e.c.SetTaskState("msc", 0, connecttest.StateRunning, ""); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "restarted task catches up", func() (bool, string) {
-		got := committed(e.c, "msc")
-		return got["src/t/0"] == 14, fmt.Sprint(got)
-	})
-	if ends := endOffsets(t, e.tgtCl, "t"); ends[0] != 15 {
-		t.Errorf("target t/0 end %d, want 15 (no record lost or copied twice)", ends[0])
-	}
 }
 
 func TestCheckpointsAndGroupOffsetSync(t *testing.T) {
-	e := newEnv(t, map[string]int32{"t": 1})
-	e.produce(t, "t", 0, 50)
-	ctx := context.Background()
-	srcAdm := kadm.NewClient(e.srcCl)
-	for g, at := range map[string]int64{"idle": 40, "busy": 20} {
-		offs := kadm.Offsets{}
-		offs.Add(kadm.Offset{Topic: "t", Partition: 0, At: at, LeaderEpoch: -1})
-		if _, err := srcAdm.CommitOffsets(ctx, g, offs); err != nil {
+	runEnv(t, map[string]int32{"t": 1}, func(t *testing.T, e *env) {
+		e.produce(t, "t", 0, 50)
+		ctx := context.Background()
+		srcAdm := kadm.NewClient(e.srcCl)
+		for g, at := range map[string]int64{"idle": 40, "busy": 20} {
+			offs := kadm.Offsets{}
+			offs.Add(kadm.Offset{Topic: "t", Partition: 0, At: at, LeaderEpoch: -1})
+			if _, err := srcAdm.CommitOffsets(ctx, g, offs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// "busy" already has a live consumer on the target: never overwritten.
+		member := e.client(t, e.tgt, kgo.ConsumerGroup("busy"), kgo.ConsumeTopics("t"))
+		mctx, stop := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() { defer close(polled); member.PollFetches(mctx) }()
+		t.Cleanup(func() { stop(); <-polled })
+
+		if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"offset.lag.max": "1"}), ""); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// "busy" already has a live consumer on the target: never overwritten.
-	member, err := kgo.NewClient(kgo.SeedBrokers(e.tgt.ListenAddrs()...), kgo.ConsumerGroup("busy"), kgo.ConsumeTopics("t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer member.Close()
-	go member.PollFetches(ctx)
-
-	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"offset.lag.max": "1"}), ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.c.Put("cpc", mm2Config(mm2.CheckpointConnectorClass, map[string]string{
-		"emit.checkpoints.interval.seconds":   "1",
-		"sync.group.offsets.enabled":          "true",
-		"sync.group.offsets.interval.seconds": "1",
-	}), ""); err != nil {
-		t.Fatal(err)
-	}
-	cps := map[string]mm2.Checkpoint{}
-	reader, err := kgo.NewClient(kgo.SeedBrokers(e.tgt.ListenAddrs()...), kgo.ConsumeTopics("src.checkpoints.internal"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	waitFor(t, "checkpoints for both groups", func() (bool, string) {
-		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		reader.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
-			cp, err := mm2.DecodeCheckpoint(r.Key, r.Value)
-			if err != nil {
-				t.Errorf("checkpoint record does not decode: %v", err)
-				return
-			}
-			cps[cp.Group] = cp
+		if err := e.c.Put("cpc", mm2Config(mm2.CheckpointConnectorClass, map[string]string{
+			"emit.checkpoints.interval.seconds":   "1",
+			"sync.group.offsets.enabled":          "true",
+			"sync.group.offsets.interval.seconds": "1",
+		}), ""); err != nil {
+			t.Fatal(err)
+		}
+		cps := map[string]mm2.Checkpoint{}
+		reader := e.client(t, e.tgt, kgo.ConsumeTopics("src.checkpoints.internal"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		waitFor(t, "checkpoints for both groups", func() (bool, string) {
+			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			reader.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+				cp, err := mm2.DecodeCheckpoint(r.Key, r.Value)
+				if err != nil {
+					t.Errorf("checkpoint record does not decode: %v", err)
+					return
+				}
+				cps[cp.Group] = cp
+			})
+			return cps["idle"].Upstream == 40 && cps["busy"].Upstream == 20, fmt.Sprint(cps)
 		})
-		return cps["idle"].Upstream == 40 && cps["busy"].Upstream == 20, fmt.Sprint(cps)
+		for g, want := range map[string]int64{"idle": 40, "busy": 20} {
+			if cp := cps[g]; cp.Topic != "t" || cp.Partition != 0 || cp.Downstream != want {
+				t.Errorf("checkpoint of %s = %+v, want downstream %d", g, cp, want)
+			}
+		}
+		tgtAdm := kadm.NewClient(e.tgtCl)
+		waitFor(t, "idle group synced to the target", func() (bool, string) {
+			offs, err := tgtAdm.FetchOffsets(ctx, "idle")
+			if err != nil {
+				return false, err.Error()
+			}
+			o, ok := offs.Lookup("t", 0)
+			return ok && o.At == 40, fmt.Sprint(offs)
+		})
+		// The idle group was synced at a sync interval: so was busy's turn.
+		settle()
+		offs, err := tgtAdm.FetchOffsets(ctx, "busy")
+		if err == nil {
+			if o, ok := offs.Lookup("t", 0); ok && o.At == 20 {
+				t.Errorf("group busy has an active member on the target, but its offset was synced")
+			}
+		}
 	})
-	for g, want := range map[string]int64{"idle": 40, "busy": 20} {
-		if cp := cps[g]; cp.Topic != "t" || cp.Partition != 0 || cp.Downstream != want {
-			t.Errorf("checkpoint of %s = %+v, want downstream %d", g, cp, want)
-		}
-	}
-	tgtAdm := kadm.NewClient(e.tgtCl)
-	waitFor(t, "idle group synced to the target", func() (bool, string) {
-		offs, err := tgtAdm.FetchOffsets(ctx, "idle")
-		if err != nil {
-			return false, err.Error()
-		}
-		o, ok := offs.Lookup("t", 0)
-		return ok && o.At == 40, fmt.Sprint(offs)
-	})
-	offs, err := tgtAdm.FetchOffsets(ctx, "busy")
-	if err == nil {
-		if o, ok := offs.Lookup("t", 0); ok && o.At == 20 {
-			t.Errorf("group busy has an active member on the target, but its offset was synced")
-		}
-	}
 }
 
 func TestHandlerServesWorkerView(t *testing.T) {
-	e := newEnv(t, map[string]int32{"t": 2})
-	// The views exist before any connector does, as a worker's JMX exporter
-	// does: series of tasks that arrive later must still be served.
-	views := map[string]*httptest.Server{}
-	for _, w := range e.c.Workers() {
-		views[w.ID()] = httptest.NewServer(e.r.Handler(w.ID()))
-		t.Cleanup(views[w.ID()].Close)
-	}
-	e.produce(t, "t", 0, 10)
-	if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "copied", func() (bool, string) {
-		got := committed(e.c, "msc")
-		return got["src/t/0"] == 9, fmt.Sprint(got)
-	})
-	leader, _ := e.c.Leader()
-	var all strings.Builder
-	for _, w := range e.c.Workers() {
-		srv := views[w.ID()]
-		resp, err := srv.Client().Get(srv.URL)
-		if err != nil {
+	runEnv(t, map[string]int32{"t": 2}, func(t *testing.T, e *env) {
+		// The views exist before any connector does, as a worker's JMX
+		// exporter does: series of tasks that arrive later must still be
+		// served.
+		views := map[string]http.Handler{}
+		for _, w := range e.c.Workers() {
+			views[w.ID()] = e.r.Handler(w.ID())
+		}
+		e.produce(t, "t", 0, 10)
+		if err := e.c.Put("msc", mm2Config(mm2.SourceConnectorClass, map[string]string{"tasks.max": "2"}), ""); err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body := string(b)
-		if !strings.Contains(body, `kafka_connect_worker_rebalance_leader{leader_name="`+leader+`"} 1`) {
-			t.Errorf("worker %s: no rebalance leader metric naming %s:\n%s", w.ID(), leader, body)
+		waitFor(t, "copied", func() (bool, string) {
+			got := committed(e.c, "msc")
+			return got["src/t/0"] == 9, fmt.Sprint(got)
+		})
+		// End offsets, which records-lag is measured against, are read
+		// every second.
+		settle()
+		leader, _ := e.c.Leader()
+		var all strings.Builder
+		for _, w := range e.c.Workers() {
+			rec := httptest.NewRecorder()
+			views[w.ID()].ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK {
+				t.Fatalf("worker %s: status %d", w.ID(), rec.Code)
+			}
+			if !strings.Contains(body, `kafka_connect_worker_rebalance_leader{leader_name="`+leader+`"} 1`) {
+				t.Errorf("worker %s: no rebalance leader metric naming %s:\n%s", w.ID(), leader, body)
+			}
+			all.WriteString(body)
 		}
-		all.WriteString(body)
-	}
-	for _, want := range []string{
-		`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="0",topic="t"} 0`,
-		`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="1",topic="t"} 0`,
-		`kafka_connect_mirror_source_connector_record_count{partition="0",source="src",target="dst",topic="t"} 10`,
-		`kafka_connect_connector_task_status{connector="msc",status="running",task="0"} 1`,
-		`kafka_connect_mirror_source_connector_replication_latency_ms_max{`,
-	} {
-		if !strings.Contains(all.String(), want) {
-			t.Errorf("no %s in the workers' expositions:\n%s", want, all.String())
+		for _, want := range []string{
+			`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="0",topic="t"} 0`,
+			`kafka_consumer_fetch_manager_records_lag{client_id="src->dst|msc|replication-consumer",partition="1",topic="t"} 0`,
+			`kafka_connect_mirror_source_connector_record_count{partition="0",source="src",target="dst",topic="t"} 10`,
+			`kafka_connect_connector_task_status{connector="msc",status="running",task="0"} 1`,
+			`kafka_connect_mirror_source_connector_replication_latency_ms_max{`,
+		} {
+			if !strings.Contains(all.String(), want) {
+				t.Errorf("no %s in the workers' expositions:\n%s", want, all.String())
+			}
 		}
-	}
+	})
 }
 
 func TestPausedAndStoppedConnectorsStopCopying(t *testing.T) {
 	for _, action := range []string{"pause", "stop"} {
 		t.Run(action, func(t *testing.T) {
-			e := newEnv(t, map[string]int32{"a": 1, "b": 1})
-			for name, topic := range map[string]string{"msc-a": "a", "msc-b": "b"} {
-				if err := e.c.Put(name, mm2Config(mm2.SourceConnectorClass, map[string]string{"topics": topic}), ""); err != nil {
-					t.Fatal(err)
+			runEnv(t, map[string]int32{"a": 1, "b": 1}, func(t *testing.T, e *env) {
+				for name, topic := range map[string]string{"msc-a": "a", "msc-b": "b"} {
+					if err := e.c.Put(name, mm2Config(mm2.SourceConnectorClass, map[string]string{"topics": topic}), ""); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			e.produce(t, "a", 0, 3)
-			waitFor(t, "a copied", func() (bool, string) {
-				got := committed(e.c, "msc-a")
-				return got["src/a/0"] == 2, fmt.Sprint(got)
-			})
-			req, _ := http.NewRequest(http.MethodPut, e.c.URL()+"/connectors/msc-a/"+action, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			waitFor(t, "msc-a no longer consuming", func() (bool, string) {
-				e.r.mu.Lock()
-				s := e.r.sources["msc-a"]
-				e.r.mu.Unlock()
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				return len(s.consuming) == 0, fmt.Sprint(s.consuming)
-			})
-			e.produce(t, "a", 0, 3)
-			e.produce(t, "b", 0, 3)
-			// msc-b copying proves the replicator kept running meanwhile.
-			waitFor(t, "b copied", func() (bool, string) {
-				got := committed(e.c, "msc-b")
-				return got["src/b/0"] == 2, fmt.Sprint(got)
-			})
-			if got := e.r.Copied("msc-a")["a"][0]; got != 2 {
-				t.Errorf("%sd connector copied up to %d, want still 2", action, got)
-			}
-			if got := e.r.Copied("msc-b")["a"]; got != nil {
-				t.Errorf("msc-b (topics=b) copied topic a: %v", got)
-			}
-			req, _ = http.NewRequest(http.MethodPut, e.c.URL()+"/connectors/msc-a/resume", nil)
-			if resp, err = http.DefaultClient.Do(req); err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			waitFor(t, "resumed connector catches up", func() (bool, string) {
-				got := committed(e.c, "msc-a")
-				return got["src/a/0"] == 5, fmt.Sprint(got)
+				e.produce(t, "a", 0, 3)
+				waitFor(t, "a copied", func() (bool, string) {
+					got := committed(e.c, "msc-a")
+					return got["src/a/0"] == 2, fmt.Sprint(got)
+				})
+				put(t, e.c.URL()+"/connectors/msc-a/"+action)
+				waitFor(t, "msc-a no longer consuming", func() (bool, string) {
+					e.r.mu.Lock()
+					s := e.r.sources["msc-a"]
+					e.r.mu.Unlock()
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					return len(s.consuming) == 0, fmt.Sprint(s.consuming)
+				})
+				e.produce(t, "a", 0, 3)
+				e.produce(t, "b", 0, 3)
+				// msc-b copying proves the replicator kept running meanwhile.
+				waitFor(t, "b copied", func() (bool, string) {
+					got := committed(e.c, "msc-b")
+					return got["src/b/0"] == 2, fmt.Sprint(got)
+				})
+				settle()
+				if got := e.r.Copied("msc-a")["a"][0]; got != 2 {
+					t.Errorf("%sd connector copied up to %d, want still 2", action, got)
+				}
+				if got := e.r.Copied("msc-b")["a"]; got != nil {
+					t.Errorf("msc-b (topics=b) copied topic a: %v", got)
+				}
+				put(t, e.c.URL()+"/connectors/msc-a/resume")
+				waitFor(t, "resumed connector catches up", func() (bool, string) {
+					got := committed(e.c, "msc-a")
+					return got["src/a/0"] == 5, fmt.Sprint(got)
+				})
 			})
 		})
+	}
+}
+
+// put sends PUT url to the connecttest cluster. The connection is closed
+// after the answer: one left idle would keep a goroutine of the bubble
+// blocked on a real socket, and its clock from moving.
+func put(t *testing.T, url string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("PUT %s: status %d", url, resp.StatusCode)
 	}
 }

@@ -95,7 +95,7 @@ func newSourceRunner(ctx context.Context, r *Replicator, name string, cfg map[st
 		lastFlush:   time.Now(),
 		done:        make(chan struct{}),
 	}
-	if s.srcCl, s.tgtCl, err = clientPair(ctx, src, tgt, name,
+	if s.srcCl, s.tgtCl, err = r.clientPair(ctx, src, tgt, name,
 		[]kgo.Opt{
 			kgo.ClientID(s.consumerID()),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}),

@@ -100,7 +100,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		propsURI = (&url.URL{Scheme: "file", Path: cfg.BaseProperties}).String()
 		what = "worker properties from SIDECAR_BASE_PROPERTIES (KAFKA_CONNECT_PROPERTIES_S3_URI is not set)"
 	}
-	objs := fetchAll(ctx, o.Fetcher, cfg.FetchDeadline, propsURI, cfg.KeystoreURI, cfg.TruststoreURI)
+	objs := fetchAll(ctx, o.Fetcher, propsURI, cfg.KeystoreURI, cfg.TruststoreURI)
 	props := javaconfig.Properties{}
 	baseOK := false
 	if b, err := objs[0].data, objs[0].err; err != nil {
@@ -200,15 +200,11 @@ type fetched struct {
 	err  error
 }
 
-// fetchAll fetches every non-empty URI at once, under one deadline for
-// them all: one after another, a degraded S3 would make the task wait the
-// deadline once per object before failing.
-func fetchAll(ctx context.Context, f Fetcher, deadline time.Duration, uris ...string) []fetched {
-	if deadline > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, deadline, fmt.Errorf("SIDECAR_FETCH_DEADLINE: %s for every object together", deadline))
-		defer cancel()
-	}
+// fetchAll fetches every non-empty URI at once, so that the fetcher's
+// deadline (SIDECAR_FETCH_DEADLINE) bounds them all together: one after
+// another, a degraded S3 would make the task wait the deadline once per
+// object before failing.
+func fetchAll(ctx context.Context, f Fetcher, uris ...string) []fetched {
 	out := make([]fetched, len(uris))
 	var wg sync.WaitGroup
 	for i, uri := range uris {

@@ -41,6 +41,7 @@ type env struct {
 	t       *testing.T
 	in, out string
 	cfg     Config
+	fetch   source.Config
 	environ []string
 	logs    bytes.Buffer
 	meta    string
@@ -54,9 +55,8 @@ func newEnv(t *testing.T) *env {
 		KeystorePassword:   marker,
 		TruststorePassword: marker,
 		CertWarnWithin:     30 * 24 * time.Hour,
-		FetchDeadline:      5 * time.Second,
-		MaxObjectBytes:     1 << 20,
 	}
+	e.fetch = source.Config{FetchDeadline: 5 * time.Second, MaxObjectBytes: 1 << 20}
 	e.cfg.PropertiesURI = e.put("worker.properties", workerFixture(t))
 	return e
 }
@@ -75,7 +75,7 @@ func (e *env) run() (Result, error) {
 	return Run(context.Background(), Options{
 		Config:      e.cfg,
 		Environ:     e.environ,
-		Fetcher:     source.New(source.Options{MaxBytes: e.cfg.MaxObjectBytes, Deadline: e.cfg.FetchDeadline}),
+		Fetcher:     source.New(source.Options{Config: e.fetch}),
 		MetadataURI: e.meta,
 		Logger:      slog.New(slog.NewJSONHandler(&e.logs, nil)),
 	})
@@ -297,7 +297,7 @@ func TestRunFailureLeavesDirectoryUnchanged(t *testing.T) {
 			e.cfg.PropertiesURI = "file://" + fifo
 		}, []string{"fifo.properties: not a regular file: it is a named pipe"}},
 		{"object over the size cap", func(e *env) {
-			e.cfg.MaxObjectBytes = 10
+			e.fetch.MaxObjectBytes = 10
 		}, []string{"object too large"}},
 		{"ECS metadata unreachable", func(e *env) {
 			e.meta = "http://127.0.0.1:1/v4/x"
@@ -587,7 +587,7 @@ func TestRunFetchesObjectsConcurrently(t *testing.T) {
 	e.cfg.PropertiesURI = "s3://configs/worker.properties"
 	e.cfg.KeystoreURI = "s3://configs/keystore.jks"
 	e.cfg.TruststoreURI = "s3://configs/truststore.p12"
-	e.cfg.FetchDeadline = 3 * time.Second
+	e.fetch.FetchDeadline = 3 * time.Second
 	res, err := e.run()
 	if err != nil {
 		t.Fatalf("the three fetches did not overlap: %v", err)

@@ -20,8 +20,6 @@ type Config struct {
 	TruststorePassword string        `envconfig:"SIDECAR_TRUSTSTORE_PASSWORD" desc:"truststore password, read only to validate the store (secret)"`
 	AllowExpiredCerts  bool          `envconfig:"SIDECAR_ALLOW_EXPIRED_CERTS" default:"false" desc:"accept stores holding expired certificates"`
 	CertWarnWithin     time.Duration `envconfig:"SIDECAR_CERT_WARN_WITHIN" default:"720h" desc:"warn about certificates that expire within this time"`
-	FetchDeadline      time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for one fetch, retries included; bootstrap fetches its objects at once within it"`
-	MaxObjectBytes     int64         `envconfig:"SIDECAR_MAX_OBJECT_BYTES" default:"10485760" desc:"largest object the sidecar downloads"`
 }
 
 // Validate reports the settings that are out of range, one error each.
@@ -44,12 +42,6 @@ func (b Config) Validate() []error {
 		if _, err := source.ParseObjectURI(u.uri); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", u.key, err))
 		}
-	}
-	if b.FetchDeadline <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_FETCH_DEADLINE=%s: must be a positive duration, such as 2m", b.FetchDeadline))
-	}
-	if b.MaxObjectBytes <= 0 {
-		errs = append(errs, fmt.Errorf("SIDECAR_MAX_OBJECT_BYTES=%d: must be a positive number of bytes, such as 10485760 (10 MiB)", b.MaxObjectBytes))
 	}
 	return errs
 }

@@ -33,7 +33,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	res, err := bootstrap.Run(ctx, bootstrap.Options{
 		Config:      cfg.Bootstrap,
 		Environ:     os.Environ(),
-		Fetcher:     source.New(source.Options{MaxBytes: cfg.Bootstrap.MaxObjectBytes, Deadline: cfg.Bootstrap.FetchDeadline, Logger: log}),
+		Fetcher:     source.New(source.Options{Config: cfg.Source, Logger: log}),
 		MetadataURI: os.Getenv(ecsmeta.EnvVar),
 		Logger:      log,
 	})

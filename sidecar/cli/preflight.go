@@ -99,7 +99,7 @@ func preflightInput(ctx context.Context, cfg config.Config, dir, workerFile stri
 	if uri == "" {
 		return in, errors.New("SIDECAR_CONNECTORS_URI is not set and no --connectors DIR given: no connector files to check")
 	}
-	loader, err := desired.NewLoader(source.New(source.Options{MaxBytes: cfg.Bootstrap.MaxObjectBytes, Deadline: cfg.Bootstrap.FetchDeadline}), uri)
+	loader, err := desired.NewLoader(source.New(source.Options{Config: cfg.Source}), uri)
 	if err != nil {
 		return in, err
 	}

@@ -62,7 +62,7 @@ Configuration is read from the environment: see connect-sidecar --help.
 		printProblems(stderr, "connect-sidecar run", err)
 		return exitBadConf
 	}
-	reader := source.New(source.Options{MaxBytes: cfg.Bootstrap.MaxObjectBytes, Deadline: cfg.Bootstrap.FetchDeadline, Fetched: reg.CountS3Fetch, Logger: log})
+	reader := source.New(source.Options{Config: cfg.Source, Fetched: reg.CountS3Fetch, Logger: log})
 	loader, err := desired.NewLoader(reader, cfg.Reconcile.ConnectorsURI)
 	if err != nil {
 		printProblems(stderr, "connect-sidecar run", err)

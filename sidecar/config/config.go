@@ -25,6 +25,7 @@ import (
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/preflight"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/reconcile"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/worker"
 )
 
@@ -34,6 +35,7 @@ type Config struct {
 	Logging    Logging
 	Worker     worker.Config
 	Bootstrap  bootstrap.Config
+	Source     source.Config
 	Connect    connect.Config
 	Reconcile  reconcile.Config
 	Metrics    metrics.Config
@@ -52,7 +54,7 @@ type Logging struct {
 // own: envconfig would prefix the variables of a named struct field with the
 // field's name, and every variable keeps its full name instead.
 func (c *Config) sections() []section {
-	return []section{&c.Logging, &c.Worker, &c.Bootstrap, &c.Connect, &c.Reconcile, &c.Metrics, &c.CloudWatch, &c.Lag, &c.Preflight}
+	return []section{&c.Logging, &c.Worker, &c.Bootstrap, &c.Source, &c.Connect, &c.Reconcile, &c.Metrics, &c.CloudWatch, &c.Lag, &c.Preflight}
 }
 
 // section is one package's settings: a struct of envconfig fields that

@@ -123,7 +123,7 @@ func TestLoadS3RefetchesOnlyChangedObjects(t *testing.T) {
 	putObject(t, backend, "mm2/connectors/hbc.json", `{"name":"hbc","connector.class":"MirrorHeartbeatConnector"}`)
 	putObject(t, backend, "mm2/connectors-old/stale.json", `{"name":"stale","connector.class":"X"}`)
 
-	l, err := NewLoader(source.New(source.Options{Deadline: 10 * time.Second}), "s3://cfg/mm2/connectors")
+	l, err := NewLoader(source.New(source.Options{Config: source.Config{FetchDeadline: 10 * time.Second}}), "s3://cfg/mm2/connectors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func (p *poll) listings(n int) {
 // empty when polling started are a change like any other.
 func TestWatchS3FirstFilesInEmptyPrefix(t *testing.T) {
 	backend, _ := startS3(t)
-	l, err := NewLoader(source.New(source.Options{Deadline: 10 * time.Second}), "s3://cfg/mm2/connectors")
+	l, err := NewLoader(source.New(source.Options{Config: source.Config{FetchDeadline: 10 * time.Second}}), "s3://cfg/mm2/connectors")
 	if err != nil {
 		t.Fatal(err)
 	}

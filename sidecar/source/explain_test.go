@@ -55,7 +55,7 @@ func TestGetS3NoCredentials(t *testing.T) {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}
-		r := s.reader(Options{Deadline: 20 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 20 * time.Second}})
 		began := time.Now()
 		_, _, err := r.Get(context.Background(), "s3://configs/k")
 		var nc *awsfail.NoCredentialsError
@@ -87,7 +87,7 @@ func TestGetS3Unreachable(t *testing.T) {
 		const closed = "http://localhost:9001"
 		t.Setenv("AWS_ENDPOINT_URL_S3", closed)
 		var logs logBuffer
-		r := s.reader(Options{Deadline: 2 * time.Second, Logger: logs.logger()})
+		r := s.reader(Options{Config: Config{FetchDeadline: 2 * time.Second}, Logger: logs.logger()})
 		_, _, err := r.Get(context.Background(), "s3://configs/k")
 		if err == nil {
 			t.Fatal("no error")
@@ -107,7 +107,7 @@ func TestGetS3RetriesAreLogged(t *testing.T) {
 		putObject(t, s.backend, "k", []byte("payload"))
 		s.faults.push("503", "500")
 		var logs logBuffer
-		r := s.reader(Options{Deadline: 8 * time.Second, Logger: logs.logger()})
+		r := s.reader(Options{Config: Config{FetchDeadline: 8 * time.Second}, Logger: logs.logger()})
 		if _, _, err := r.Get(context.Background(), "s3://configs/k"); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestGetS3RetriesAreLogged(t *testing.T) {
 		for range 100 {
 			s.faults.push("503")
 		}
-		r = s.reader(Options{Deadline: 2 * time.Second})
+		r = s.reader(Options{Config: Config{FetchDeadline: 2 * time.Second}})
 		_, _, err := r.Get(context.Background(), "s3://configs/k")
 		if err == nil || !strings.Contains(err.Error(), "last attempt: SlowDown (HTTP 503)") {
 			t.Errorf("error %v, want the last answer", err)
@@ -133,7 +133,7 @@ func TestGetS3ReportsALongWait(t *testing.T) {
 		s.faults.push("hang")
 		var logs logBuffer
 		// The hung attempt is given up after a quarter of the deadline, 1.5s.
-		r := s.reader(Options{Deadline: 6 * time.Second, WaitReport: 400 * time.Millisecond, Logger: logs.logger()})
+		r := s.reader(Options{Config: Config{FetchDeadline: 6 * time.Second}, WaitReport: 400 * time.Millisecond, Logger: logs.logger()})
 		if _, _, err := r.Get(context.Background(), "s3://configs/k"); err != nil {
 			t.Fatalf("%v\n%s", err, logs.String())
 		}
@@ -150,7 +150,7 @@ func TestGetS3ReportsALongWait(t *testing.T) {
 func TestS3AccessDeniedNamesActionAndResource(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := s3Server(t)
-		r := s.reader(Options{Deadline: 5 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 5 * time.Second}})
 		s.faults.push("403")
 		_, _, err := r.Get(context.Background(), "s3://configs/workers/w.properties")
 		if !errors.Is(err, ErrAccessDenied) {
@@ -180,7 +180,7 @@ func TestS3AccessDeniedNamesActionAndResource(t *testing.T) {
 func TestGetRefusesAnS3URIWithoutKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := s3Server(t)
-		r := s.reader(Options{Deadline: 5 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 5 * time.Second}})
 		for _, uri := range []string{"s3://configs", "s3://configs/", "s3://configs/workers/"} {
 			_, _, err := r.Get(context.Background(), uri)
 			if err == nil || !strings.Contains(err.Error(), "want s3://configs/") {

@@ -33,7 +33,7 @@ func (r *Reader) client(ctx context.Context) (*s3.Client, error) {
 		// lets the retryer try again. A BuildableClient keeps the SDK's
 		// AWS_CA_BUNDLE handling.
 		httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.ResponseHeaderTimeout = r.opts.Deadline / 4
+			t.ResponseHeaderTimeout = r.opts.FetchDeadline / 4
 			if r.dial != nil {
 				t.DialContext = r.dial
 			}
@@ -43,7 +43,7 @@ func (r *Reader) client(ctx context.Context) (*s3.Client, error) {
 			awsconfig.WithRetryer(func() aws.Retryer {
 				return retry.NewStandard(func(o *retry.StandardOptions) {
 					o.MaxAttempts = maxAttempts
-					o.MaxBackoff = r.opts.Deadline / 4
+					o.MaxBackoff = r.opts.FetchDeadline / 4
 					// Throttling and 5xx during a fleet-wide deploy are the
 					// expected case here; do not run out of retry tokens.
 					o.RateLimiter = noRateLimit{}
@@ -86,7 +86,7 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 	if err != nil {
 		return nil, Object{}, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.FetchDeadline, errDeadline)
 	defer cancel()
 	in := &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key}
 	call := r.call(u, "s3:GetObject", "arn:aws:s3:::"+u.Bucket+"/"+u.Key)
@@ -107,11 +107,11 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 		return nil, Object{}, err
 	}
 	defer out.Body.Close()
-	if out.ContentLength != nil && *out.ContentLength > r.opts.MaxBytes {
+	if out.ContentLength != nil && *out.ContentLength > r.opts.MaxObjectBytes {
 		r.count("error")
-		return nil, Object{}, fmt.Errorf("%w: %d bytes, over %d (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, *out.ContentLength, r.opts.MaxBytes)
+		return nil, Object{}, fmt.Errorf("%w: %d bytes, over %d (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, *out.ContentLength, r.opts.MaxObjectBytes)
 	}
-	b, err := io.ReadAll(io.LimitReader(out.Body, r.opts.MaxBytes+1))
+	b, err := io.ReadAll(io.LimitReader(out.Body, r.opts.MaxObjectBytes+1))
 	if err != nil {
 		r.count("error")
 		if ctx.Err() != nil {
@@ -119,9 +119,9 @@ func (r *Reader) getS3(ctx context.Context, u URI) ([]byte, Object, error) {
 		}
 		return nil, Object{}, fmt.Errorf("read body: %w", err)
 	}
-	if int64(len(b)) > r.opts.MaxBytes {
+	if int64(len(b)) > r.opts.MaxObjectBytes {
 		r.count("error")
-		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxBytes)
+		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxObjectBytes)
 	}
 	r.count("ok")
 	return b, Object{URI: u.raw, Name: baseName(u.Key), Version: strings.Trim(aws.ToString(out.ETag), `"`), Size: int64(len(b))}, nil
@@ -132,7 +132,7 @@ func (r *Reader) listS3(ctx context.Context, u URI) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.FetchDeadline, errDeadline)
 	defer cancel()
 	// The URI names a "directory", as a file:// one does: without the
 	// slash, s3://b/connectors would also list connectors-old/….
@@ -240,7 +240,7 @@ func (r *Reader) attempts(ctx context.Context, u URI, call awsfail.Call) *attemp
 			case <-t.C:
 			}
 			attrs := []any{"uri", a.uri, "waited", time.Since(began).Round(time.Second).String(),
-				"gives_up_after", r.opts.Deadline.String() + " (SIDECAR_FETCH_DEADLINE)",
+				"gives_up_after", r.opts.FetchDeadline.String() + " (SIDECAR_FETCH_DEADLINE)",
 				"check", fmt.Sprintf("the network route to %s (region %s) and the role's %s", call.Endpoint, call.Region, call.Action)}
 			if last := a.lastErr(); last != nil {
 				attrs = append(attrs, "last_attempt", awsfail.Reason(last, call))

@@ -62,8 +62,9 @@ type Object struct {
 
 // Options bound every fetch.
 type Options struct {
-	MaxBytes int64         // objects larger than this are refused
-	Deadline time.Duration // total time for one fetch, retries included
+	// Config gives MaxObjectBytes, above which an object is refused, and
+	// FetchDeadline, the total time for one fetch, retries included.
+	Config
 	// Fetched, when set, is told the outcome of every S3 request
 	// ("ok", "not_found", "denied", "error") for metrics.
 	Fetched func(outcome string)
@@ -94,11 +95,11 @@ type Reader struct {
 
 // New returns a Reader with the given limits.
 func New(opts Options) *Reader {
-	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = 10 << 20
+	if opts.MaxObjectBytes <= 0 {
+		opts.MaxObjectBytes = 10 << 20
 	}
-	if opts.Deadline <= 0 {
-		opts.Deadline = 2 * time.Minute
+	if opts.FetchDeadline <= 0 {
+		opts.FetchDeadline = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -155,7 +156,7 @@ func (r *Reader) List(ctx context.Context, raw string) ([]Object, error) {
 // so that a file on a stuck mount cannot hold the caller past the deadline
 // or a cancellation.
 func (r *Reader) readFile(ctx context.Context, p, raw string) ([]byte, Object, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opts.FetchDeadline, errDeadline)
 	defer cancel()
 	if ctx.Err() != nil {
 		return nil, Object{}, r.ended(ctx, ctx.Err())
@@ -186,7 +187,7 @@ func (r *Reader) readFile(ctx context.Context, p, raw string) ([]byte, Object, e
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := io.ReadAll(io.LimitReader(f, r.opts.MaxBytes+1))
+		b, err := io.ReadAll(io.LimitReader(f, r.opts.MaxObjectBytes+1))
 		done <- result{b, err}
 	}()
 	var b []byte
@@ -199,8 +200,8 @@ func (r *Reader) readFile(ctx context.Context, p, raw string) ([]byte, Object, e
 	case <-ctx.Done():
 		return nil, Object{}, r.ended(ctx, ctx.Err())
 	}
-	if int64(len(b)) > r.opts.MaxBytes {
-		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxBytes)
+	if int64(len(b)) > r.opts.MaxObjectBytes {
+		return nil, Object{}, fmt.Errorf("%w: over %d bytes (SIDECAR_MAX_OBJECT_BYTES)", ErrTooLarge, r.opts.MaxObjectBytes)
 	}
 	sum := sha256.Sum256(b)
 	return b, Object{URI: raw, Name: filepath.Base(p), Version: hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
@@ -242,7 +243,7 @@ func regular(info fs.FileInfo) error {
 // reaches here.
 func (r *Reader) ended(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), errDeadline) {
-		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.Deadline, err)
+		return fmt.Errorf("gave up after %s (SIDECAR_FETCH_DEADLINE): %w", r.opts.FetchDeadline, err)
 	}
 	return fmt.Errorf("stopped before the fetch ended (%w): %w", context.Cause(ctx), err)
 }

@@ -128,7 +128,7 @@ func TestGetS3(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := s3Server(t)
 		putObject(t, s.backend, "workers/worker.properties", []byte("group.id=mm2\n"))
-		r := s.reader(Options{MaxBytes: 1 << 10, Deadline: 10 * time.Second})
+		r := s.reader(Options{Config: Config{MaxObjectBytes: 1 << 10, FetchDeadline: 10 * time.Second}})
 		b, obj, err := r.Get(context.Background(), "s3://configs/workers/worker.properties")
 		if err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestGetS3VersionID(t *testing.T) {
 		if v1 == "" {
 			t.Fatal("no version id from a versioned bucket")
 		}
-		r := s.reader(Options{Deadline: 10 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 10 * time.Second}})
 		b, _, err := r.Get(context.Background(), "s3://configs/w.properties?versionId="+v1)
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +186,7 @@ func TestGetS3RetriesTransientFaults(t *testing.T) {
 				putObject(t, s.backend, "k", []byte("payload"))
 				var outcomes []string
 				const deadline = 8 * time.Second
-				r := s.reader(Options{Deadline: deadline, Fetched: func(o string) { outcomes = append(outcomes, o) }})
+				r := s.reader(Options{Config: Config{FetchDeadline: deadline}, Fetched: func(o string) { outcomes = append(outcomes, o) }})
 				s.faults.push(tt.faults...)
 				began := time.Now()
 				b, _, err := r.Get(context.Background(), "s3://configs/k")
@@ -219,7 +219,7 @@ func TestGetS3RetriesAHungAttempt(t *testing.T) {
 		putObject(t, s.backend, "k", []byte("payload"))
 		s.faults.push("hang")
 		const deadline = 4 * time.Second
-		r := s.reader(Options{Deadline: deadline})
+		r := s.reader(Options{Config: Config{FetchDeadline: deadline}})
 		began := time.Now()
 		b, _, err := r.Get(context.Background(), "s3://configs/k")
 		if err != nil || string(b) != "payload" {
@@ -243,7 +243,7 @@ func TestGetS3GlobalEndpoint(t *testing.T) {
 		t.Setenv("AWS_ENDPOINT_URL", os.Getenv("AWS_ENDPOINT_URL_S3"))
 		t.Setenv("AWS_ENDPOINT_URL_S3", "")
 		os.Unsetenv("AWS_ENDPOINT_URL_S3")
-		b, _, err := s.reader(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k")
+		b, _, err := s.reader(Options{Config: Config{FetchDeadline: 10 * time.Second}}).Get(context.Background(), "s3://configs/k")
 		if err != nil || string(b) != "payload" {
 			t.Fatalf("through AWS_ENDPOINT_URL: %q, %v", b, err)
 		}
@@ -261,7 +261,7 @@ func TestGetS3WithCABundle(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("AWS_CA_BUNDLE", ca)
-		if _, _, err := s.reader(Options{Deadline: 10 * time.Second}).Get(context.Background(), "s3://configs/k"); err != nil {
+		if _, _, err := s.reader(Options{Config: Config{FetchDeadline: 10 * time.Second}}).Get(context.Background(), "s3://configs/k"); err != nil {
 			t.Fatalf("with AWS_CA_BUNDLE set: %v", err)
 		}
 	})
@@ -276,7 +276,7 @@ func TestGetS3DeadlineHolds(t *testing.T) {
 					s.faults.push(fault)
 				}
 				const deadline = 1500 * time.Millisecond
-				r := s.reader(Options{Deadline: deadline})
+				r := s.reader(Options{Config: Config{FetchDeadline: deadline}})
 				began := time.Now()
 				_, _, err := r.Get(context.Background(), "s3://configs/k")
 				if err == nil {
@@ -313,7 +313,7 @@ func TestGetS3PermanentErrors(t *testing.T) {
 				if tt.fault != "" {
 					s.faults.push(tt.fault)
 				}
-				r := s.reader(Options{Deadline: 20 * time.Second})
+				r := s.reader(Options{Config: Config{FetchDeadline: 20 * time.Second}})
 				_, _, err := r.Get(context.Background(), tt.uri)
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("error %v, want %v", err, tt.want)
@@ -340,7 +340,7 @@ func TestGetSizeCap(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r := s.reader(Options{MaxBytes: 1024, Deadline: 10 * time.Second})
+		r := s.reader(Options{Config: Config{MaxObjectBytes: 1024, FetchDeadline: 10 * time.Second}})
 		for _, uri := range []string{"s3://configs/big", "file://" + filepath.Join(dir, "big")} {
 			if _, _, err := r.Get(context.Background(), uri); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), uri) {
 				t.Errorf("%s: error %v, want ErrTooLarge naming the URI", uri, err)
@@ -360,7 +360,7 @@ func TestListS3Prefix(t *testing.T) {
 		for _, k := range []string{"connectors/msc.json", "connectors/cpc.json", "connectors/sub/hbc.json", "connectors/.hidden.json", "connectors-old/x.json", "other.json"} {
 			putObject(t, s.backend, k, []byte("{}"))
 		}
-		r := s.reader(Options{Deadline: 10 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 10 * time.Second}})
 		for _, uri := range []string{"s3://configs/connectors/", "s3://configs/connectors"} {
 			objs, err := r.List(context.Background(), uri)
 			if err != nil {
@@ -393,7 +393,7 @@ func TestListedURIsFetchTheirObject(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r := s.reader(Options{Deadline: 10 * time.Second})
+		r := s.reader(Options{Config: Config{FetchDeadline: 10 * time.Second}})
 		for _, uri := range []string{"s3://configs/c/", "file://" + dir} {
 			objs, err := r.List(context.Background(), uri)
 			if err != nil {
@@ -549,7 +549,7 @@ func TestGetFileRefusesWhatIsNotARegularFile(t *testing.T) {
 		{sock, "socket"},
 		{dir, "directory"},
 	}
-	r := New(Options{Deadline: time.Minute})
+	r := New(Options{Config: Config{FetchDeadline: time.Minute}})
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
 			uri := "file://" + tt.path
@@ -574,7 +574,7 @@ func TestGetCancelledIsNotTheDeadline(t *testing.T) {
 		if err := os.WriteFile(file, []byte("group.id=mm2\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := s.reader(Options{Deadline: 2 * time.Minute})
+		r := s.reader(Options{Config: Config{FetchDeadline: 2 * time.Minute}})
 
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()

@@ -1,9 +1,10 @@
 // Package reconcile owns making Kafka Connect's connectors match the desired
 // set: create, update only on a real difference, pause/resume/stop, prune
 // (when asked), and auto-restart of FAILED connectors and tasks on Strimzi's
-// schedule. It decides who writes (the group leader's sidecar) and how to
-// back off. It does not read connector files (package desired) nor speak
-// HTTP itself (package connect).
+// schedule. It decides who writes (the group leader's sidecar, as package
+// worker tells), how to back off, and with Run when to cycle and whether a
+// cycle leaves the sidecar ready. It does not read connector files (package
+// desired) nor speak HTTP itself (package connect).
 package reconcile
 
 import (

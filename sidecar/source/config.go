@@ -8,11 +8,11 @@ import (
 // Config is how much the sidecar downloads and how long it tries, read
 // from the environment.
 type Config struct {
+	// FetchDeadline bounds one fetch, retries included. 2 minutes when zero.
+	FetchDeadline time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for one fetch, retries included; bootstrap fetches its objects at once within it"`
 	// MaxObjectBytes is the largest object read; a larger one is refused
 	// with ErrTooLarge. 10 MiB when zero.
 	MaxObjectBytes int64 `envconfig:"SIDECAR_MAX_OBJECT_BYTES" default:"10485760" desc:"largest object the sidecar downloads"`
-	// FetchDeadline bounds one fetch, retries included. 2 minutes when zero.
-	FetchDeadline time.Duration `envconfig:"SIDECAR_FETCH_DEADLINE" default:"2m" desc:"total time allowed for one fetch, retries included; bootstrap fetches its objects at once within it"`
 }
 
 // Validate reports the settings that are out of range, one error each.

@@ -87,23 +87,51 @@ func (Always) IsLeader() (bool, bool) { return true, true }
 
 // Options tune a Reconciler. Zero values take the defaults shown.
 type Options struct {
-	Prune       bool
+	// Prune deletes connectors that no file names, but only when the
+	// desired set is complete and not empty, and only by the leader (or by
+	// anyone while the leader is unknown). False: they are only reported.
+	Prune bool
+	// AutoRestart restarts FAILED connectors and tasks on Strimzi's
+	// schedule (at once, then 2, 6, 12 ... minutes, then hourly). False:
+	// failures are left to the operator.
 	AutoRestart bool
-	MaxRestarts int           // 0: no limit
-	WriteJitter time.Duration // largest delay before writing while the leader is unknown
-	Leadership  Leadership    // nil: Always
-	Metrics     Metrics       // nil: NopMetrics
-	Logger      *slog.Logger  // nil: discard
-	Now         func() time.Time
+	// MaxRestarts is how many auto-restarts a connector gets before the
+	// reconciler gives up on it until it runs again; 0 is no limit.
+	MaxRestarts int
+	// WriteJitter is the largest random delay before writing while the
+	// leader is unknown, so that sidecars do not write together; 0 writes
+	// at once.
+	WriteJitter time.Duration
+	// Leadership says whether this sidecar may write; nil is Always.
+	Leadership Leadership
+	// Metrics receives the outcomes; nil is NopMetrics.
+	Metrics Metrics
+	// Logger receives failures and changes, each logged once until it
+	// changes; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the restart schedule and the failure backoff;
+	// nil is time.Now.
+	Now func() time.Time
 	// Sleep waits d or until ctx ends (nil: retry.Wait); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	ConflictRetries int           // 409s retried per connector per cycle (6)
-	ServerRetries   int           // 5xx and transport errors retried per connector per cycle (2)
-	RetryBase       time.Duration // first retry delay within a cycle (200ms), doubled per retry
-	RetryMax        time.Duration // largest retry delay within a cycle (5s)
-	FailureBackoff  time.Duration // first wait across cycles after a failed connector (30s), doubled
-	FailureMax      time.Duration // largest wait across cycles (10m)
+	// ConflictRetries is how many 409s (a rebalance under way) are retried
+	// per connector per cycle; 0 or less is 6.
+	ConflictRetries int
+	// ServerRetries is how many 5xx answers and transport errors are
+	// retried per connector per cycle; 0 or less is 2.
+	ServerRetries int
+	// RetryBase is the first retry delay within a cycle, doubled per
+	// retry; 0 or less is 200ms.
+	RetryBase time.Duration
+	// RetryMax caps the retry delay within a cycle; 0 or less is 5s.
+	RetryMax time.Duration
+	// FailureBackoff is the first wait, across cycles, before a connector
+	// whose retries ran out is tried again, doubled per failure; 0 or less
+	// is 30s.
+	FailureBackoff time.Duration
+	// FailureMax caps the wait across cycles; 0 or less is 10m.
+	FailureMax time.Duration
 }
 
 // Reconciler converges Connect to desired sets. Cycle calls must not overlap.
@@ -185,10 +213,16 @@ func New(c Connect, opts Options) *Reconciler {
 
 // ConnectorError is Connect refusing or failing a change to one connector.
 type ConnectorError struct {
+	// Connector is the connector's name.
 	Connector string
-	File      string
-	Op        string // create, update, pause, resume, stop, restart, delete, read
-	Err       error  // a *connect.Error when Connect answered
+	// File is the connector file that declares it; empty for a pruned
+	// connector, which no file names.
+	File string
+	// Op is what failed: create, update, pause, resume, stop, restart,
+	// delete or read.
+	Op string
+	// Err is the cause: a *connect.Error when Connect answered.
+	Err error
 }
 
 func (e *ConnectorError) Error() string {
@@ -207,15 +241,34 @@ func (e *ConnectorError) Unwrap() error { return e.Err }
 
 // Report is the result of one cycle.
 type Report struct {
-	Reached   bool              // Connect answered the listing
-	Applied   bool              // Reached, and nothing is left to retry
-	Outcomes  map[string]string // by connector
-	Errors    []error           // *desired.FileError and *ConnectorError
-	Unmanaged []string          // connectors in Connect that no file names
-	Writes    int
-	Restarts  int
-	Leader    bool
-	Known     bool
+	// Reached is true when Connect answered the listing of connectors;
+	// when false, nothing else was attempted.
+	Reached bool
+	// Applied is true when Reached, no connector failed in the cycle other
+	// than those Connect refused with a 400 (held until their file
+	// changes), and the cycle was not cut short by its context.
+	Applied bool
+	// Outcomes is each connector's Outcome* value, by connector name,
+	// including connectors deleted by Prune.
+	Outcomes map[string]string
+	// Errors are the cycle's failures: *desired.FileError,
+	// *ConnectorError, or the listing's error when not Reached.
+	Errors []error
+	// Unmanaged are the connectors in Connect that no file names and that
+	// were not deleted, sorted.
+	Unmanaged []string
+	// Writes counts the changes Connect accepted in the cycle (creates,
+	// config updates, state changes, deletes); restarts are not counted.
+	Writes int
+	// Restarts counts the auto-restarts made in the cycle.
+	Restarts int
+	// Leader and Known are the cycle's Leadership answer: Leader is
+	// whether this sidecar leads the Connect group, meaningful only when
+	// Known.
+	Leader bool
+	// Known is false while the leader could not be determined; every
+	// sidecar then writes, after the write jitter.
+	Known bool
 	// Statuses are every connector's status as the cycle's listing saw
 	// them, before any write of the cycle; nil when Connect was not reached.
 	Statuses map[string]connect.ConnectorStatus

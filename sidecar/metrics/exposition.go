@@ -42,17 +42,29 @@ const (
 // ProcessResult is what one pass over an exposition saw, including the
 // values the sidecar captures for CloudWatch and the leader check.
 type ProcessResult struct {
-	Samples   int // well-formed sample lines read
-	Written   int // samples written, after any per-topic reduction
-	Malformed int // lines skipped because they are not valid text exposition
-	Dropped   int // lines skipped because their name is in the sidecar's own namespace
+	// Samples counts the well-formed sample lines read.
+	Samples int
+	// Written counts the samples written, after any per-topic reduction.
+	Written int
+	// Malformed counts the lines skipped because they are not valid text
+	// exposition (or are longer than DefaultMaxLineBytes).
+	Malformed int
+	// Dropped counts the lines skipped because their name is in the
+	// sidecar's own connect_sidecar_ namespace.
+	Dropped int
 
-	LeaderURL string // leader_name of the rebalance leader info, "" when absent
+	// LeaderURL is the leader_name label of Connect's rebalance leader
+	// metric; empty when absent.
+	LeaderURL string
 	// BacklogRecords is the sum of records-lag over MM2 source task consumers.
 	BacklogRecords float64
-	// MaxRecordAgeMs and MaxReplicationLatencyMs are NaN when no MM2 source
-	// task reported a finite number.
-	MaxRecordAgeMs          float64
+	// MaxRecordAgeMs is the largest MM2 source record age (or its _max
+	// statistic), in milliseconds; NaN when no MM2 source task reported a
+	// finite number.
+	MaxRecordAgeMs float64
+	// MaxReplicationLatencyMs is the largest MM2 source replication latency
+	// (or its _max statistic), in milliseconds; NaN when no MM2 source task
+	// reported a finite number.
 	MaxReplicationLatencyMs float64
 }
 

@@ -5,9 +5,14 @@ import "bytes"
 // TaskLabels are the labels added to every passed-through sample. Empty
 // values are left out, as Prometheus treats an empty label as absent.
 type TaskLabels struct {
-	Cluster          string
-	Service          string
-	TaskID           string
+	// Cluster is the ecs_cluster label: the ECS cluster's name.
+	Cluster string
+	// Service is the ecs_service label: the ECS service's name.
+	Service string
+	// TaskID is the ecs_task_id label: the last part of the task's ARN.
+	TaskID string
+	// AvailabilityZone is the availability_zone label, such as
+	// eu-west-1a.
 	AvailabilityZone string
 }
 

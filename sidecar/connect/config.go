@@ -16,8 +16,8 @@ type Config struct {
 	// Username (SIDECAR_CONNECT_USERNAME) turns on HTTP basic auth when
 	// not empty.
 	Username string `envconfig:"SIDECAR_CONNECT_USERNAME" desc:"HTTP basic auth user for Connect REST"`
-	// Password (SIDECAR_CONNECT_PASSWORD) is the basic auth password; a
-	// secret, never logged.
+	// Password (SIDECAR_CONNECT_PASSWORD) is the basic auth password, sent
+	// only with Username.
 	Password string `envconfig:"SIDECAR_CONNECT_PASSWORD" desc:"HTTP basic auth password for Connect REST (secret)"`
 	// Timeout (SIDECAR_CONNECT_TIMEOUT) bounds one request, body included.
 	Timeout time.Duration `envconfig:"SIDECAR_CONNECT_TIMEOUT" default:"10s" desc:"timeout of one Connect REST request"`

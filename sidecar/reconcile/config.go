@@ -13,8 +13,9 @@ type Config struct {
 	// are: an s3:// prefix or a file:// directory. Empty is allowed by
 	// Validate, but run refuses to start without it.
 	ConnectorsURI string `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
-	// Interval (SIDECAR_RECONCILE_INTERVAL) is the time between full
-	// cycles when no file changes; readiness goes stale after twice it.
+	// Interval (SIDECAR_RECONCILE_INTERVAL) is the time between two full
+	// cycles (a file change starts one sooner); readiness goes stale
+	// after twice it.
 	Interval time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
 	// PollInterval (SIDECAR_POLL_INTERVAL) is how often an s3:// prefix is
 	// listed for changed ETags; file:// directories are watched instead.

@@ -96,7 +96,8 @@ type Options struct {
 	// failures are left to the operator.
 	AutoRestart bool
 	// MaxRestarts is how many auto-restarts a connector gets before the
-	// reconciler gives up on it until it runs again; 0 is no limit.
+	// reconciler gives up on it, until it has run without failing for
+	// longer than the next delay; 0 is no limit.
 	MaxRestarts int
 	// WriteJitter is the largest random delay before writing while the
 	// leader is unknown, so that sidecars do not write together; 0 writes
@@ -106,8 +107,8 @@ type Options struct {
 	Leadership Leadership
 	// Metrics receives the outcomes; nil is NopMetrics.
 	Metrics Metrics
-	// Logger receives failures and changes, each logged once until it
-	// changes; nil discards.
+	// Logger receives the changes made and the failures, each failure
+	// logged once until it changes; nil discards.
 	Logger *slog.Logger
 	// Now is the clock of the restart schedule and the failure backoff;
 	// nil is time.Now.
@@ -115,10 +116,11 @@ type Options struct {
 	// Sleep waits d or until ctx ends (nil: retry.Wait); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	// ConflictRetries is how many 409s (a rebalance under way) are retried
-	// per connector per cycle; 0 or less is 6.
+	// ConflictRetries is how many answers a rebalance explains (a 409, or
+	// the 500 of a read while one is pending) are retried per connector per
+	// cycle; 0 or less is 6.
 	ConflictRetries int
-	// ServerRetries is how many 5xx answers and transport errors are
+	// ServerRetries is how many other 5xx answers and transport errors are
 	// retried per connector per cycle; 0 or less is 2.
 	ServerRetries int
 	// RetryBase is the first retry delay within a cycle, doubled per
@@ -242,7 +244,7 @@ func (e *ConnectorError) Unwrap() error { return e.Err }
 // Report is the result of one cycle.
 type Report struct {
 	// Reached is true when Connect answered the listing of connectors;
-	// when false, nothing else was attempted.
+	// when false, no connector was compared or written.
 	Reached bool
 	// Applied is true when Reached, no connector failed in the cycle other
 	// than those Connect refused with a 400 (held until their file

@@ -47,8 +47,8 @@ type Error struct {
 	URI string
 	// Op is what failed: get (s3), read (file) or list.
 	Op string
-	// Err is the cause; errors.Is finds ErrNotFound, ErrAccessDenied,
-	// ErrTooLarge and ErrNotRegular through it.
+	// Err is the cause; errors.Is matches ErrNotFound, ErrAccessDenied,
+	// ErrTooLarge or ErrNotRegular through it when one of them applies.
 	Err error
 }
 

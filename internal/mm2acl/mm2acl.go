@@ -14,12 +14,21 @@ import (
 
 // Entry is one ALLOW ACL for the MM2 principal.
 type Entry struct {
-	Cluster   string // source or target
-	Resource  string // Topic, Group or Cluster
-	Name      string // a name, or a placeholder (TOPICS, GROUPS)
-	Prefixed  bool   // a prefixed resource pattern rather than a literal one
-	Operation string // Read, Write, Create, Describe, Alter, DescribeConfigs, AlterConfigs
-	FailsWith string // what fails without it, as documented
+	// Cluster is the cluster the ACL is on: source or target.
+	Cluster string
+	// Resource is the resource type: Topic, Group or Cluster.
+	Resource string
+	// Name is the resource name, or a placeholder (TOPICS, GROUPS) until
+	// Fill replaces it.
+	Name string
+	// Prefixed is true for a prefixed resource pattern, false for a
+	// literal one.
+	Prefixed bool
+	// Operation is Read, Write, Create, Describe, Alter, DescribeConfigs
+	// or AlterConfigs.
+	Operation string
+	// FailsWith is what fails without it, as the README documents it.
+	FailsWith string
 }
 
 // String names the entry as the README's line does.

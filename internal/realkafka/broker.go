@@ -20,6 +20,7 @@ import (
 // Broker is a single-node KRaft cluster: one kafka.Kafka process that is
 // both broker and controller, listening on loopback.
 type Broker struct {
+	// Process is the broker's JVM: its name, log and Stop.
 	*Process
 	// Bootstrap is the PLAINTEXT listener, host:port.
 	Bootstrap string

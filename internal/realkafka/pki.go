@@ -21,13 +21,16 @@ import (
 // CA is a certificate authority made for one run: it signs the brokers'
 // and the clients' certificates, and both sides trust it.
 type CA struct {
+	// Cert is the CA's self-signed certificate, for trust stores.
 	Cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 }
 
 // Leaf is a certificate the CA issued, with its key.
 type Leaf struct {
-	Cert  *x509.Certificate
+	// Cert is the issued certificate.
+	Cert *x509.Certificate
+	// CA is the authority that issued it.
 	CA    *CA
 	key   *ecdsa.PrivateKey
 	chain []*x509.Certificate

@@ -18,6 +18,8 @@ import (
 // the broker's own inter-broker traffic and a test's setup (users, ACLs,
 // topics), never the clients under test.
 type SecureBroker struct {
+	// Broker is the broker itself; its Bootstrap is the super user's
+	// PLAINTEXT listener.
 	*Broker
 	// SASLSSL is the SASL_SSL (SCRAM-SHA-512) listener, host:port.
 	SASLSSL string

@@ -11,6 +11,7 @@ import (
 // Worker is one distributed Kafka Connect worker with the JMX exporter
 // agent loaded.
 type Worker struct {
+	// Process is the worker's JVM: its name, log and Stop.
 	*Process
 	// URL is the worker's REST base URL, e.g. http://127.0.0.1:41234.
 	URL string

@@ -25,15 +25,22 @@ var ErrAccessDenied = errors.New("access denied")
 
 // Call names what was asked of AWS, for the messages.
 type Call struct {
-	Action   string // IAM action, such as s3:GetObject
-	Resource string // what it acted on, such as arn:aws:s3:::bucket/key
-	Region   string
-	Endpoint string // the service endpoint, such as https://s3.eu-west-1.amazonaws.com
+	// Action is the IAM action, such as s3:GetObject.
+	Action string
+	// Resource is what it acted on, such as arn:aws:s3:::bucket/key.
+	Resource string
+	// Region is the AWS region the call was made in; empty is reported as
+	// "not set".
+	Region string
+	// Endpoint is the service endpoint, such as
+	// https://s3.eu-west-1.amazonaws.com (S3Endpoint builds S3's).
+	Endpoint string
 }
 
 // NoCredentialsError is a call that found no credentials to sign with.
 // Retrying does not help, so the SDK's retryer is told not to.
 type NoCredentialsError struct {
+	// Err is the credential chain's own error.
 	Err    error
 	getenv func(string) string
 }
@@ -108,7 +115,10 @@ func (c credentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 // UnreachableError is a call that got no answer from the endpoint: the
 // connection failed or no answer came in time.
 type UnreachableError struct {
+	// Call is the call that got no answer.
 	Call
+	// Err is the SDK's error: a failed send, a cancelled wait or a
+	// network error.
 	Err error
 }
 
@@ -120,9 +130,13 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // DeniedError is a call AWS refused for want of permission.
 type DeniedError struct {
+	// Call is the call AWS refused.
 	Call
-	Code string // AWS's error code, such as AccessDenied
-	Err  error
+	// Code is AWS's error code, such as AccessDenied; "HTTP 403" when
+	// the answer carried none.
+	Code string
+	// Err is the SDK's error.
+	Err error
 }
 
 func (e *DeniedError) Error() string {
@@ -134,9 +148,13 @@ func (e *DeniedError) Is(target error) bool { return target == ErrAccessDenied }
 // RejectedCredentialsError is a call AWS refused because the credentials
 // themselves are wrong: an unknown key, a bad secret, an expired token.
 type RejectedCredentialsError struct {
+	// Call is the call AWS refused.
 	Call
-	Code string // such as InvalidAccessKeyId
-	Err  error
+	// Code is AWS's error code, such as InvalidAccessKeyId or
+	// ExpiredToken.
+	Code string
+	// Err is the SDK's error.
+	Err error
 }
 
 func (e *RejectedCredentialsError) Error() string {

@@ -16,16 +16,23 @@ const fileMode fs.FileMode = 0o600
 
 // File is one file to place in the output directory.
 type File struct {
-	Name string // base name inside the directory
+	// Name is the file's base name inside the directory.
+	Name string
+	// Data is the file's whole content.
 	Data []byte
 }
 
 // Written reports what happened to one file.
 type Written struct {
-	Name    string
-	Path    string
-	Bytes   int
-	Changed bool // false when the file already held exactly these bytes
+	// Name is the file's base name.
+	Name string
+	// Path is the file's path: the directory joined with Name.
+	Path string
+	// Bytes is the file's size.
+	Bytes int
+	// Changed is false when the file already held exactly these bytes
+	// (with mode 0600) and was left untouched.
+	Changed bool
 }
 
 type staged struct {

@@ -11,11 +11,18 @@ import (
 
 // Config configures the scaling-metric publisher.
 type Config struct {
-	Mode       string        `envconfig:"SIDECAR_CLOUDWATCH_MODE" desc:"api, emf or off (empty: api on ECS, off elsewhere)"`
-	Namespace  string        `envconfig:"SIDECAR_CLOUDWATCH_NAMESPACE" default:"MM2/Connect" desc:"CloudWatch namespace of the scaling metrics"`
-	Interval   time.Duration `envconfig:"SIDECAR_CLOUDWATCH_INTERVAL" default:"60s" desc:"time between two publications"`
-	Buffer     int           `envconfig:"SIDECAR_CLOUDWATCH_BUFFER" default:"10000" desc:"datums kept while CloudWatch is unreachable; the oldest are dropped"`
-	Resolution int           `envconfig:"SIDECAR_CLOUDWATCH_RESOLUTION" default:"60" desc:"storage resolution in seconds: 1 or 60"`
+	// Mode (SIDECAR_CLOUDWATCH_MODE) is api, emf or off; empty is api on
+	// ECS and off elsewhere (EffectiveMode).
+	Mode string `envconfig:"SIDECAR_CLOUDWATCH_MODE" desc:"api, emf or off (empty: api on ECS, off elsewhere)"`
+	// Namespace (SIDECAR_CLOUDWATCH_NAMESPACE) is Options.Namespace.
+	Namespace string `envconfig:"SIDECAR_CLOUDWATCH_NAMESPACE" default:"MM2/Connect" desc:"CloudWatch namespace of the scaling metrics"`
+	// Interval (SIDECAR_CLOUDWATCH_INTERVAL) is Options.Interval.
+	Interval time.Duration `envconfig:"SIDECAR_CLOUDWATCH_INTERVAL" default:"60s" desc:"time between two publications"`
+	// Buffer (SIDECAR_CLOUDWATCH_BUFFER) is Options.Buffer, in datums.
+	Buffer int `envconfig:"SIDECAR_CLOUDWATCH_BUFFER" default:"10000" desc:"datums kept while CloudWatch is unreachable; the oldest are dropped"`
+	// Resolution (SIDECAR_CLOUDWATCH_RESOLUTION) is Options.Resolution, in
+	// seconds: 1 or 60.
+	Resolution int `envconfig:"SIDECAR_CLOUDWATCH_RESOLUTION" default:"60" desc:"storage resolution in seconds: 1 or 60"`
 }
 
 // EffectiveMode resolves the empty default: api on ECS, off elsewhere.

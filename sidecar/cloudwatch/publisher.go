@@ -52,10 +52,15 @@ const (
 
 // Datum is one value of one metric at one time, with the publisher's dimensions.
 type Datum struct {
-	Name  string
-	Unit  types.StandardUnit
+	// Name is one of the Metric* names.
+	Name string
+	// Unit is Count for record and task counts, Milliseconds for ages and
+	// latencies.
+	Unit types.StandardUnit
+	// Value is never NaN or infinite: such a value is left out, not sent.
 	Value float64
-	Time  time.Time
+	// Time is the interval's tick, sent as the datum's timestamp.
+	Time time.Time
 }
 
 // API is the part of the CloudWatch client the publisher uses.
@@ -82,29 +87,54 @@ type Recorder interface {
 // Options configure New. Mode, Namespace, Interval, Buffer and Resolution
 // come from Config; the rest are the publisher's collaborators.
 type Options struct {
-	Mode        string
-	Namespace   string
-	Interval    time.Duration
-	Buffer      int // datums kept while CloudWatch is unreachable
-	Resolution  int // 1 or 60 seconds
+	// Mode is ModeAPI, ModeEMF or ModeOff; anything else is an error, and
+	// off publishes nothing.
+	Mode string
+	// Namespace is the CloudWatch namespace; empty is "MM2/Connect".
+	Namespace string
+	// Interval is the time between two publications; it must be positive
+	// (except in mode off). It also caps the retry backoff, and a JMX
+	// snapshot older than twice it is left out.
+	Interval time.Duration
+	// Buffer is how many datums are kept while CloudWatch is unreachable,
+	// the oldest dropped first; 0 or less is 10000.
+	Buffer int
+	// Resolution is the storage resolution in seconds: 1, or 60 for any
+	// other value.
+	Resolution int
+	// ClusterName is the ClusterName dimension of every datum, the ECS
+	// cluster; required unless mode is off.
 	ClusterName string
+	// ServiceName is the ServiceName dimension of every datum, the ECS
+	// service; required unless mode is off.
 	ServiceName string
 
-	API      API       // mode api
-	EMF      io.Writer // mode emf, usually os.Stdout
-	JMX      JMXSource
-	Tasks    TaskCounter
+	// API sends the datums in mode api, where it is required.
+	API API
+	// EMF receives one Embedded Metric Format line per interval in mode
+	// emf, where it is required; usually os.Stdout.
+	EMF io.Writer
+	// JMX supplies the backlog, record age and latency datums; nil leaves
+	// them out.
+	JMX JMXSource
+	// Tasks supplies the running and failed task datums; nil leaves them
+	// out.
+	Tasks TaskCounter
+	// Recorder counts dropped datums and request outcomes; nil counts
+	// nothing.
 	Recorder Recorder
-	Log      *slog.Logger
+	// Log receives failures to publish; nil discards.
+	Log *slog.Logger
 	// Leader, when set, is asked at every interval for the leader-only
 	// datums; ok is false when this sidecar is not the leader or has no
 	// fresh measurement, and then they are left out.
 	Leader func() (totalBacklogRecords float64, groupsNotReady int, ok bool)
 
-	// RetryBase is the first backoff after throttling; it doubles per attempt.
+	// RetryBase is the first backoff after throttling; it doubles per
+	// attempt, up to Interval. 0 or less is 500ms.
 	RetryBase time.Duration
 	// MaxPutAttempts bounds the attempts of one request within an interval;
-	// what is left stays buffered for the next interval.
+	// what is left stays buffered for the next interval. 0 or less is 5.
 	MaxPutAttempts int
 }
 

@@ -32,22 +32,38 @@ import (
 // Config is the sidecar's whole configuration: one section per package,
 // each declared by the package it configures.
 type Config struct {
-	Logging    Logging
-	Worker     worker.Config
-	Bootstrap  bootstrap.Config
-	Source     source.Config
-	Connect    connect.Config
-	Reconcile  reconcile.Config
-	Metrics    metrics.Config
+	// Logging is the log format and level (SIDECAR_LOG_*).
+	Logging Logging
+	// Worker names this worker, its cluster and its service
+	// (SIDECAR_CLUSTER_NAME, SIDECAR_SERVICE_NAME, SIDECAR_ADVERTISED_URL).
+	Worker worker.Config
+	// Bootstrap is the worker's config directory and where its files come
+	// from.
+	Bootstrap bootstrap.Config
+	// Source is how much every fetch of the sidecar may read and how long
+	// it may take (SIDECAR_MAX_OBJECT_BYTES, SIDECAR_FETCH_DEADLINE).
+	Source source.Config
+	// Connect is how to reach Connect REST (SIDECAR_CONNECT_*).
+	Connect connect.Config
+	// Reconcile is the connector management of run.
+	Reconcile reconcile.Config
+	// Metrics is the /metrics endpoint and the JMX exporter passthrough.
+	Metrics metrics.Config
+	// CloudWatch is the scaling-metric publisher (SIDECAR_CLOUDWATCH_*).
 	CloudWatch cloudwatch.Config
-	Lag        lag.Config
-	Preflight  preflight.Config
+	// Lag is the periodic lag and group-readiness measurement.
+	Lag lag.Config
+	// Preflight is the periodic run of the preflight checks.
+	Preflight preflight.Config
 }
 
 // Logging configures the process-wide slog handler.
 type Logging struct {
+	// Format (SIDECAR_LOG_FORMAT) is json or text.
 	Format string `envconfig:"SIDECAR_LOG_FORMAT" default:"json" desc:"log format: json or text"`
-	Level  string `envconfig:"SIDECAR_LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
+	// Level (SIDECAR_LOG_LEVEL) is the least severe level logged: debug,
+	// info, warn or error.
+	Level string `envconfig:"SIDECAR_LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
 }
 
 // sections lists the settings' owners in --help order. Each is read on its

@@ -22,31 +22,48 @@ import (
 
 // ConnectorStatus is the body of GET /connectors/{name}/status.
 type ConnectorStatus struct {
-	Name      string      `json:"name"`
-	Connector State       `json:"connector"`
-	Tasks     []TaskState `json:"tasks"`
-	Type      string      `json:"type"`
+	// Name is the connector's name.
+	Name string `json:"name"`
+	// Connector is the state of the connector instance itself.
+	Connector State `json:"connector"`
+	// Tasks are the states of its tasks, in Connect's order; empty while
+	// none is assigned (or when the connector is stopped).
+	Tasks []TaskState `json:"tasks"`
+	// Type is "source", "sink" or "unknown" (Connect could not load the
+	// class).
+	Type string `json:"type"`
 }
 
 // State is a connector's state and where it runs.
 type State struct {
-	State    string `json:"state"`
+	// State is one of the State* values.
+	State string `json:"state"`
+	// WorkerID is the host:port of the worker running the connector.
 	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	// Trace is the Java stack trace of a FAILED connector; empty otherwise.
+	Trace string `json:"trace,omitempty"`
 }
 
 // TaskState is one task's state and where it runs.
 type TaskState struct {
-	ID       int    `json:"id"`
-	State    string `json:"state"`
+	// ID is the task's number within its connector, from 0.
+	ID int `json:"id"`
+	// State is one of the State* values.
+	State string `json:"state"`
+	// WorkerID is the host:port of the worker running the task.
 	WorkerID string `json:"worker_id"`
-	Trace    string `json:"trace,omitempty"`
+	// Trace is the Java stack trace of a FAILED task; empty otherwise.
+	Trace string `json:"trace,omitempty"`
 }
 
 // Offset is one entry of GET /connectors/{name}/offsets.
 type Offset struct {
+	// Partition is the connector's source partition as JSON decoded it;
+	// for MM2, {"cluster", "topic", "partition"}.
 	Partition map[string]any `json:"partition"`
-	Offset    map[string]any `json:"offset"`
+	// Offset is the committed position in it as JSON decoded it (numbers
+	// are float64); for MM2, {"offset"}.
+	Offset map[string]any `json:"offset"`
 }
 
 // Connector states as Connect reports them.
@@ -143,21 +160,31 @@ func (c *Client) Statuses(ctx context.Context) (map[string]ConnectorStatus, erro
 // ConnectorInfo is the body of GET /connectors/{name}: the config exactly
 // as GET .../config returns it, and the task ids.
 type ConnectorInfo struct {
-	Name   string            `json:"name"`
+	// Name is the connector's name.
+	Name string `json:"name"`
+	// Config is the connector's config as Connect stores it, with
+	// ${provider} references unresolved.
 	Config map[string]string `json:"config"`
-	Tasks  []TaskID          `json:"tasks"`
-	Type   string            `json:"type"`
+	// Tasks are the ids of the tasks Connect has configured.
+	Tasks []TaskID `json:"tasks"`
+	// Type is "source", "sink" or "unknown" (Connect could not load the
+	// class).
+	Type string `json:"type"`
 }
 
 // TaskID names one task.
 type TaskID struct {
+	// Connector is the connector's name.
 	Connector string `json:"connector"`
-	Task      int    `json:"task"`
+	// Task is the task's number within the connector, from 0.
+	Task int `json:"task"`
 }
 
 // Expanded is one connector in GET /connectors?expand=info&expand=status.
 type Expanded struct {
-	Info   ConnectorInfo   `json:"info"`
+	// Info is the connector's config and task ids.
+	Info ConnectorInfo `json:"info"`
+	// Status is the connector's and its tasks' states.
 	Status ConnectorStatus `json:"status"`
 }
 
@@ -351,12 +378,21 @@ func (c *Client) open(ctx context.Context, method, path string, in any) (*http.R
 
 // Error is a failed request: a non-2xx answer (Status > 0) or no answer.
 type Error struct {
-	Method  string
-	Path    string
-	Status  int    // HTTP status; 0 when the request got no answer
-	Code    int    // Connect's error_code
-	Message string // Connect's message
-	Err     error  // transport error, when there was no answer
+	// Method is the request's HTTP method.
+	Method string
+	// Path is the request's path below the base URL, with its query.
+	Path string
+	// Status is the HTTP status; 0 when the request got no answer.
+	Status int
+	// Code is Connect's error_code; 0 when the body had none.
+	Code int
+	// Message is Connect's message, or the start of a body that is not
+	// Connect's error JSON.
+	Message string
+	// Err is the transport error when there was no answer, or the failure
+	// reading the answer's body (cut short, over the size cap); nil when
+	// the body was read.
+	Err error
 }
 
 func (e *Error) Error() string {

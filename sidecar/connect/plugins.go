@@ -8,8 +8,11 @@ import (
 
 // Plugin is one connector plugin a worker has installed.
 type Plugin struct {
-	Class   string `json:"class"`
-	Type    string `json:"type"`
+	// Class is the plugin's fully qualified Java class name.
+	Class string `json:"class"`
+	// Type is "source" or "sink": Plugins lists connector plugins only.
+	Type string `json:"type"`
+	// Version is the plugin's own version, often the Kafka version.
 	Version string `json:"version"`
 }
 
@@ -23,8 +26,12 @@ func (c *Client) Plugins(ctx context.Context) ([]Plugin, error) {
 // Validation is Connect's answer to a config validation: the number of
 // errors and, for each setting with errors, Connect's messages.
 type Validation struct {
+	// ErrorCount is the number of errors over all settings; 0 is a valid
+	// config.
 	ErrorCount int `json:"error_count"`
-	Configs    []struct {
+	// Configs are Connect's findings per setting; Messages flattens those
+	// with errors.
+	Configs []struct {
 		Value struct {
 			Name   string   `json:"name"`
 			Errors []string `json:"errors"`

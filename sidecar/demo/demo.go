@@ -104,15 +104,25 @@ type Demo struct {
 	// Source, Target, Connect and Mirror are the embedded doubles; nil
 	// when Options.Runtime is set.
 	Source, Target *kfake.Cluster
-	Connect        *connecttest.Cluster
-	Mirror         *mirror.Replicator
+	// Connect is the Connect REST double the sidecars manage; nil when
+	// Options.Runtime is set.
+	Connect *connecttest.Cluster
+	// Mirror carries out MM2's effects between Source and Target; nil when
+	// Options.Runtime is set.
+	Mirror *mirror.Replicator
 	// RealSource, RealTarget and Workers are the real Apache Kafka parts;
 	// nil unless Options.Runtime is set.
 	RealSource, RealTarget *realkafka.Broker
-	Workers                []*realkafka.Worker
-	S3                     *s3test.Server
-	Binary                 string
-	Sidecars               []*Sidecar
+	// Workers are the real Connect workers, in the order of Sidecars; nil
+	// unless Options.Runtime is set.
+	Workers []*realkafka.Worker
+	// S3 holds the worker properties and the connector files in Bucket.
+	S3 *s3test.Server
+	// Binary is the connect-sidecar executable every sidecar runs:
+	// Options.Binary, or this executable linked into the work directory.
+	Binary string
+	// Sidecars are the running sidecars, one per worker, by worker index.
+	Sidecars []*Sidecar
 
 	jmxSrvs []*http.Server
 	traffic *traffic
@@ -120,10 +130,15 @@ type Demo struct {
 
 // Sidecar is one worker's connect-sidecar process.
 type Sidecar struct {
-	Index      int
-	WorkerURL  string
-	MetricsURL string // base URL of /metrics, /healthz and /readyz
-	LogPath    string
+	// Index is the worker's index, from 0; its directory is worker-<Index+1>.
+	Index int
+	// WorkerURL is the REST URL of the Connect worker it sits beside.
+	WorkerURL string
+	// MetricsURL is the base URL of its /metrics, /healthz and /readyz.
+	MetricsURL string
+	// LogPath is the file its stdout and stderr go to, kept across
+	// RestartSidecars.
+	LogPath string
 
 	configDir, jmxURL, addr string
 

@@ -10,12 +10,20 @@ import (
 
 // RunOptions are the mm2-demo command's flags.
 type RunOptions struct {
+	// Options configure the assembly itself.
 	Options
-	Duration time.Duration // 0: until ctx ends (Ctrl-C)
-	FailTask time.Duration // 0: never; else mark mm2-msc task 0 FAILED after this long
-	Every    time.Duration // summary interval (3s when zero)
-	Quiet    bool          // no live summary, only the banner and the end
-	Wide     bool          // the summary names every topic and group (wider than 120 columns)
+	// Duration is how long the demo runs; 0 runs until ctx ends (Ctrl-C).
+	Duration time.Duration
+	// FailTask, when positive, marks mm2-msc task 0 FAILED after this long,
+	// to show the auto-restart; 0 never does.
+	FailTask time.Duration
+	// Every is the interval of the live summary; 0 or less is 3s.
+	Every time.Duration
+	// Quiet prints no live summary, only the banner and the end.
+	Quiet bool
+	// Wide makes the summary name every topic and group (wider than 120
+	// columns).
+	Wide bool
 }
 
 // Run starts the demo, prints where to look and a live summary, and

@@ -17,14 +17,28 @@ import (
 
 // Summary is the migration as the sidecars' /metrics show it.
 type Summary struct {
-	Leader     int                // index of the sidecar reporting is_leader 1; -1 unknown
-	HaveLag    bool               // the leader exported a lag measurement
-	TopicLag   map[string]float64 // connect_sidecar_topic_lag_records
-	Groups     map[string]string  // connect_sidecar_group_verdict (value 1)
-	Ready      bool               // connect_sidecar_migration_ready
-	TaskStates map[string]int     // tasks per state, connect_sidecar_task_state over all sidecars
-	Restarts   float64            // connect_sidecar_connector_restarts_total over all sidecars
-	Backlog    []float64          // per worker, the EMF ReplicationBacklogRecords last printed (-1: none yet)
+	// Leader is the index of the sidecar reporting is_leader 1; -1 when
+	// none does.
+	Leader int
+	// HaveLag is true when the leader exported a lag measurement.
+	HaveLag bool
+	// TopicLag is connect_sidecar_topic_lag_records by topic, in records.
+	TopicLag map[string]float64
+	// Groups is each group's verdict: the verdict label of its
+	// connect_sidecar_group_verdict series whose value is 1.
+	Groups map[string]string
+	// Ready is connect_sidecar_migration_ready.
+	Ready bool
+	// TaskStates counts tasks per state, connect_sidecar_task_state over
+	// all sidecars.
+	TaskStates map[string]int
+	// Restarts is connect_sidecar_connector_restarts_total over all
+	// sidecars.
+	Restarts float64
+	// Backlog is, per sidecar that answered the scrape, the EMF
+	// ReplicationBacklogRecords its worker last printed; -1 when none was
+	// yet.
+	Backlog []float64
 }
 
 // Scrape reads one sidecar's /metrics.

@@ -18,10 +18,16 @@ type Reader interface {
 
 // Set is the desired state read from every file at one moment.
 type Set struct {
-	Connectors []Connector  // sorted by name; only connectors whose file is good
-	Errors     []*FileError // one per bad file, sorted by file
-	Held       []string     // names named only by bad files: neither apply nor prune them
-	Files      int          // number of *.json files seen
+	// Connectors are the connectors whose file is good, sorted by name.
+	Connectors []Connector
+	// Errors has one entry per bad file (a name claimed by two files
+	// makes both bad), sorted by file.
+	Errors []*FileError
+	// Held are the names that only bad files name: neither applied nor
+	// pruned until their file is fixed.
+	Held []string
+	// Files is the number of *.json files seen, good or bad.
+	Files int
 }
 
 // Complete reports whether every file was good, so that a connector absent

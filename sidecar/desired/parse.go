@@ -46,18 +46,31 @@ const StateKey = "sidecar.state"
 
 // Connector is one desired connector.
 type Connector struct {
-	Name   string
-	Config map[string]string // as Connect would store it, "name" included
-	State  string            // RUNNING, PAUSED, STOPPED, or "" when not managed
-	File   string            // URI of the file it came from
-	Digest string            // of name, config and state: changes when the file's meaning does
+	// Name is the connector's name, one Connect's REST paths can address.
+	Name string
+	// Config is the config as Connect would store it, "name" included and
+	// StateKey removed.
+	Config map[string]string
+	// State is StateRunning, StatePaused or StateStopped; empty when the
+	// file sets none and the state is left to the operator.
+	State string
+	// File is the URI of the file it came from.
+	File string
+	// Digest is a hash of Name, Config and State: it changes when the
+	// file's meaning does, not when only its whitespace or key order does.
+	Digest string
 }
 
 // FileError is a connector file that cannot be used.
 type FileError struct {
-	File      string
-	Connector string // when known
-	Err       error
+	// File is the URI of the bad file.
+	File string
+	// Connector is the name the file gives, when it could be read; empty
+	// otherwise.
+	Connector string
+	// Err is the cause, wrapping one of the Err* values when the content
+	// is at fault, or the read error.
+	Err error
 }
 
 func (e *FileError) Error() string {

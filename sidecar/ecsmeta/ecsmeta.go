@@ -19,17 +19,36 @@ const EnvVar = "ECS_CONTAINER_METADATA_URI_V4"
 
 // Task is what the sidecar needs to know about its own task.
 type Task struct {
-	Cluster          string // cluster name (the ARN's last part)
-	ClusterARN       string
-	ServiceName      string // empty when the agent does not report it
-	TaskARN          string
-	TaskID           string // the ARN's last part
-	Family           string
-	Revision         string
+	// Cluster is the cluster's name (the ARN's last part), or
+	// SIDECAR_CLUSTER_NAME after Override.
+	Cluster string
+	// ClusterARN is the cluster as the agent reports it: its ARN, or its
+	// name on older agents.
+	ClusterARN string
+	// ServiceName is the ECS service's name, or SIDECAR_SERVICE_NAME after
+	// Override; empty when the agent does not report it (a task run
+	// outside a service, an older agent).
+	ServiceName string
+	// TaskARN is the task's ARN; never empty in a Task that Fetch returns.
+	TaskARN string
+	// TaskID is the TaskARN's last part.
+	TaskID string
+	// Family is the task definition's family.
+	Family string
+	// Revision is the task definition's revision, such as "12".
+	Revision string
+	// AvailabilityZone is the zone the task runs in, such as eu-west-1a;
+	// empty on agents that do not report it.
 	AvailabilityZone string
-	PrivateIPv4      string
-	CPULimit         float64 // vCPU
-	MemoryLimitMiB   int64
+	// PrivateIPv4 is the task's first address on an awsvpc network; empty
+	// in other network modes.
+	PrivateIPv4 string
+	// CPULimit is the task-level CPU limit in vCPU, such as 0.5; 0 when
+	// the task definition sets none.
+	CPULimit float64
+	// MemoryLimitMiB is the task-level memory limit in MiB; 0 when the
+	// task definition sets none.
+	MemoryLimitMiB int64
 }
 
 // taskDoc is the subset of the v4 /task document the sidecar reads. Field

@@ -44,11 +44,19 @@ var (
 // Certificate is one certificate found in a store. Subject and Issuer are
 // RFC 2253 strings; they are public data and safe to log.
 type Certificate struct {
-	Alias     string
-	Subject   string
-	Issuer    string
+	// Alias is the JKS entry's alias, shared by every certificate of a key
+	// entry's chain; PKCS#12 has none read, so there it is the subject of
+	// the certificate (of the leaf, for a key's chain).
+	Alias string
+	// Subject is the certificate's subject.
+	Subject string
+	// Issuer is the subject of the certificate that signed it.
+	Issuer string
+	// NotBefore is the start of the certificate's validity.
 	NotBefore time.Time
-	NotAfter  time.Time
+	// NotAfter is the end of the certificate's validity: it has expired
+	// after it.
+	NotAfter time.Time
 	// PrivateKey is true for a certificate of a private-key entry's chain,
 	// false for a trusted-certificate entry.
 	PrivateKey bool

@@ -33,11 +33,20 @@ const (
 // taken from the connector's own config so that the sidecar connects the
 // way MM2 does. Secrets live in an unexported map and never print.
 type Cluster struct {
-	Role             Role
-	Alias            string
+	// Role is Source or Target.
+	Role Role
+	// Alias is <role>.cluster.alias, or the role's name when that is not
+	// set.
+	Alias string
+	// BootstrapServers are the host:port seeds of bootstrap.servers; never
+	// empty in a Cluster that ClusterFromConnector returns.
 	BootstrapServers []string
+	// SecurityProtocol is one of Plaintext, SSL, SASLPlaintext and
+	// SASLSSL, upper case; PLAINTEXT when the connector sets none.
 	SecurityProtocol string
-	SASLMechanism    string // empty unless the protocol is SASL_*
+	// SASLMechanism is sasl.mechanism, upper case (GSSAPI when not set,
+	// as in Kafka); empty unless the protocol is SASL_*.
+	SASLMechanism string
 
 	props  map[string]string // effective client settings, references resolved
 	keySrc map[string]string // client setting -> connector key it came from
@@ -190,12 +199,19 @@ func (c Cluster) ClientOpts(ctx context.Context) ([]kgo.Opt, error) {
 // Listener says how it was reached, Reason classifies the failure and Fix
 // says what to change. Its text is one line and holds no secret.
 type ClusterError struct {
-	Role     Role
-	Alias    string
+	// Role is the side of the replication the cluster is on.
+	Role Role
+	// Alias is the cluster's alias.
+	Alias string
+	// Listener is the bootstrap servers and the protocol (with the SASL
+	// mechanism), such as "b-1:9096 SASL_SSL/SCRAM-SHA-512".
 	Listener string
-	Reason   Reason
-	Fix      string
-	Err      error
+	// Reason classifies the failure; ReasonOther when no diagnosis fits.
+	Reason Reason
+	// Fix says what to change; empty for ReasonOther.
+	Fix string
+	// Err is the failure, prefixed with what was being done.
+	Err error
 }
 
 func (e *ClusterError) Error() string {

@@ -38,8 +38,12 @@ func Reasons() []Reason {
 // ExpiredCertError is a client certificate past its NotAfter: a broker
 // would refuse it, so the sidecar does not try.
 type ExpiredCertError struct {
-	Key      string // the connector key naming the key store
-	Subject  string
+	// Key is the connector key naming the key store, such as
+	// source.cluster.ssl.keystore.location.
+	Key string
+	// Subject is the certificate's subject, as x509 prints it.
+	Subject string
+	// NotAfter is when the certificate expired.
 	NotAfter time.Time
 }
 

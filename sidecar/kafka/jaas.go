@@ -7,9 +7,15 @@ import (
 
 // JAASEntry is one login module of a sasl.jaas.config value.
 type JAASEntry struct {
+	// LoginModule is the login module's class name, such as
+	// org.apache.kafka.common.security.scram.ScramLoginModule.
 	LoginModule string
-	Flag        string // required, requisite, sufficient or optional, lower case
-	Options     map[string]string
+	// Flag is the control flag: required, requisite, sufficient or
+	// optional, lower case.
+	Flag string
+	// Options are the module's key=value options, quotes and escapes
+	// removed; they may hold passwords. Never nil.
+	Options map[string]string
 }
 
 // ParseJAAS parses a sasl.jaas.config value the way Kafka's JaasConfig does:

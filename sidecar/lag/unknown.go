@@ -48,9 +48,14 @@ const (
 
 // ItemError counts the items of one kind that failed for one reason.
 type ItemError struct {
-	Item   string `json:"item"`
+	// Item is the kind of item: one of the Item* values.
+	Item string `json:"item"`
+	// Reason is the items' Unknown value: a short cause such as a Kafka
+	// error name, "no leader", "unreachable" or "timeout".
 	Reason string `json:"reason"`
-	Count  int    `json:"count"`
+	// Count is how many items of that kind failed for that reason; never
+	// 0.
+	Count int `json:"count"`
 }
 
 // ItemErrors counts the items this measurement could not read, by kind

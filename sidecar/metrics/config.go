@@ -11,11 +11,19 @@ import (
 // Config configures the /metrics, /healthz and /readyz endpoint and the JMX
 // exporter passthrough.
 type Config struct {
-	Addr            string        `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
-	JMXURL          string        `envconfig:"SIDECAR_JMX_URL" default:"http://127.0.0.1:9404/metrics" desc:"the worker's JMX exporter; also the source of the rebalance leader-name (empty: off)"`
-	JMXTimeout      time.Duration `envconfig:"SIDECAR_JMX_TIMEOUT" default:"5s" desc:"timeout of one JMX exporter scrape"`
-	JMXMaxBytes     int64         `envconfig:"SIDECAR_JMX_MAX_BYTES" default:"268435456" desc:"most bytes read of one JMX exporter answer; the passthrough stops there and jmx_up is 0"`
-	PartitionDetail string        `envconfig:"SIDECAR_METRICS_PARTITION_DETAIL" default:"topic" desc:"MM2 series per partition or reduced per topic: partition or topic"`
+	// Addr (SIDECAR_METRICS_ADDR) is the host:port or :port the endpoint
+	// listens on; the healthcheck subcommand dials it too.
+	Addr string `envconfig:"SIDECAR_METRICS_ADDR" default:":9400" desc:"listen address of /metrics, /healthz and /readyz"`
+	// JMXURL (SIDECAR_JMX_URL) is JMXOptions.URL; empty turns the
+	// passthrough and the leader check off.
+	JMXURL string `envconfig:"SIDECAR_JMX_URL" default:"http://127.0.0.1:9404/metrics" desc:"the worker's JMX exporter; also the source of the rebalance leader-name (empty: off)"`
+	// JMXTimeout (SIDECAR_JMX_TIMEOUT) is JMXOptions.Timeout.
+	JMXTimeout time.Duration `envconfig:"SIDECAR_JMX_TIMEOUT" default:"5s" desc:"timeout of one JMX exporter scrape"`
+	// JMXMaxBytes (SIDECAR_JMX_MAX_BYTES) is JMXOptions.MaxBytes.
+	JMXMaxBytes int64 `envconfig:"SIDECAR_JMX_MAX_BYTES" default:"268435456" desc:"most bytes read of one JMX exporter answer; the passthrough stops there and jmx_up is 0"`
+	// PartitionDetail (SIDECAR_METRICS_PARTITION_DETAIL) is "partition" or
+	// "topic"; "topic" sets JMXOptions.PerTopic.
+	PartitionDetail string `envconfig:"SIDECAR_METRICS_PARTITION_DETAIL" default:"topic" desc:"MM2 series per partition or reduced per topic: partition or topic"`
 }
 
 // Validate reports the settings that are out of range, one error each.

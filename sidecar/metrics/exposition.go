@@ -39,62 +39,39 @@ const (
 	DefaultMaxLineBytes = 1 << 20
 )
 
-// TaskLabels are the labels added to every passed-through sample. Empty
-// values are left out, as Prometheus treats an empty label as absent.
-type TaskLabels struct {
-	Cluster          string
-	Service          string
-	TaskID           string
-	AvailabilityZone string
-}
-
-func (t TaskLabels) pairs() [][2]string {
-	all := [][2]string{
-		{"ecs_cluster", t.Cluster},
-		{"ecs_service", t.Service},
-		{"ecs_task_id", t.TaskID},
-		{"availability_zone", t.AvailabilityZone},
-	}
-	out := all[:0]
-	for _, p := range all {
-		if p[1] != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // ProcessResult is what one pass over an exposition saw, including the
 // values the sidecar captures for CloudWatch and the leader check.
 type ProcessResult struct {
-	Samples   int // well-formed sample lines read
-	Written   int // samples written, after any per-topic reduction
-	Malformed int // lines skipped because they are not valid text exposition
-	Dropped   int // lines skipped because their name is in the sidecar's own namespace
+	// Samples counts the well-formed sample lines read.
+	Samples int
+	// Written counts the samples written, after any per-topic reduction.
+	Written int
+	// Malformed counts the lines skipped because they are not valid text
+	// exposition (or are longer than DefaultMaxLineBytes).
+	Malformed int
+	// Dropped counts the lines skipped because their name is in the
+	// sidecar's own connect_sidecar_ namespace.
+	Dropped int
 
-	LeaderURL string // leader_name of the rebalance leader info, "" when absent
+	// LeaderURL is the leader_name label of Connect's rebalance leader
+	// metric; empty when absent.
+	LeaderURL string
 	// BacklogRecords is the sum of records-lag over MM2 source task consumers.
 	BacklogRecords float64
-	// MaxRecordAgeMs and MaxReplicationLatencyMs are NaN when no MM2 source
-	// task reported a finite number.
-	MaxRecordAgeMs          float64
+	// MaxRecordAgeMs is the largest MM2 source record age (or its _max
+	// statistic), in milliseconds; NaN when no MM2 source task reported a
+	// finite number.
+	MaxRecordAgeMs float64
+	// MaxReplicationLatencyMs is the largest MM2 source replication latency
+	// (or its _max statistic), in milliseconds; NaN when no MM2 source task
+	// reported a finite number.
 	MaxReplicationLatencyMs float64
 }
-
-type aggKind uint8
-
-const (
-	aggSum aggKind = iota
-	aggMax
-	aggMin
-)
 
 const (
 	seenHelp uint8 = 1 << iota
 	seenType
 )
-
-type labelSpan struct{ ns, ne, vs, ve int }
 
 // Processor rewrites a Prometheus text exposition line by line. It keeps
 // in memory only the family names it has seen and, in per-topic mode, the
@@ -213,8 +190,6 @@ func (p *Processor) readLong(first []byte) ([]byte, error) {
 	}
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' }
-
 func (p *Processor) line(line []byte) {
 	end := len(line)
 	for end > 0 && (line[end-1] == '\n' || line[end-1] == '\r' || isBlank(line[end-1])) {
@@ -306,172 +281,6 @@ func (p *Processor) comment(line []byte) {
 	p.out.WriteByte('\n')
 }
 
-// validHelp accepts the escapes the text format allows in HELP: \\ and \n.
-func validHelp(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		if i+1 >= len(b) || (b[i+1] != '\\' && b[i+1] != 'n') {
-			return false
-		}
-		i++
-	}
-	return true
-}
-
-// scanMetricName returns the length of the metric name at the start of b.
-func scanMetricName(b []byte) int {
-	if len(b) == 0 {
-		return 0
-	}
-	c := b[0]
-	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':') {
-		return 0
-	}
-	i := 1
-	for i < len(b) {
-		c = b[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
-			break
-		}
-		i++
-	}
-	return i
-}
-
-func scanLabelName(b []byte) int {
-	if len(b) == 0 {
-		return 0
-	}
-	c := b[0]
-	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
-		return 0
-	}
-	i := 1
-	for i < len(b) {
-		c = b[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			break
-		}
-		i++
-	}
-	return i
-}
-
-// parseLabels parses the label set starting after '{' at i and returns the
-// index after the closing '}'.
-func (p *Processor) parseLabels(line []byte, i int) (int, bool) {
-	for {
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			return 0, false
-		}
-		if line[i] == '}' {
-			return i + 1, true
-		}
-		n := scanLabelName(line[i:])
-		if n == 0 {
-			return 0, false
-		}
-		sp := labelSpan{ns: i, ne: i + n}
-		i += n
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i >= len(line) || line[i] != '=' {
-			return 0, false
-		}
-		i++
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i >= len(line) || line[i] != '"' {
-			return 0, false
-		}
-		i++
-		sp.vs = i
-		for {
-			for i < len(line) && line[i] != '"' && line[i] != '\\' {
-				i++
-			}
-			if i >= len(line) {
-				return 0, false
-			}
-			if line[i] == '"' {
-				break
-			}
-			if i+1 >= len(line) {
-				return 0, false
-			}
-			switch line[i+1] {
-			case '\\', '"', 'n':
-			default:
-				return 0, false
-			}
-			i += 2
-		}
-		sp.ve = i
-		i++
-		name := line[sp.ns:sp.ne]
-		for _, l := range p.labels {
-			if bytes.Equal(line[l.ns:l.ne], name) {
-				return 0, false
-			}
-		}
-		p.labels = append(p.labels, sp)
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			return 0, false
-		}
-		switch line[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return 0, false
-		}
-	}
-}
-
-func (p *Processor) labelIndex(line []byte, name string) int {
-	for k, l := range p.labels {
-		if string(line[l.ns:l.ne]) == name {
-			return k
-		}
-	}
-	return -1
-}
-
-// conflicts reports whether a label of the sample has a task label's name.
-// clash is true when the exported_<name> rename would itself collide.
-func (p *Processor) conflicts(line []byte) (conflict, clash bool) {
-	for _, l := range p.labels {
-		name := line[l.ns:l.ne]
-		// Task label names are 11 or 17 bytes long, 20 or 26 with "exported_":
-		// most labels are ruled out by length alone.
-		switch len(name) {
-		case 11, 17, 20, 26:
-		default:
-			continue
-		}
-		for _, o := range p.own {
-			if bytes.Equal(name, o) {
-				conflict = true
-			}
-			if bytes.HasPrefix(name, []byte("exported_")) && bytes.Equal(name[len("exported_"):], o) {
-				clash = true
-			}
-		}
-	}
-	return conflict, conflict && clash
-}
-
 func (p *Processor) sample(line []byte) {
 	n := scanMetricName(line)
 	if n == 0 {
@@ -552,77 +361,6 @@ func (p *Processor) sample(line []byte) {
 	p.writeSample(name, line, line[vs:valueEnd], conflict)
 }
 
-func validTimestamp(b []byte) bool {
-	if len(b) > 0 && b[0] == '-' {
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return false
-	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// appendLabels renders the parsed labels except skip, renaming any label
-// that collides with a task label to exported_<name>, as Prometheus does.
-func (p *Processor) appendLabels(dst, line []byte, skip int, checkConflicts bool) []byte {
-	first := true
-	for k, l := range p.labels {
-		if k == skip {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		name := line[l.ns:l.ne]
-		if checkConflicts {
-			for _, o := range p.own {
-				if bytes.Equal(name, o) {
-					dst = append(dst, "exported_"...)
-					break
-				}
-			}
-		}
-		dst = append(dst, name...)
-		dst = append(dst, '=', '"')
-		dst = append(dst, line[l.vs:l.ve]...)
-		dst = append(dst, '"')
-	}
-	return dst
-}
-
-func (p *Processor) writeSample(name, line, value []byte, conflict bool) {
-	w := p.out
-	w.Write(name)
-	hasLabels := len(p.labels) > 0
-	if hasLabels || len(p.prefix) > 0 {
-		w.WriteByte('{')
-		w.Write(p.prefix)
-		if hasLabels {
-			if len(p.prefix) > 0 {
-				w.WriteByte(',')
-			}
-			if conflict {
-				p.keyBuf = p.appendLabels(p.keyBuf[:0], line, -1, true)
-				w.Write(p.keyBuf)
-			} else {
-				first, last := p.labels[0], p.labels[len(p.labels)-1]
-				w.Write(line[first.ns : last.ve+1])
-			}
-		}
-		w.WriteByte('}')
-	}
-	w.WriteByte(' ')
-	w.Write(value)
-	w.WriteByte('\n')
-	p.res.Written++
-}
-
 // capture records the values the sidecar reads from the scrape itself.
 func (p *Processor) capture(name, line []byte, v float64) {
 	switch {
@@ -663,146 +401,4 @@ func maxIgnoringNaN(cur, v float64) float64 {
 		return v
 	}
 	return cur
-}
-
-// reduction chooses how per-partition series fold into one per topic:
-// latencies and ages (and their max/min/avg statistics) keep the worst
-// partition, lead keeps the smallest (the partition closest to losing data
-// to retention), and everything else (counts, byte counts, rates, lags)
-// adds up to the topic's total.
-func reduction(name []byte) aggKind {
-	if bytes.Contains(name, []byte("records_lead")) {
-		return aggMin
-	}
-	base := name
-	for _, s := range [...]string{"_max", "_min", "_avg"} {
-		if bytes.HasSuffix(base, []byte(s)) {
-			base = base[:len(base)-len(s)]
-			break
-		}
-	}
-	if bytes.HasSuffix(base, []byte("_ms")) || bytes.HasSuffix(base, []byte("_seconds")) ||
-		bytes.Contains(base, []byte("latency")) || bytes.Contains(base, []byte("_age")) {
-		return aggMax
-	}
-	return aggSum
-}
-
-// flushFamily writes the reduced series of the family that just ended.
-func (p *Processor) flushFamily() {
-	for i := range p.agg.series {
-		s := &p.agg.series[i]
-		w := p.out
-		w.WriteString(s.key[:s.nameLen])
-		labels := s.key[s.nameLen+1:]
-		if len(labels) > 0 || len(p.prefix) > 0 {
-			w.WriteByte('{')
-			w.Write(p.prefix)
-			if len(labels) > 0 && len(p.prefix) > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteString(labels)
-			w.WriteByte('}')
-		}
-		w.WriteByte(' ')
-		v := s.v
-		if s.n == 0 {
-			v = math.NaN()
-		}
-		p.numBuf = appendValue(p.numBuf[:0], v)
-		w.Write(p.numBuf)
-		w.WriteByte('\n')
-		p.res.Written++
-	}
-	p.agg.reset()
-}
-
-func appendValue(dst []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(dst, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(dst, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(dst, "-Inf"...)
-	}
-	return strconv.AppendFloat(dst, v, 'g', -1, 64)
-}
-
-type aggSeries struct {
-	key     string // name, 0xff, rendered labels
-	nameLen int
-	kind    aggKind
-	n       int // values that were not NaN
-	v       float64
-}
-
-// aggregator holds the reduced series of one family, in first-seen order.
-type aggregator struct {
-	index  map[string]int
-	series []aggSeries
-}
-
-func (a *aggregator) reset() {
-	clear(a.index)
-	a.series = a.series[:0]
-}
-
-func (a *aggregator) add(key []byte, nameLen int, kind aggKind, v float64) {
-	idx, ok := a.index[string(key)]
-	if !ok {
-		k := string(key)
-		idx = len(a.series)
-		a.index[k] = idx
-		a.series = append(a.series, aggSeries{key: k, nameLen: nameLen, kind: kind})
-	}
-	s := &a.series[idx]
-	if math.IsNaN(v) {
-		return
-	}
-	switch {
-	case s.n == 0:
-		s.v = v
-	case s.kind == aggSum:
-		s.v += v
-	case s.kind == aggMax && v > s.v:
-		s.v = v
-	case s.kind == aggMin && v < s.v:
-		s.v = v
-	}
-	s.n++
-}
-
-func appendEscaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-func unescapeLabel(b []byte) string {
-	if bytes.IndexByte(b, '\\') < 0 {
-		return string(b)
-	}
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] == '\\' && i+1 < len(b) {
-			i++
-			if b[i] == 'n' {
-				out = append(out, '\n')
-				continue
-			}
-		}
-		out = append(out, b[i])
-	}
-	return string(out)
 }

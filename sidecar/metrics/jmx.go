@@ -21,17 +21,26 @@ type JMXSnapshot struct {
 	// BacklogRecords is this worker's replication backlog: the sum of
 	// records-lag over the consumers of the MM2 source tasks it runs.
 	BacklogRecords float64
-	// MaxRecordAgeMs and MaxReplicationLatencyMs are the maxima over this
+	// MaxRecordAgeMs is the largest record age, in milliseconds, over this
 	// worker's MM2 source task partitions; NaN when none reported a number.
-	MaxRecordAgeMs          float64
+	MaxRecordAgeMs float64
+	// MaxReplicationLatencyMs is the largest replication latency, in
+	// milliseconds, over the same partitions; NaN when none reported a
+	// number.
 	MaxReplicationLatencyMs float64
-	At                      time.Time
-	Up                      bool
+	// At is when the scrape ended, whether it succeeded or not; zero before
+	// the first scrape.
+	At time.Time
+	// Up is true when the scrape succeeded; false before the first scrape
+	// and after a failed one.
+	Up bool
 }
 
 // JMXStatusError is returned when the JMX exporter answers with a non-200 status.
 type JMXStatusError struct {
-	URL    string
+	// URL is the exporter's address that was scraped.
+	URL string
+	// Status is the HTTP status code it answered.
 	Status int
 }
 
@@ -56,11 +65,19 @@ type JMX struct {
 
 // JMXOptions configure NewJMX.
 type JMXOptions struct {
-	URL      string        // the exporter's /metrics; empty turns the passthrough off
-	Timeout  time.Duration // one scrape, body included (default 10s)
-	Labels   TaskLabels
-	PerTopic bool         // reduce per-partition series to per topic
-	Client   *http.Client // nil: a client with no timeout of its own (Timeout applies per scrape)
+	// URL is the exporter's /metrics; empty turns the passthrough off (every
+	// scrape fails and jmx_up is 0).
+	URL string
+	// Timeout bounds one scrape, body included; 0 or less is 10s.
+	Timeout time.Duration
+	// Labels are added to every passed-through sample.
+	Labels TaskLabels
+	// PerTopic reduces series with both a topic and a partition label to
+	// one per topic; false passes every partition's series.
+	PerTopic bool
+	// Client makes the requests; nil is a client with no timeout of its
+	// own (Timeout applies per scrape).
+	Client *http.Client
 	// MaxBytes is the most read of one answer (default 256 MiB); a longer
 	// one ends the passthrough there and counts as a failed scrape.
 	MaxBytes int64

@@ -83,9 +83,15 @@ func compileList(key, v string) (*regexp.Regexp, error) {
 // Policy is the part of an MM2 ReplicationPolicy the sidecar needs: the
 // name a source topic has on the target, and the checkpoints topic.
 type Policy struct {
-	Identity          bool   // IdentityReplicationPolicy: names kept
-	Separator         string // replication.policy.separator, "." by default
-	InternalSeparator string // separator of internal topic names
+	// Identity is true for IdentityReplicationPolicy: topics keep their
+	// names on the target (heartbeats are still prefixed).
+	Identity bool
+	// Separator is replication.policy.separator, "." by default.
+	Separator string
+	// InternalSeparator separates the parts of internal topic names (the
+	// checkpoints topic): Separator, or "." when
+	// replication.policy.internal.topic.separator.enabled is false.
+	InternalSeparator string
 }
 
 // PolicyFromConnector reads replication.policy.class,

@@ -74,15 +74,24 @@ func Checks() []string {
 
 // Result is one row of the report.
 type Result struct {
-	Check  string `json:"check"`
+	// Check is one of the Check* names.
+	Check string `json:"check"`
+	// Status is the outcome: Pass, Warn or Fail.
 	Status Status `json:"status"`
-	Found  string `json:"found"`
-	Fix    string `json:"fix,omitempty"`
+	// Found says in a line what the check saw, including why it could not
+	// run ("not checked: ...").
+	Found string `json:"found"`
+	// Fix says what to change when Found calls for a change; empty
+	// otherwise.
+	Fix string `json:"fix,omitempty"`
 }
 
 // Report is every check's result, in the order of Checks.
 type Report struct {
-	Results  []Result      `json:"results"`
+	// Results has one row per check, in the order of Checks.
+	Results []Result `json:"results"`
+	// Duration is how long the whole run took; JSON gives it in
+	// nanoseconds.
 	Duration time.Duration `json:"duration_ns"`
 }
 
@@ -116,7 +125,10 @@ type Input struct {
 // ConfigError is an input preflight cannot run with: no
 // MirrorSourceConnector, a config that does not parse. Callers exit 2 on
 // it rather than report a check.
-type ConfigError struct{ Err error }
+type ConfigError struct {
+	// Err says what is wrong with the input.
+	Err error
+}
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }

@@ -9,13 +9,36 @@ import (
 
 // Config configures `connect-sidecar run`'s connector management.
 type Config struct {
-	ConnectorsURI string        `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
-	Interval      time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
-	PollInterval  time.Duration `envconfig:"SIDECAR_POLL_INTERVAL" default:"15s" desc:"S3 ETag polling interval for connector files"`
-	Prune         bool          `envconfig:"SIDECAR_PRUNE" default:"false" desc:"delete connectors whose file was removed"`
-	AutoRestart   bool          `envconfig:"SIDECAR_AUTO_RESTART" default:"true" desc:"restart FAILED connectors and tasks on Strimzi's backoff schedule"`
-	MaxRestarts   int           `envconfig:"SIDECAR_MAX_RESTARTS" default:"0" desc:"most auto-restarts per connector before giving up (0: no limit)"`
-	WriteJitter   time.Duration `envconfig:"SIDECAR_WRITE_JITTER" default:"5s" desc:"largest random delay before writing while the Connect leader is unknown"`
+	// ConnectorsURI (SIDECAR_CONNECTORS_URI) is where the connector files
+	// are: an s3:// prefix or a file:// directory. Empty is allowed by
+	// Validate, but run refuses to start without it.
+	ConnectorsURI string `envconfig:"SIDECAR_CONNECTORS_URI" desc:"desired connectors (run needs it): s3://bucket/prefix/ (needs AWS_REGION) or file:///dir of *.json"`
+	// Interval (SIDECAR_RECONCILE_INTERVAL) is the time between two full
+	// cycles (a file change starts one sooner); readiness goes stale
+	// after twice it.
+	Interval time.Duration `envconfig:"SIDECAR_RECONCILE_INTERVAL" default:"30s" desc:"time between full reconcile cycles"`
+	// PollInterval (SIDECAR_POLL_INTERVAL) is how often an s3:// prefix is
+	// listed for changed ETags; file:// directories are watched instead.
+	PollInterval time.Duration `envconfig:"SIDECAR_POLL_INTERVAL" default:"15s" desc:"S3 ETag polling interval for connector files"`
+	// Prune (SIDECAR_PRUNE) deletes connectors that no file names, but
+	// only when the desired set is complete and not empty, and only by the
+	// leader (or by anyone while the leader is unknown). False: they are
+	// only reported.
+	Prune bool `envconfig:"SIDECAR_PRUNE" default:"false" desc:"delete connectors whose file was removed"`
+	// AutoRestart (SIDECAR_AUTO_RESTART) restarts FAILED connectors and
+	// tasks on Strimzi's schedule (at once, then 2, 6, 12 ... minutes, then
+	// hourly). False: failures are left to the operator.
+	AutoRestart bool `envconfig:"SIDECAR_AUTO_RESTART" default:"true" desc:"restart FAILED connectors and tasks on Strimzi's backoff schedule"`
+	// MaxRestarts (SIDECAR_MAX_RESTARTS) is how many auto-restarts a
+	// connector gets before the reconciler gives up on it, until it has run
+	// without failing for longer than the next delay; 0 is no limit.
+	MaxRestarts int `envconfig:"SIDECAR_MAX_RESTARTS" default:"0" desc:"most auto-restarts per connector before giving up (0: no limit)"`
+	// WriteJitter (SIDECAR_WRITE_JITTER) is the largest random delay
+	// before writing while the leader is unknown, so that sidecars do not
+	// write together; 0 writes at once.
+	WriteJitter time.Duration `envconfig:"SIDECAR_WRITE_JITTER" default:"5s" desc:"largest random delay before writing while the Connect leader is unknown"`
+	// ShutdownGrace (SIDECAR_SHUTDOWN_GRACE) is how long requests under way
+	// at SIGTERM may still run before they are cancelled.
 	ShutdownGrace time.Duration `envconfig:"SIDECAR_SHUTDOWN_GRACE" default:"5s" desc:"time allowed to finish in-flight work on SIGTERM"`
 }
 

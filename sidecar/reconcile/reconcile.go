@@ -92,19 +92,37 @@ type Options struct {
 	// WriteJitter, the largest delay before writing while the leader is
 	// unknown; Run reads the intervals and the shutdown grace from it.
 	Config
-	Leadership Leadership   // nil: Always
-	Metrics    Metrics      // nil: NopMetrics
-	Logger     *slog.Logger // nil: discard
-	Now        func() time.Time
+	// Leadership says whether this sidecar may write; nil is Always.
+	Leadership Leadership
+	// Metrics receives the outcomes; nil is NopMetrics.
+	Metrics Metrics
+	// Logger receives the changes made and the failures, each failure
+	// logged once until it changes; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the restart schedule and the failure backoff;
+	// nil is time.Now.
+	Now func() time.Time
 	// Sleep waits d or until ctx ends (nil: retry.Wait); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 
-	ConflictRetries int           // 409s retried per connector per cycle (6)
-	ServerRetries   int           // 5xx and transport errors retried per connector per cycle (2)
-	RetryBase       time.Duration // first retry delay within a cycle (200ms), doubled per retry
-	RetryMax        time.Duration // largest retry delay within a cycle (5s)
-	FailureBackoff  time.Duration // first wait across cycles after a failed connector (30s), doubled
-	FailureMax      time.Duration // largest wait across cycles (10m)
+	// ConflictRetries is how many answers a rebalance explains (a 409, or
+	// the 500 of a read while one is pending) are retried per connector per
+	// cycle; 0 or less is 6.
+	ConflictRetries int
+	// ServerRetries is how many other 5xx answers and transport errors are
+	// retried per connector per cycle; 0 or less is 2.
+	ServerRetries int
+	// RetryBase is the first retry delay within a cycle, doubled per
+	// retry; 0 or less is 200ms.
+	RetryBase time.Duration
+	// RetryMax caps the retry delay within a cycle; 0 or less is 5s.
+	RetryMax time.Duration
+	// FailureBackoff is the first wait, across cycles, before a connector
+	// whose retries ran out is tried again, doubled per failure; 0 or less
+	// is 30s.
+	FailureBackoff time.Duration
+	// FailureMax caps the wait across cycles; 0 or less is 10m.
+	FailureMax time.Duration
 }
 
 // Reconciler converges Connect to desired sets. Cycle calls must not overlap.
@@ -186,10 +204,16 @@ func New(c Connect, opts Options) *Reconciler {
 
 // ConnectorError is Connect refusing or failing a change to one connector.
 type ConnectorError struct {
+	// Connector is the connector's name.
 	Connector string
-	File      string
-	Op        string // create, update, pause, resume, stop, restart, delete, read
-	Err       error  // a *connect.Error when Connect answered
+	// File is the connector file that declares it; empty for a pruned
+	// connector, which no file names.
+	File string
+	// Op is what failed: create, update, pause, resume, stop, restart,
+	// delete or read.
+	Op string
+	// Err is the cause: a *connect.Error when Connect answered.
+	Err error
 }
 
 func (e *ConnectorError) Error() string {
@@ -208,15 +232,34 @@ func (e *ConnectorError) Unwrap() error { return e.Err }
 
 // Report is the result of one cycle.
 type Report struct {
-	Reached   bool              // Connect answered the listing
-	Applied   bool              // Reached, and nothing is left to retry
-	Outcomes  map[string]string // by connector
-	Errors    []error           // *desired.FileError and *ConnectorError
-	Unmanaged []string          // connectors in Connect that no file names
-	Writes    int
-	Restarts  int
-	Leader    bool
-	Known     bool
+	// Reached is true when Connect answered the listing of connectors;
+	// when false, no connector was compared or written.
+	Reached bool
+	// Applied is true when Reached, no connector failed in the cycle other
+	// than those Connect refused with a 400 (held until their file
+	// changes), and the cycle was not cut short by its context.
+	Applied bool
+	// Outcomes is each connector's Outcome* value, by connector name,
+	// including connectors deleted by Prune.
+	Outcomes map[string]string
+	// Errors are the cycle's failures: *desired.FileError,
+	// *ConnectorError, or the listing's error when not Reached.
+	Errors []error
+	// Unmanaged are the connectors in Connect that no file names and that
+	// were not deleted, sorted.
+	Unmanaged []string
+	// Writes counts the changes Connect accepted in the cycle (creates,
+	// config updates, state changes, deletes); restarts are not counted.
+	Writes int
+	// Restarts counts the auto-restarts made in the cycle.
+	Restarts int
+	// Leader and Known are the cycle's Leadership answer: Leader is
+	// whether this sidecar leads the Connect group, meaningful only when
+	// Known.
+	Leader bool
+	// Known is false while the leader could not be determined; every
+	// sidecar then writes, after the write jitter.
+	Known bool
 	// Statuses are every connector's status as the cycle's listing saw
 	// them, before any write of the cycle; nil when Connect was not reached.
 	Statuses map[string]connect.ConnectorStatus

@@ -44,8 +44,12 @@ var errDeadline = errors.New("SIDECAR_FETCH_DEADLINE")
 
 // Error names the URI an operation failed on.
 type Error struct {
+	// URI is the URI as the caller gave it.
 	URI string
-	Op  string
+	// Op is what failed: get (s3), read (file) or list.
+	Op string
+	// Err is the cause; errors.Is matches ErrNotFound, ErrAccessDenied,
+	// ErrTooLarge or ErrNotRegular through it when one of them applies.
 	Err error
 }
 
@@ -54,10 +58,17 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Object describes one object or file.
 type Object struct {
-	URI     string // full URI of the object
-	Name    string // path relative to the listed prefix or directory
-	Version string // S3 ETag, or a digest of a file's contents
-	Size    int64
+	// URI is the object's full URI, which Get accepts.
+	URI string
+	// Name is the path relative to the listed prefix or directory; for
+	// Get, the base name.
+	Name string
+	// Version changes whenever the content does: the S3 ETag without its
+	// quotes; for a file, "<size>-<mtime in ns>" when listed and the hex
+	// SHA-256 of its contents when fetched.
+	Version string
+	// Size is the object's size in bytes.
+	Size int64
 }
 
 // Options bound every fetch.

@@ -10,12 +10,19 @@ import (
 
 // URI is a parsed s3:// or file:// location.
 type URI struct {
-	Scheme    string // "s3" or "file"
-	Bucket    string // s3 only
-	Key       string // s3 object key or key prefix, without a leading slash
-	VersionID string // s3 only, from ?versionId=
-	Path      string // file only: an absolute, cleaned path
-	raw       string
+	// Scheme is "s3" or "file".
+	Scheme string
+	// Bucket is the S3 bucket; empty for file.
+	Bucket string
+	// Key is the S3 object key or key prefix, without a leading slash;
+	// empty for file, and may be empty (the whole bucket) for a prefix.
+	Key string
+	// VersionID is the S3 object version from ?versionId=; empty for the
+	// latest version and for file.
+	VersionID string
+	// Path is the file's absolute, cleaned path; empty for s3.
+	Path string
+	raw  string
 }
 
 func (u URI) String() string { return u.raw }

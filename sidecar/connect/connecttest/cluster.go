@@ -58,25 +58,39 @@ const (
 // Event is one change of cluster state. Hooks run after the cluster's lock
 // is released, so they may call back into the Cluster.
 type Event struct {
-	Kind      EventKind
+	// Kind is what changed.
+	Kind EventKind
+	// Connector is the name of the connector that changed.
 	Connector string
 }
 
 // Offset is one committed source offset, as GET .../offsets shows it.
 type Offset struct {
+	// Partition is the source partition; for MM2, {"cluster", "topic",
+	// "partition"}.
 	Partition map[string]any `json:"partition"`
-	Offset    map[string]any `json:"offset"`
+	// Offset is the committed position in it; for MM2, {"offset"}.
+	Offset map[string]any `json:"offset"`
 }
 
 // Task describes one task of a connector, for tests and hooks.
 type Task struct {
+	// Connector is the name of the task's connector.
 	Connector string
-	ID        int
-	Class     string // the connector's class
-	Config    map[string]string
-	State     string
-	WorkerID  string
-	Trace     string
+	// ID is the task's number within its connector, from 0.
+	ID int
+	// Class is the connector's class (connector.class).
+	Class string
+	// Config is a copy of the connector's config, which every task of
+	// this double runs with.
+	Config map[string]string
+	// State is the task's state as GET .../status reports it.
+	State string
+	// WorkerID is the address (Worker.ID) of the worker the task is
+	// assigned to.
+	WorkerID string
+	// Trace is the stack trace of a FAILED task; empty otherwise.
+	Trace string
 }
 
 // Fault makes matching requests fail or slow down. Zero fields match
@@ -85,13 +99,23 @@ type Task struct {
 // AnyWorker). Status 0 only delays. Times is how many requests it affects
 // (0: for the cluster's lifetime).
 type Fault struct {
-	Method  string
-	Path    string
-	Worker  int
-	Status  int
+	// Method is the HTTP method matched; empty matches any.
+	Method string
+	// Path is a prefix of the request paths matched; empty matches any.
+	Path string
+	// Worker is the index of the worker whose requests are matched, 0 the
+	// first; AnyWorker matches every worker.
+	Worker int
+	// Status is the HTTP status answered instead of the real answer; 0
+	// only delays.
+	Status int
+	// Message is the error body's message when Status is set.
 	Message string
-	Delay   time.Duration
-	Times   int
+	// Delay is waited before answering (or failing); 0 is none.
+	Delay time.Duration
+	// Times is how many requests the fault affects; 0 is every request for
+	// the cluster's lifetime.
+	Times int
 }
 
 // AnyWorker matches every worker in a Fault.

@@ -21,7 +21,10 @@ import (
 // Server is an in-memory S3 endpoint over plain HTTP. Plain HTTP matters:
 // over HTTPS gofakes3 stores the SDK's aws-chunked framing as the object.
 type Server struct {
-	URL     string
+	// URL is the endpoint, http://127.0.0.1:<port>, for AWS_ENDPOINT_URL.
+	URL string
+	// Backend is the in-memory store, for tests that read or change it
+	// without going through HTTP.
 	Backend *s3mem.Backend
 	srv     *httptest.Server
 }

@@ -53,20 +53,30 @@ type Fetcher interface {
 
 // Options are the inputs of one bootstrap run.
 type Options struct {
+	// Config says where the files come from, where they go and how stores
+	// are checked.
 	Config Config
 	// Environ is the process environment in os.Environ form; its CONNECT_*
 	// variables become worker properties.
 	Environ []string
+	// Fetcher reads the s3:// and file:// URIs of Config; a
+	// *source.Reader, whose deadline bounds the fetches made together.
 	Fetcher Fetcher
 	// MetadataURI is ECS_CONTAINER_METADATA_URI_V4; empty outside ECS.
 	MetadataURI string
-	HTTPClient  *http.Client // for the task metadata endpoint; nil for a default
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// HTTPClient asks the task metadata endpoint; nil is a client with a
+	// 5 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock certificates are judged by; nil is time.Now.
+	Now func() time.Time
+	// Logger hears what was written and every certificate close to expiry;
+	// nil discards.
+	Logger *slog.Logger
 }
 
 // Store is a checked keystore or truststore and the file it is written to.
 type Store struct {
+	// Store is the opened store: its role, type and certificates.
 	javaconfig.Store
 	// Path is the file in the config directory that holds the store.
 	Path string
@@ -74,10 +84,15 @@ type Store struct {
 
 // Result says what a run wrote.
 type Result struct {
-	Dir     string
-	Files   []Written
-	Stores  []Store
-	Removed []string // stale stores of the other format
+	// Dir is the config directory written (Config.ConfigDir).
+	Dir string
+	// Files are the files written, in the order written.
+	Files []Written
+	// Stores are the keystore and truststore written, when configured.
+	Stores []Store
+	// Removed are stale stores of the other format (a keystore.p12 left
+	// beside a new keystore.jks), deleted so the worker cannot read them.
+	Removed []string
 }
 
 // Run builds the config directory. Everything is fetched and checked before

@@ -283,6 +283,12 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.KeepControlRecords(),
 			kgo.FetchMaxWait(200*time.Millisecond),
+			// The first measurement reads every checkpoint, and kgo turns
+			// a whole fetch into records of about 150 bytes each while it
+			// holds the next: 1 MiB of compressed checkpoints made 100,000
+			// of them at once, which set the sidecar's peak memory.
+			kgo.FetchMaxBytes(256<<10),
+			kgo.FetchMaxPartitionBytes(256<<10),
 		)
 		if err != nil {
 			s.close()

@@ -35,6 +35,7 @@ func decodeSourceOffsets(r io.Reader, fn func(cluster, topic string, partition i
 	return d.decode(fn)
 }
 
+// decode is decodeSourceOffsets reading through the buffer d was given.
 func (d *offsetsDecoder) decode(fn func(cluster, topic string, partition int32, offset int64) error) error {
 	c, ok := d.next()
 	if !ok {

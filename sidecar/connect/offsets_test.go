@@ -328,7 +328,7 @@ func FuzzSourceOffsets(f *testing.F) {
 	f.Add([]byte(`{"offsets":[{"partition":{"cluster":"s","topic":"t","partition":"0"},"offset":{"offset":-0.0}}], "x": [1,2]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var got []entry
-		gotErr := decodeSourceOffsets(json.NewDecoder(bytes.NewReader(body)), func(c, tp string, p int32, o int64) error {
+		gotErr := decodeSourceOffsets(bytes.NewReader(body), func(c, tp string, p int32, o int64) error {
 			got = append(got, entry{c, tp, p, o})
 			return nil
 		})

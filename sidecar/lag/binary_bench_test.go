@@ -42,6 +42,10 @@ var benchSizes = []struct {
 // compare both in one run:
 //
 //	go test ./sidecar/lag -run '^$' -bench 'Benchmark(Cycle|Binary)/partitions=100000$' -benchtime 3x
+//
+// With MM2_BENCH_BASELINE_BIN naming another connect-sidecar binary (one
+// built from an earlier commit), each case also runs that binary, as
+// baseline,gomemlimit=…, against the same clusters in the same run.
 func BenchmarkBinary(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "connect-sidecar")
 	build := exec.Command("go", "build", "-o", bin, "../cmd/connect-sidecar")
@@ -54,8 +58,16 @@ func BenchmarkBinary(b *testing.B) {
 			url := startFixture(b, size.topics, size.parts)
 			// As the task definition runs it (GOMEMLIMIT set), and without
 			// a memory limit as the baseline, in the same run.
-			b.Run("gomemlimit="+limit, func(b *testing.B) { benchBinary(b, bin, url, "GOMEMLIMIT="+limit) })
-			b.Run("gomemlimit=off", func(b *testing.B) { benchBinary(b, bin, url) })
+			for _, env := range [][]string{{"GOMEMLIMIT=" + limit}, nil} {
+				name := "gomemlimit=off"
+				if env != nil {
+					name = "gomemlimit=" + limit
+				}
+				if base := os.Getenv("MM2_BENCH_BASELINE_BIN"); base != "" {
+					b.Run("baseline,"+name, func(b *testing.B) { benchBinary(b, base, url, env...) })
+				}
+				b.Run(name, func(b *testing.B) { benchBinary(b, bin, url, env...) })
+			}
 		})
 	}
 }

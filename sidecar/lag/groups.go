@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -21,13 +20,22 @@ import (
 
 // partState is one partition of a group while a measurement runs: what
 // GroupPartition holds but for what the checkpoint index and the target's
-// end offsets give when it is judged, in a third of the memory.
+// end offsets give when it is judged, in a quarter of the memory.
 type partState struct {
-	topic     *TopicLag // the source topic
+	topic     int32 // the source topic, by its index in the measurement's topics
 	partition int32
 	source    int64
-	target    int64 // -1: no offset committed on the target
-	unknown   string
+	target    int64   // -1: no offset committed on the target
+	unknown   *string // why an offset could not be read; nil when all were
+}
+
+// byTopicPartition orders partStates as their GroupPartitions are listed:
+// topics are sorted by name.
+func byTopicPartition(a, b partState) int {
+	if c := cmp.Compare(a.topic, b.topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.partition, b.partition)
 }
 
 // groups judges every consumer group the checkpoint connector covers.
@@ -56,10 +64,10 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		names = slices.Compact(names)
 	}
 	sort.Strings(names)
-	selected := make(map[string]*TopicLag, len(topics))
+	selected := make(map[string]int32, len(topics))
 	for i := range topics {
 		if s.cpTopics.Match(topics[i].Topic) {
-			selected[topics[i].Topic] = &topics[i]
+			selected[topics[i].Topic] = int32(i)
 		}
 	}
 
@@ -76,30 +84,29 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			out[i].Unknown = fails.add(ItemGroup, s.src.Wrap("group "+group+" offsets", err))
 			return
 		}
+		// Topics are looked up once each, not once per partition.
 		n := 0
-		eachPartition(committed, func(topic string, _ int32, _ int64, _ error) {
-			if selected[topic] != nil {
-				n++
+		for j := range committed {
+			if _, ok := selected[committed[j].Topic]; ok {
+				eachPartition(committed[j:j+1], func(string, int32, int64, error) { n++ })
 			}
-		})
+		}
 		ps := make([]partState, 0, n)
-		eachPartition(committed, func(topic string, p int32, at int64, err error) {
-			t := selected[topic]
-			if t == nil {
-				return
+		for j := range committed {
+			t, ok := selected[committed[j].Topic]
+			if !ok {
+				continue
 			}
-			st := partState{topic: t, partition: p, source: at, target: -1}
-			if err != nil {
-				st.unknown = fails.add(ItemGroupPartition, s.src.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
-			}
-			ps = append(ps, st)
-		})
-		slices.SortFunc(ps, func(a, b partState) int {
-			if a.topic != b.topic {
-				return strings.Compare(a.topic.Topic, b.topic.Topic)
-			}
-			return cmp.Compare(a.partition, b.partition)
-		})
+			eachPartition(committed[j:j+1], func(topic string, p int32, at int64, err error) {
+				st := partState{topic: t, partition: p, source: at, target: -1}
+				if err != nil {
+					why := fails.add(ItemGroupPartition, s.src.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, topic, p), err))
+					st.unknown = &why
+				}
+				ps = append(ps, st)
+			})
+		}
+		slices.SortFunc(ps, byTopicPartition)
 		parts[i] = ps
 	})
 	// Only groups with offsets MM2 would checkpoint are covered, and those
@@ -126,8 +133,8 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	markAll := func(why string) {
 		for _, ps := range parts {
 			for j := range ps {
-				if ps[j].unknown == "" {
-					ps[j].unknown = why
+				if ps[j].unknown == nil {
+					ps[j].unknown = &why
 				}
 			}
 		}
@@ -136,7 +143,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 	var endErrs map[topicPartition]error
 	judge := func() []GroupReadiness {
 		for i := range out {
-			m.judgeGroup(s, &out[i], parts[i], ends, endErrs, snap, fails, detail)
+			m.judgeGroup(s, topics, &out[i], parts[i], ends, endErrs, snap, fails, detail)
 			parts[i] = nil // judged: let it go before the next group's partitions are built
 		}
 		return out
@@ -152,7 +159,7 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 		markAll("checkpoints " + fails.add(ItemGroupPartition, s.tgt.Wrap("read "+s.cpTopic, err)))
 		return judge()
 	}
-	remote, err := targetTopics(ctx, s.tgtCl, parts)
+	remote, err := targetTopics(ctx, s.tgtCl, topics, parts)
 	if err != nil {
 		unreachable(snap, s.tgt, "metadata", err)
 		markAll("target " + fails.add(ItemGroupPartition, s.tgt.Wrap("metadata", err)))
@@ -166,46 +173,47 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 			byName[out[i].Group] = i
 		}
 	}
-	upstream := make(map[string]string, len(topics))
-	for _, t := range topics {
-		upstream[t.RemoteTopic] = t.Topic
+	upstream := make(map[string]int32, len(topics))
+	for i, t := range topics {
+		upstream[t.RemoteTopic] = int32(i)
 	}
-	find := func(ps []partState, topic string, p int32) *partState {
-		i := sort.Search(len(ps), func(i int) bool {
-			return ps[i].topic.Topic > topic || ps[i].topic.Topic == topic && ps[i].partition >= p
-		})
-		if i < len(ps) && ps[i].topic.Topic == topic && ps[i].partition == p {
-			return &ps[i]
+	find := func(ps []partState, topic, p int32) *partState {
+		i, ok := slices.BinarySearchFunc(ps, partState{topic: topic, partition: p}, byTopicPartition)
+		if !ok {
+			return nil
 		}
-		return nil
+		return &ps[i]
 	}
 	eachGroupOffsets(ctx, s.tgtAdm, s.tgtCl, groupNames, remote.ids, func(group string, committed []kmsg.OffsetFetchResponseGroupTopic, err error) {
 		ps := parts[byName[group]]
 		if err != nil {
 			why := "target " + fails.add(ItemGroupPartition, s.tgt.Wrap("group "+group+" offsets", err))
 			for j := range ps {
-				if ps[j].unknown == "" {
-					ps[j].unknown = why
+				if ps[j].unknown == nil {
+					ps[j].unknown = &why
 				}
 			}
 			return
 		}
-		eachPartition(committed, func(remote string, p int32, at int64, err error) {
-			topic, ok := upstream[remote]
+		for j := range committed {
+			topic, ok := upstream[committed[j].Topic]
 			if !ok {
-				return
+				continue
 			}
-			st := find(ps, topic, p)
-			switch {
-			case st == nil:
-			case err != nil:
-				if st.unknown == "" {
-					st.unknown = "target " + fails.add(ItemGroupPartition, s.tgt.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+			eachPartition(committed[j:j+1], func(remote string, p int32, at int64, err error) {
+				st := find(ps, topic, p)
+				switch {
+				case st == nil:
+				case err != nil:
+					if st.unknown == nil {
+						why := "target " + fails.add(ItemGroupPartition, s.tgt.Wrap(fmt.Sprintf("group %s %s[%d] offset", group, remote, p), err))
+						st.unknown = &why
+					}
+				default:
+					st.target = at
 				}
-			default:
-				st.target = at
-			}
-		})
+			})
+		}
 	})
 	ends, endErrs = remote.ends(ctx, s.tgtCl)
 	return judge()
@@ -215,29 +223,31 @@ func (m *Measurer) groups(ctx context.Context, s *clusterState, topics []TopicLa
 // checkpoints and the target's end offsets, and sets the group's verdict.
 // With detail the group keeps its partitions; without, the snapshot
 // counts the unknown ones.
-func (m *Measurer) judgeGroup(s *clusterState, g *GroupReadiness, parts []partState, ends map[string][]int64, endErrs map[topicPartition]error, snap *Snapshot, fails *failures, detail bool) {
+func (m *Measurer) judgeGroup(s *clusterState, topics []TopicLag, g *GroupReadiness, parts []partState, ends map[string][]int64, endErrs map[topicPartition]error, snap *Snapshot, fails *failures, detail bool) {
 	var v groupVerdict
 	if detail {
 		g.Partitions = make([]GroupPartition, 0, len(parts))
 	}
 	// Names are looked up once per group and topic, not per partition:
 	// parts are sorted by topic.
-	groupID, groupOK := s.nameIDs[g.Group]
 	var topic *TopicLag
-	var topicID uint32
-	var topicOK bool
+	var cps *cpPartitions
 	var end []int64
 	for i := range parts {
 		st := &parts[i]
-		if st.topic != topic {
-			topic, end = st.topic, ends[st.topic.RemoteTopic]
-			topicID, topicOK = s.nameIDs[topic.Topic]
+		if topic == nil || &topics[st.topic] != topic {
+			topic = &topics[st.topic]
+			end = ends[topic.RemoteTopic]
+			cps = s.checkpoints.of(g.Group, topic.Topic)
 		}
 		p := GroupPartition{
-			Topic: st.topic.Topic, RemoteTopic: st.topic.RemoteTopic, Partition: st.partition,
-			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target, Unknown: st.unknown,
+			Topic: topic.Topic, RemoteTopic: topic.RemoteTopic, Partition: st.partition,
+			SourceOffset: st.source, Upstream: -1, Downstream: -1, TargetOffset: st.target,
 		}
-		if cp, ok := s.checkpoints[cpKey{groupID, topicID, p.Partition}]; ok && groupOK && topicOK {
+		if st.unknown != nil {
+			p.Unknown = *st.unknown
+		}
+		if cp, ok := cps.get(p.Partition); ok {
 			p.HasCheckpoint, p.Upstream, p.Downstream = true, cp.upstream, cp.downstream
 		}
 		if int(p.Partition) < len(end) {
@@ -474,11 +484,22 @@ type remoteTopics struct {
 // targetTopics asks the target for the metadata of the topics the groups
 // use. A topic missing on the target is left out; the partitions of a
 // topic whose metadata is refused (not authorized, for one) are in errs.
-func targetTopics(ctx context.Context, cl *kgo.Client, groups [][]partState) (remoteTopics, error) {
-	want := map[string]int32{}
+func targetTopics(ctx context.Context, cl *kgo.Client, topics []TopicLag, groups [][]partState) (remoteTopics, error) {
+	// The partitions each topic needs, by index first: a map lookup per
+	// topic instead of one per partition. -1: no group uses the topic.
+	need := make([]int32, len(topics))
+	for i := range need {
+		need[i] = -1
+	}
 	for _, ps := range groups {
 		for _, p := range ps {
-			want[p.topic.RemoteTopic] = max(want[p.topic.RemoteTopic], p.partition+1)
+			need[p.topic] = max(need[p.topic], p.partition+1, 0)
+		}
+	}
+	want := map[string]int32{}
+	for i, n := range need {
+		if n >= 0 {
+			want[topics[i].RemoteTopic] = max(want[topics[i].RemoteTopic], n)
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -622,11 +643,7 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 			if r.Value == nil {
 				// A tombstone deletes the group's checkpoint.
 				if g, t, p, err := mm2.DecodeCheckpointKey(r.Key); err == nil {
-					gi, gok := s.nameIDs[string(g)]
-					ti, tok := s.nameIDs[string(t)]
-					if gok && tok {
-						delete(s.checkpoints, cpKey{gi, ti, p})
-					}
+					s.checkpoints.delete(g, t, p)
 				}
 				return
 			}
@@ -635,7 +652,7 @@ func (m *Measurer) catchUpCheckpoints(ctx context.Context, s *clusterState) erro
 				decodeErrs++
 				return
 			}
-			s.checkpoints[cpKey{s.nameID(g), s.nameID(t), p}] = cpVal{up, down}
+			s.checkpoints.set(g, t, p, cpVal{up, down})
 		})
 	}
 	if decodeErrs > 0 {

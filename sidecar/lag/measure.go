@@ -79,16 +79,6 @@ func (m *Measurer) Close() {
 	}
 }
 
-// cpKey is a checkpoint's group, topic (by their ids in
-// clusterState.nameIDs) and partition: 12 bytes where two strings took 32,
-// for an index that holds every checkpoint of every group.
-type cpKey struct {
-	group, topic uint32
-	partition    int32
-}
-
-type cpVal struct{ upstream, downstream int64 }
-
 // clusterState is everything derived from one version of the connector
 // configs: the clients and the checkpoints consumed so far.
 type clusterState struct {
@@ -103,9 +93,8 @@ type clusterState struct {
 	hasCPC         bool
 	policy         mm2.Policy
 	cpTopic        string
-	checkpoints    map[cpKey]cpVal
+	checkpoints    checkpointIndex
 	cpNext         map[int32]int64
-	nameIDs        map[string]uint32 // ids of the group and topic names of checkpoints
 	srcReqs        requestCount
 	tgtReqs        requestCount
 	// What the last measurement saw, to keep a row for every topic and
@@ -138,16 +127,6 @@ func (s *clusterState) close() {
 			c.Close()
 		}
 	}
-}
-
-// nameID returns the id of a group or topic name, adding it.
-func (s *clusterState) nameID(b []byte) uint32 {
-	if id, ok := s.nameIDs[string(b)]; ok {
-		return id
-	}
-	id := uint32(len(s.nameIDs))
-	s.nameIDs[string(b)] = id
-	return id
 }
 
 // connectors returns the source and checkpoint connector names in use,
@@ -224,9 +203,8 @@ func fingerprint(cfgs ...map[string]string) [32]byte {
 func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]string) (*clusterState, error) {
 	s := &clusterState{
 		fingerprint: fingerprint(mscCfg, cpcCfg),
-		checkpoints: map[cpKey]cpVal{},
+		checkpoints: newCheckpointIndex(),
 		cpNext:      map[int32]int64{},
-		nameIDs:     map[string]uint32{},
 	}
 	var err error
 	if s.src, err = kafka.ClusterFromConnector(mscCfg, kafka.Source, m.opts.Resolver); err != nil {
@@ -295,6 +273,12 @@ func (m *Measurer) newState(ctx context.Context, mscCfg, cpcCfg map[string]strin
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.KeepControlRecords(),
 			kgo.FetchMaxWait(200*time.Millisecond),
+			// The first measurement reads every checkpoint, and kgo turns
+			// a whole fetch into records of about 150 bytes each while it
+			// holds the next: 1 MiB of compressed checkpoints made 100,000
+			// of them at once, which set the sidecar's peak memory.
+			kgo.FetchMaxBytes(256<<10),
+			kgo.FetchMaxPartitionBytes(256<<10),
 		)
 		if err != nil {
 			s.close()

@@ -71,24 +71,37 @@ func (v Verdict) rank() int {
 // Snapshot is one measurement of both clusters. It is not modified after
 // Measure returns it.
 type Snapshot struct {
-	Time                time.Time     `json:"time"`
-	Duration            time.Duration `json:"duration_ns"`
-	SourceAlias         string        `json:"source_alias"`
-	TargetAlias         string        `json:"target_alias"`
-	SourceConnector     string        `json:"source_connector"`
-	CheckpointConnector string        `json:"checkpoint_connector,omitempty"`
+	// Time is when the measurement finished.
+	Time time.Time `json:"time"`
+	// Duration is how long the whole measurement took.
+	Duration time.Duration `json:"duration_ns"`
+	// SourceAlias and TargetAlias are the clusters' aliases in the
+	// MirrorSourceConnector's config (source.cluster.alias,
+	// target.cluster.alias), as MM2 names them in remote topics.
+	SourceAlias string `json:"source_alias"`
+	// TargetAlias: see SourceAlias.
+	TargetAlias string `json:"target_alias"`
+	// SourceConnector is the MirrorSourceConnector measured.
+	SourceConnector string `json:"source_connector"`
+	// CheckpointConnector is the MirrorCheckpointConnector whose
+	// checkpoints judged the groups; empty when there is none, and then
+	// no group is measured.
+	CheckpointConnector string `json:"checkpoint_connector,omitempty"`
 	// Unreachable names, by alias, the clusters a part of this measurement
 	// could not reach at all, with the error; their items are unknown.
 	Unreachable map[string]string `json:"unreachable,omitempty"`
 	// problems holds, by cluster alias, the first diagnosed failure that
 	// kept a whole cluster or some of its items out of the measurement.
 	problems map[string]*kafka.ClusterError
-	// Phases is how long each part of the measurement took; Requests how
-	// many Kafka requests it sent, by cluster alias.
-	Phases   []Phase          `json:"phases"`
+	// Phases is how long each part of the measurement took, in order.
+	Phases []Phase `json:"phases"`
+	// Requests is how many Kafka requests the measurement sent, by
+	// cluster alias.
 	Requests map[string]int64 `json:"requests"`
-	Topics   []TopicLag       `json:"topics"`
-	Groups   []GroupReadiness `json:"groups"`
+	// Topics are the source topics MM2 replicates, sorted by name.
+	Topics []TopicLag `json:"topics"`
+	// Groups are the consumer groups MM2 checkpoints, sorted by name.
+	Groups []GroupReadiness `json:"groups"`
 
 	// unknownGroupPartitions counts, by reason, the unknown partitions of
 	// groups measured without their partitions (MeasureSummary).
@@ -97,7 +110,9 @@ type Snapshot struct {
 
 // Phase is the duration of one part of a measurement.
 type Phase struct {
-	Name     string        `json:"name"`
+	// Name is one of the Phase* constants.
+	Name string `json:"name"`
+	// Duration is how long the phase took.
 	Duration time.Duration `json:"duration_ns"`
 }
 
@@ -112,13 +127,17 @@ const (
 
 // TopicLag is the replication backlog of one source topic.
 type TopicLag struct {
-	Topic       string `json:"topic"`
+	// Topic is the source topic.
+	Topic string `json:"topic"`
+	// RemoteTopic is its copy on the target, named by the replication
+	// policy (src.orders by default, orders with the identity policy).
 	RemoteTopic string `json:"remote_topic"`
 	// Lag sums the partitions whose lag is known.
 	Lag int64 `json:"lag"`
 	// Unknown is why the topic's metadata could not be read; its
 	// partitions are then those of the last measurement, each unknown.
-	Unknown    string         `json:"unknown,omitempty"`
+	Unknown string `json:"unknown,omitempty"`
+	// Partitions are the topic's partitions, by number.
 	Partitions []PartitionLag `json:"partitions"`
 }
 
@@ -126,11 +145,20 @@ type TopicLag struct {
 // the last one MM2 copied (or the log start, if it copied none) and the
 // end of the partition.
 type PartitionLag struct {
+	// Partition is the partition's number.
 	Partition int32 `json:"partition"`
-	Start     int64 `json:"log_start"`
-	End       int64 `json:"log_end"`
-	Copied    int64 `json:"last_copied"` // -1: never copied
-	Lag       int64 `json:"lag"`
+	// Start is the source partition's log start offset; -1 when unknown.
+	Start int64 `json:"log_start"`
+	// End is the source partition's end offset (the next offset to be
+	// written); -1 when unknown.
+	End int64 `json:"log_end"`
+	// Copied is the source offset of the last record MM2 copied, from
+	// Connect's offsets of the MirrorSourceConnector; -1: never copied.
+	Copied int64 `json:"last_copied"`
+	// Lag is how many records of the source are not copied yet: End minus
+	// the next offset to copy (Start when MM2 never copied, or when
+	// retention removed records it had not copied yet).
+	Lag int64 `json:"lag"`
 	// Unknown is why the partition's offsets could not be read; Lag is 0
 	// and counts nowhere.
 	Unknown string `json:"unknown,omitempty"`
@@ -138,28 +166,49 @@ type PartitionLag struct {
 
 // GroupReadiness is the cutover verdict of one consumer group.
 type GroupReadiness struct {
-	Group          string  `json:"group"`
-	Verdict        Verdict `json:"verdict"`
-	RecordsBehind  int64   `json:"records_behind"`
-	RecordsSkipped int64   `json:"records_skipped"`
+	// Group is the consumer group's name, the same on both clusters.
+	Group string `json:"group"`
+	// Verdict is the worst of its partitions' verdicts; Synced only when
+	// every partition is synced and none is unknown.
+	Verdict Verdict `json:"verdict"`
+	// RecordsBehind sums its partitions' RecordsBehind.
+	RecordsBehind int64 `json:"records_behind"`
+	// RecordsSkipped sums its partitions' RecordsSkipped.
+	RecordsSkipped int64 `json:"records_skipped"`
 	// Unknown is why the group's committed offsets on the source could not
 	// be read; it then has no partitions.
-	Unknown    string           `json:"unknown,omitempty"`
+	Unknown string `json:"unknown,omitempty"`
+	// Partitions are the partitions the group committed on the source,
+	// by topic and number; empty in a summary (MeasureSummary).
 	Partitions []GroupPartition `json:"partitions"`
 }
 
 // GroupPartition is one partition a group has committed on the source.
 type GroupPartition struct {
-	Topic         string  `json:"topic"`
-	RemoteTopic   string  `json:"remote_topic"`
-	Partition     int32   `json:"partition"`
-	SourceOffset  int64   `json:"source_offset"`
-	HasCheckpoint bool    `json:"has_checkpoint"`
-	Upstream      int64   `json:"checkpoint_upstream"`   // -1 without checkpoint
-	Downstream    int64   `json:"checkpoint_downstream"` // -1 without checkpoint
-	TargetOffset  int64   `json:"target_offset"`         // -1: no offset committed on the target
-	TargetEnd     int64   `json:"target_end"`
-	Verdict       Verdict `json:"verdict"`
+	// Topic is the source topic.
+	Topic string `json:"topic"`
+	// RemoteTopic is its copy on the target.
+	RemoteTopic string `json:"remote_topic"`
+	// Partition is the partition's number, the same on both clusters.
+	Partition int32 `json:"partition"`
+	// SourceOffset is the group's committed offset on the source.
+	SourceOffset int64 `json:"source_offset"`
+	// HasCheckpoint says MM2 checkpointed this partition for the group.
+	HasCheckpoint bool `json:"has_checkpoint"`
+	// Upstream is the latest checkpoint's source offset; -1 without a
+	// checkpoint.
+	Upstream int64 `json:"checkpoint_upstream"`
+	// Downstream is the latest checkpoint's target offset, where a
+	// consumer moved now would resume; -1 without a checkpoint.
+	Downstream int64 `json:"checkpoint_downstream"`
+	// TargetOffset is the group's committed offset on the target (MM2's
+	// group offset sync writes it); -1 when none is committed.
+	TargetOffset int64 `json:"target_offset"`
+	// TargetEnd is the remote partition's end offset on the target.
+	TargetEnd int64 `json:"target_end"`
+	// Verdict is what moving the group's consumers now would do to this
+	// partition (see the Verdict constants).
+	Verdict Verdict `json:"verdict"`
 	// RecordsBehind would be read twice and RecordsSkipped never by a
 	// consumer moved to the target now. Both are counted in source
 	// offsets, assuming MM2 copied the records between the checkpoint and
@@ -370,7 +419,10 @@ func (s *Snapshot) CutoverCheck(groups []string) error {
 }
 
 // NotReadyError says why a cutover check failed.
-type NotReadyError struct{ Reasons []string }
+type NotReadyError struct {
+	// Reasons are one line each: a group or topic and why it is not ready.
+	Reasons []string
+}
 
 func (e *NotReadyError) Error() string {
 	return "not ready for cutover:\n  " + strings.Join(e.Reasons, "\n  ")
@@ -379,11 +431,16 @@ func (e *NotReadyError) Error() string {
 // Reset is one offset a negative-lag fix would commit for a group on the
 // target.
 type Reset struct {
-	Group     string `json:"group"`
-	Topic     string `json:"topic"` // target topic
-	Partition int32  `json:"partition"`
-	From      int64  `json:"from"` // offset the group would resume from now
-	To        int64  `json:"to"`   // the target partition's end offset
+	// Group is the consumer group on the target.
+	Group string `json:"group"`
+	// Topic is the target topic.
+	Topic string `json:"topic"`
+	// Partition is the partition's number.
+	Partition int32 `json:"partition"`
+	// From is the offset the group would resume from now, past the end.
+	From int64 `json:"from"`
+	// To is the target partition's end offset, where the plan moves it.
+	To int64 `json:"to"`
 }
 
 // ResetPlan lists, for the named groups (all when none are named), the

@@ -11,12 +11,19 @@ import (
 // the group's committed offset on the source (Upstream) translated to the
 // target (Downstream). Topic is the source topic name.
 type Checkpoint struct {
-	Group      string
-	Topic      string
-	Partition  int32
-	Upstream   int64
+	// Group is the consumer group, named the same on both clusters.
+	Group string
+	// Topic is the source topic (not its remote name on the target).
+	Topic string
+	// Partition is the partition's number, the same on both clusters.
+	Partition int32
+	// Upstream is the group's committed offset on the source.
+	Upstream int64
+	// Downstream is Upstream translated to the target through MM2's
+	// offset syncs: where a consumer moved to the target resumes.
 	Downstream int64
-	Metadata   string
+	// Metadata is the group's commit metadata, carried over as is.
+	Metadata string
 }
 
 // The wire format is Kafka's protocol Schema encoding (mirror-client's

@@ -209,12 +209,15 @@ type GroupPartition struct {
 	// Verdict is what moving the group's consumers now would do to this
 	// partition (see the Verdict constants).
 	Verdict Verdict `json:"verdict"`
-	// RecordsBehind would be read twice and RecordsSkipped never by a
-	// consumer moved to the target now. Both are counted in source
-	// offsets, assuming MM2 copied the records between the checkpoint and
-	// the group's offsets one for one (compaction and transaction markers
-	// make the true figure smaller).
-	RecordsBehind  int64 `json:"records_behind"`
+	// RecordsBehind is how many records a consumer moved to the target
+	// now would read twice. It is counted in source offsets, assuming MM2
+	// copied the records between the checkpoint and the group's offset one
+	// for one (compaction and transaction markers make the true figure
+	// smaller).
+	RecordsBehind int64 `json:"records_behind"`
+	// RecordsSkipped is how many records a consumer moved to the target
+	// now would never read (a group rewound on the source below its
+	// checkpoint, or a target commit ahead of it); counted as RecordsBehind.
 	RecordsSkipped int64 `json:"records_skipped"`
 	// Unknown is why an offset the verdict needs could not be read.
 	Unknown string `json:"unknown,omitempty"`

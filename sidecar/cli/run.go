@@ -90,18 +90,22 @@ Configuration is read from the environment: see connect-sidecar --help.
 	})
 
 	rec := reconcile.New(client, reconcile.Options{Config: cfg.Reconcile, Leadership: leader, Metrics: reg, Logger: log})
-	parts.Add("reconcile", func(ctx context.Context) error {
-		return rec.Run(ctx, loader, reconcile.RunOptions{
-			WaitForConnect: func(ctx context.Context) error { return client.Wait(ctx, log, connectWaitReport) },
-			Progress:       ready,
-			OnCycle: func(rep reconcile.Report) {
-				reg.SetLeader(rep.Known && rep.Leader)
-				if rep.Statuses != nil {
-					reg.State().Update(rep.Statuses, self.ID, leader.ExportsClusterFacts())
-				}
-			},
-		})
-	})
+	runOpts := reconcile.RunOptions{
+		WaitForConnect: func(ctx context.Context) error { return client.Wait(ctx, log, connectWaitReport) },
+		Progress:       ready,
+		OnCycle: func(rep reconcile.Report) {
+			reg.SetLeader(rep.Known && rep.Leader)
+			if rep.Statuses != nil {
+				reg.State().Update(rep.Statuses, self.ID, leader.ExportsClusterFacts())
+			}
+		},
+	}
+	if jmx != nil && cfg.Reconcile.LeaderWait > 0 {
+		runOpts.WaitForLeader = func(ctx context.Context) bool {
+			return leader.Await(ctx, cfg.Reconcile.LeaderWait, func(ctx context.Context) { _, _ = jmx.Scrape(ctx, io.Discard) })
+		}
+	}
+	parts.Add("reconcile", func(ctx context.Context) error { return rec.Run(ctx, loader, runOpts) })
 	if jmx != nil {
 		parts.Add("jmx", func(ctx context.Context) error { jmx.Run(ctx, jmxRefresh); return nil })
 	}

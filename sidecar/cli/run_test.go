@@ -248,6 +248,7 @@ func TestRunExportsMetricsAndEMF(t *testing.T) {
 				"SIDECAR_JMX_URL":             jmx.URL,
 				"SIDECAR_RECONCILE_INTERVAL":  "300ms",
 				"SIDECAR_WRITE_JITTER":        "10ms",
+				"SIDECAR_LEADER_WAIT":         "300ms",
 				"SIDECAR_LAG_INTERVAL":        "0s",
 				"SIDECAR_CLOUDWATCH_MODE":     "emf",
 				"SIDECAR_CLOUDWATCH_INTERVAL": "200ms",

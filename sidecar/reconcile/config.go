@@ -37,6 +37,10 @@ type Config struct {
 	// before writing while the leader is unknown, so that sidecars do not
 	// write together; 0 writes at once.
 	WriteJitter time.Duration `envconfig:"SIDECAR_WRITE_JITTER" default:"5s" desc:"largest random delay before writing while the Connect leader is unknown"`
+	// LeaderWait (SIDECAR_LEADER_WAIT) bounds the wait at start for the
+	// Connect group leader to be known before the first write; 0 does not
+	// wait. It only applies with a JMX exporter to tell the leader.
+	LeaderWait time.Duration `envconfig:"SIDECAR_LEADER_WAIT" default:"30s" desc:"longest wait at start for the Connect group leader to be known before writing (0: none)"`
 	// ShutdownGrace (SIDECAR_SHUTDOWN_GRACE) is how long requests under way
 	// at SIGTERM may still run before they are cancelled.
 	ShutdownGrace time.Duration `envconfig:"SIDECAR_SHUTDOWN_GRACE" default:"5s" desc:"time allowed to finish in-flight work on SIGTERM"`
@@ -55,6 +59,9 @@ func (r Config) Validate() []error {
 	}
 	if r.PollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_POLL_INTERVAL=%s: must be a positive duration, such as 15s", r.PollInterval))
+	}
+	if r.LeaderWait < 0 {
+		errs = append(errs, fmt.Errorf("SIDECAR_LEADER_WAIT=%s: must be a duration such as 30s, or 0s for none", r.LeaderWait))
 	}
 	if r.MaxRestarts < 0 {
 		errs = append(errs, fmt.Errorf("SIDECAR_MAX_RESTARTS=%d: must be a whole number such as 10, or 0 for no limit", r.MaxRestarts))

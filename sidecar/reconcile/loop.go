@@ -31,6 +31,11 @@ type RunOptions struct {
 	// WaitForConnect blocks until Connect REST answers or ctx ends
 	// ((*connect.Client).Wait); nil: no wait.
 	WaitForConnect func(ctx context.Context) error
+	// WaitForLeader blocks, within its own bound, until the Connect group
+	// leader is known, and says whether it is ((*worker.Leader).Await);
+	// nil: no wait. Sidecars that start together would otherwise all
+	// write at once while none knows the leader.
+	WaitForLeader func(ctx context.Context) bool
 	// Progress hears the loop's state; nil: nobody.
 	Progress Progress
 	// OnCycle sees every cycle's report; nil: nobody.
@@ -50,6 +55,16 @@ func (r *Reconciler) Run(ctx context.Context, files Files, o RunOptions) error {
 	if o.WaitForConnect != nil {
 		if err := o.WaitForConnect(ctx); err != nil || ctx.Err() != nil {
 			return err
+		}
+	}
+	if o.WaitForLeader != nil {
+		progress.Starting("waiting for the Connect group leader to be known")
+		if !o.WaitForLeader(ctx) && ctx.Err() == nil {
+			r.log.Warn("the Connect group leader is not known; writing after a random delay (SIDECAR_WRITE_JITTER) until it is",
+				"check", "that the worker's JMX exporter (SIDECAR_JMX_URL) exports kafka_connect_worker_rebalance_leader (the worker rebalance leader-name)")
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 	changed := make(chan struct{}, 1)

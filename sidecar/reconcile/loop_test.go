@@ -1,11 +1,15 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/desired"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/source"
 )
 
 func TestReportReady(t *testing.T) {
@@ -60,5 +64,42 @@ func TestReportReady(t *testing.T) {
 				t.Errorf("%q in %q", tt.absent, body)
 			}
 		})
+	}
+}
+
+// Run waits for the leader before its first cycle, and writes nothing
+// until the wait is over.
+func TestRunWaitsForTheLeaderFirst(t *testing.T) {
+	c := connecttest.NewCluster(t, 1)
+	dir := t.TempDir()
+	writeFile(t, dir, "hbc.json", `{"name":"hbc","config":{"connector.class":"MirrorHeartbeatConnector"}}`)
+	files, err := desired.NewLoader(source.New(source.Options{}), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(newClient(t, c.URL(), 0), Options{Config: Config{Interval: time.Hour, PollInterval: time.Hour}, Sleep: noSleep})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waited := make(chan struct{})
+	release := make(chan struct{})
+	cycled := make(chan Report, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(ctx, files, RunOptions{
+			WaitForLeader: func(context.Context) bool { close(waited); <-release; return true },
+			OnCycle:       func(rep Report) { cycled <- rep },
+		})
+	}()
+	<-waited
+	if _, exists := c.ConnectorState("hbc"); exists {
+		t.Fatal("hbc created while the leader was awaited")
+	}
+	close(release)
+	if rep := <-cycled; rep.Outcomes["hbc"] != OutcomeCreated {
+		t.Fatalf("first cycle after the wait: %v", rep.Outcomes)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

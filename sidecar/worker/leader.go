@@ -1,9 +1,13 @@
 package worker
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/mm2-fargate/mm2-ecs/sidecar/retry"
 )
 
 // Leader tells whether this worker leads the Connect group, by comparing
@@ -76,4 +80,28 @@ func normalizeURL(raw string) string {
 func (l *Leader) ExportsClusterFacts() bool {
 	leader, known := l.IsLeader()
 	return leader || (!known && l.leader == nil)
+}
+
+// Await waits until the leader is known, polling every second and calling
+// refresh (when not nil) before each look, for at most within. Sidecars
+// starting together would otherwise all write while none knows the leader,
+// and Kafka Connect accepts two creates of one connector made in the same
+// instant (two config records, a needless restart). It reports whether the
+// leader became known; without a leader source it returns false at once.
+func (l *Leader) Await(ctx context.Context, within time.Duration, refresh func(context.Context)) bool {
+	if l.leader == nil {
+		return false
+	}
+	deadline := time.Now().Add(within)
+	for {
+		if refresh != nil {
+			refresh(ctx)
+		}
+		if _, known := l.IsLeader(); known {
+			return true
+		}
+		if time.Until(deadline) <= 0 || retry.Wait(ctx, min(time.Second, time.Until(deadline))) != nil {
+			return false
+		}
+	}
 }

@@ -138,7 +138,7 @@ func TestBootstrapAWSFailuresInPlainWords(t *testing.T) {
 		"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_S3": closed, "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CA_BUNDLE": "",
 		"AWS_PROFILE": "", "AWS_ENDPOINT_URL": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
-		"SIDECAR_FETCH_DEADLINE": "2s", "KAFKA_CONNECT_PROPERTIES_S3_URI": "s3://cfg/workers/w.properties",
+		"SIDECAR_FETCH_DEADLINE": "500ms", "KAFKA_CONNECT_PROPERTIES_S3_URI": "s3://cfg/workers/w.properties",
 	}
 	tests := []struct {
 		name string

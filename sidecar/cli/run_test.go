@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,33 @@ func ready(t *testing.T, addr string) bool {
 	return runHealthcheck(context.Background(), []string{"--addr", addr, "--timeout", "1s"}, &out, &errOut) == 0
 }
 
+// reconcilePass is a series of the reconcile counter: one pass over a
+// connector, by outcome.
+var reconcilePass = regexp.MustCompile(`(?m)^connect_sidecar_reconcile_total\{connector="([^"]*)",outcome="([^"]*)"\} (\d+)$`)
+
+// reconcilePasses counts the reconcile passes over connector the sidecar
+// serving /metrics at addr made, those with outcome only when it is set.
+func reconcilePasses(t *testing.T, addr, connector, outcome string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range reconcilePass.FindAllStringSubmatch(string(body), -1) {
+		if m[1] == connector && (outcome == "" || m[2] == outcome) {
+			c, _ := strconv.Atoi(m[3])
+			n += c
+		}
+	}
+	return n
+}
+
 func TestRun(t *testing.T) {
 	c := connecttest.NewCluster(t, 3)
 	dir := t.TempDir()
@@ -98,7 +126,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("SIDECAR_CONNECT_URL", c.URLs()[2])
 	t.Setenv("SIDECAR_CONNECTORS_URI", "file://"+dir)
 	t.Setenv("SIDECAR_METRICS_ADDR", addr)
-	t.Setenv("SIDECAR_RECONCILE_INTERVAL", "300ms")
+	t.Setenv("SIDECAR_RECONCILE_INTERVAL", "100ms")
 	t.Setenv("SIDECAR_WRITE_JITTER", "10ms")
 	t.Setenv("SIDECAR_LOG_FORMAT", "text")
 	// No JMX exporter and no lag measurement: whatever listens on this
@@ -130,7 +158,11 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the edit", func() bool { cfg, _ := c.Config("mm2-msc"); return cfg["tasks.max"] == "3" })
-	time.Sleep(700 * time.Millisecond) // a couple more cycles
+	// Two passes over mm2-msc after the one that wrote the edit, each of
+	// which would have written again had it seen a difference.
+	eventually(t, "the pass that wrote the edit", func() bool { return reconcilePasses(t, addr, "mm2-msc", "updated") >= 1 })
+	after := reconcilePasses(t, addr, "mm2-msc", "")
+	eventually(t, "two more passes", func() bool { return reconcilePasses(t, addr, "mm2-msc", "") >= after+2 })
 	if c.Writes("mm2-msc") != 2 {
 		t.Fatalf("msc writes %d, want 2 (create, edit)", c.Writes("mm2-msc"))
 	}
@@ -142,7 +174,8 @@ func TestRun(t *testing.T) {
 	c.ResetCounters()
 	stop, logs = startRun(t)
 	eventually(t, "readiness after restart", func() bool { return ready(t, addr) })
-	time.Sleep(700 * time.Millisecond)
+	// Ready: the first pass is done; two more, as above.
+	eventually(t, "three passes", func() bool { return reconcilePasses(t, addr, "mm2-msc", "") >= 3 })
 	if code := stop(); code != 0 || c.TotalWrites() != 0 || c.TotalRestarts() != 0 {
 		t.Fatalf("second start: exit %d, writes %d, restarts %d; logs:\n%s", code, c.TotalWrites(), c.TotalRestarts(), logs.String())
 	}

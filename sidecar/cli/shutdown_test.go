@@ -114,6 +114,12 @@ func TestShutdownFitsStopTimeout(t *testing.T) {
 // status 0, within one grace plus a small bound of the signal, however many
 // cycles were due. A cycle due when the signal came used to start with a
 // fresh grace of its own, so stops took a multiple of the grace.
+//
+// The points are picked from the child's progress, the requests Connect
+// has seen: on the slow cluster, while its k-th request is held (k from 0,
+// before the first, to 4: the wait for Connect, the listing, the read
+// before a create, the create); on the hung one, while the listing hangs.
+// Within the hold the moment is random.
 func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary 20 times")
@@ -121,6 +127,7 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	bin := sidecarBinary(t)
 	const (
 		grace = 300 * time.Millisecond
+		hold  = 250 * time.Millisecond
 		bound = 500 * time.Millisecond // process exit, scrapes answered, clients closed
 		runs  = 20
 	)
@@ -131,7 +138,7 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 	// another and the signal lands anywhere in them; and Connect hung on
 	// every /connectors request, longer than the grace and the test.
 	slow := connecttest.NewCluster(t, 1)
-	slow.InjectFault(connecttest.Fault{Worker: connecttest.AnyWorker, Delay: 250 * time.Millisecond})
+	slow.InjectFault(connecttest.Fault{Worker: connecttest.AnyWorker, Delay: hold})
 	hung := connecttest.NewCluster(t, 1)
 	hung.InjectFault(connecttest.Fault{Path: "/connectors", Worker: connecttest.AnyWorker, Delay: time.Hour})
 	clusters := []*connecttest.Cluster{slow, hung}
@@ -158,7 +165,9 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 		var logs bytes.Buffer
 		cmd := exec.Command(bin, "run")
 		metricsAddr := freeAddr(t)
-		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+metricsAddr, "SIDECAR_CONNECT_URL="+clusters[i%2].URL())
+		c := clusters[i%2]
+		c.ResetCounters()
+		cmd.Env = append(env, "SIDECAR_METRICS_ADDR="+metricsAddr, "SIDECAR_CONNECT_URL="+c.URL())
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -172,7 +181,18 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(rand.N(1500 * time.Millisecond))
+		k := i / 2 % 5
+		if c == hung {
+			k = 2 // GET / answered, the listing hangs
+		}
+		for deadline := time.Now().Add(10 * time.Second); requestsSeen(c) < k; time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("run %d: Connect never saw request %d; logs:\n%s", i, k, logs.String())
+			}
+		}
+		time.Sleep(rand.N(hold))
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -194,4 +214,14 @@ func TestShutdownWithinGraceUnderHeldRequests(t *testing.T) {
 		}
 	}
 	t.Logf("%d stops, grace %s: slowest exit %s after SIGTERM", runs, grace, worst.Round(time.Millisecond))
+}
+
+// requestsSeen counts the requests c has seen since its counters were
+// reset.
+func requestsSeen(c *connecttest.Cluster) int {
+	n := 0
+	for _, v := range c.Requests() {
+		n += v
+	}
+	return n
 }

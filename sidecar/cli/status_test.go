@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,18 +253,15 @@ func TestStatusResetPlanNeedsAnEmptyGroup(t *testing.T) {
 		t.Errorf("--json --reset-plan = %+v", doc)
 	}
 
-	consumer := newKgo(t, env.tgt, kgo.ConsumerGroup("neg"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit())
-	for {
-		d, err := env.tgtAdm.DescribeGroups(ctx, "neg")
-		if err == nil && len(d["neg"].Members) > 0 {
-			break
-		}
-		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		consumer.PollRecords(pctx, 1)
-		pcancel()
-		if ctx.Err() != nil {
-			t.Fatal("the consumer never joined neg on the target")
-		}
+	// The consumer has its partitions once the group is Stable.
+	assigned := make(chan struct{})
+	var once sync.Once
+	consumer := newKgo(t, env.tgt, kgo.ConsumerGroup("neg"), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(assigned) }) }))
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		t.Fatal("the consumer never joined neg on the target")
 	}
 	code, out, errs = run("--reset-plan", "--apply", "neg")
 	if code != 1 || !strings.Contains(errs, "group neg is Stable") || strings.Contains(out, "applied") {

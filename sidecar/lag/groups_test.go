@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,60 +54,68 @@ func TestGroupOffsetsVersions(t *testing.T) {
 
 // TestGroupOffsetsCoordinatorErrors: a group whose coordinator moved is
 // asked again; any other group error makes the group unknown with the
-// error's name, and the measurement goes on.
+// error's name, and the measurement goes on. kgo's backoffs before asking
+// again pass on a bubble's clock.
 func TestGroupOffsetsCoordinatorErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		code    int16
-		times   int
-		unknown string
-	}{
+	for _, tc := range []coordinatorCase{
 		{"coordinator moved once", kerr.NotCoordinator.Code, 1, ""},
 		{"coordinator loading twice", kerr.CoordinatorLoadInProgress.Code, 2, ""},
 		{"not authorized", kerr.GroupAuthorizationFailed.Code, 1, "GROUP_AUTHORIZATION_FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := scenario(t)
-			failed := 0
-			e.src.ControlKey(int16(kmsg.OffsetFetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-				e.src.KeepControl()
-				if failed == tc.times {
-					return nil, nil, false
-				}
-				failed++
-				req := kreq.(*kmsg.OffsetFetchRequest)
-				resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-				resp.Version = req.Version
-				for _, g := range req.Groups {
-					rg := kmsg.NewOffsetFetchResponseGroup()
-					rg.Group, rg.ErrorCode = g.Group, tc.code
-					resp.Groups = append(resp.Groups, rg)
-				}
-				return resp, nil, true
-			})
-			m := NewMeasurer(e.api, MeasurerOptions{})
-			t.Cleanup(m.Close)
-			snap, err := m.Measure(ctxT(t))
-			if failed != tc.times {
-				t.Errorf("%d OffsetFetch requests failed, want %d", failed, tc.times)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.unknown == "" {
-				checkScenarioGroups(t, snap)
-				return
-			}
-			// The one OffsetFetch answered every group with the error.
-			for _, g := range snap.Groups {
-				if g.Verdict != Unknown || g.Unknown != tc.unknown || len(g.Partitions) != 0 {
-					t.Errorf("group %s = %s (%s), want unknown (%s)", g.Group, g.Verdict, g.Unknown, tc.unknown)
-				}
-			}
-			if len(snap.Groups) != 4 || snap.TotalLag() != 14 {
-				t.Errorf("%d groups, lag %d: want the 4 groups, unknown, and the lag measured", len(snap.Groups), snap.TotalLag())
-			}
+			scenarioInBubble(t, func(t *testing.T, e *migration) { testCoordinatorError(t, e, tc) })
 		})
+	}
+}
+
+// coordinatorCase is an error OffsetFetch answers every group with, times
+// times, and the reason it leaves the groups unknown with ("": none).
+type coordinatorCase struct {
+	name    string
+	code    int16
+	times   int
+	unknown string
+}
+
+func testCoordinatorError(t *testing.T, e *migration, tc coordinatorCase) {
+	failed := 0
+	e.src.ControlKey(int16(kmsg.OffsetFetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		e.src.KeepControl()
+		if failed == tc.times {
+			return nil, nil, false
+		}
+		failed++
+		req := kreq.(*kmsg.OffsetFetchRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.Version = req.Version
+		for _, g := range req.Groups {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group, rg.ErrorCode = g.Group, tc.code
+			resp.Groups = append(resp.Groups, rg)
+		}
+		return resp, nil, true
+	})
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: e.clientOpts()})
+	t.Cleanup(m.Close)
+	snap, err := m.Measure(ctxT(t))
+	if failed != tc.times {
+		t.Errorf("%d OffsetFetch requests failed, want %d", failed, tc.times)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.unknown == "" {
+		checkScenarioGroups(t, snap)
+		return
+	}
+	// The one OffsetFetch answered every group with the error.
+	for _, g := range snap.Groups {
+		if g.Verdict != Unknown || g.Unknown != tc.unknown || len(g.Partitions) != 0 {
+			t.Errorf("group %s = %s (%s), want unknown (%s)", g.Group, g.Verdict, g.Unknown, tc.unknown)
+		}
+	}
+	if len(snap.Groups) != 4 || snap.TotalLag() != 14 {
+		t.Errorf("%d groups, lag %d: want the 4 groups, unknown, and the lag measured", len(snap.Groups), snap.TotalLag())
 	}
 }
 
@@ -243,15 +252,23 @@ func TestRewindThroughCutover(t *testing.T) {
 // sends nothing between two measurements, and the second still reads
 // checkpoints written in between.
 func TestCheckpointConsumerIdleBetweenMeasurements(t *testing.T) {
-	e := scenario(t)
+	scenarioInBubble(t, testCheckpointConsumerIdle)
+}
+
+func testCheckpointConsumerIdle(t *testing.T, e *migration) {
 	var reqs requestCounter
-	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.WithHooks(&reqs)}})
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: e.clientOpts(kgo.WithHooks(&reqs))})
 	t.Cleanup(m.Close)
 	if _, err := m.Measure(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	before := reqs.n[kmsg.Fetch].Load()
-	time.Sleep(time.Second)
+	// Past the consumer's fetch wait (200ms) many times over and past the
+	// clients' metadata refresh (5m), on the bubble's clock; then every
+	// goroutine of the bubble is blocked, so a fetch sent meanwhile has
+	// been counted.
+	time.Sleep(6 * time.Minute)
+	synctest.Wait()
 	if n := reqs.n[kmsg.Fetch].Load() - before; n != 0 {
 		t.Errorf("%d fetch requests between measurements, want none", n)
 	}

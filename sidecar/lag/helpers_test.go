@@ -2,14 +2,21 @@ package lag
 
 import (
 	"context"
+	"net"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mm2-fargate/mm2-ecs/internal/memnet"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/mm2"
@@ -32,30 +39,79 @@ type migration struct {
 	srcAdm, tgtAdm *kadm.Client
 	connect        *connecttest.Cluster
 	api            *connect.Client
+	net            *memnet.Network // nil: loopback TCP
 	offsets        []connecttest.Offset
 	policy         mm2.Policy
 }
 
 func newMigration(t testing.TB, mscExtra map[string]string, srcOpts ...kfake.Opt) *migration {
 	t.Helper()
-	e := &migration{t: t}
+	c := connecttest.NewCluster(t, 1)
+	return buildMigration(t, nil, c, c.URL(), mscExtra, srcOpts...)
+}
+
+// Ports of the source and target clusters on an in-memory network, which
+// picks no free port of its own.
+const (
+	srcPort = 9092
+	tgtPort = 9093
+)
+
+// scenarioInBubble runs f in a synctest bubble on the scenario, its Kafka
+// clusters and every client of them on an in-memory network: the clients'
+// retry backoffs and timeouts and the test's own waits pass on the
+// bubble's clock, at once when nothing else is left to run. Connect REST
+// stays on loopback, its workers started outside the bubble (a server
+// blocked on a real socket would keep the clock from moving), behind a
+// proxy that closes each connection after its answer: an idle keep-alive
+// connection would leave a client goroutine of the bubble blocked on a
+// real socket for good.
+func scenarioInBubble(t *testing.T, f func(t *testing.T, e *migration)) {
+	t.Helper()
+	c := connecttest.NewCluster(t, 1)
+	target, err := url.Parse(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	proxy.Config.SetKeepAlivesEnabled(false)
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+	synctest.Test(t, func(t *testing.T) {
+		e := buildMigration(t, &memnet.Network{}, c, proxy.URL, nil)
+		e.fillScenario()
+		f(t, e)
+	})
+}
+
+// buildMigration makes the clusters, their clients and c's connectors,
+// reached through Connect REST at connectURL. With mem set, the clusters
+// listen and their clients dial there.
+func buildMigration(t testing.TB, mem *memnet.Network, c *connecttest.Cluster, connectURL string, mscExtra map[string]string, srcOpts ...kfake.Opt) *migration {
+	t.Helper()
+	e := &migration{t: t, net: mem, connect: c}
+	var srcNet, tgtNet []kfake.Opt
+	if mem != nil {
+		listen := func(_, address string) (net.Listener, error) { return mem.Listen(address) }
+		srcNet = []kfake.Opt{kfake.Ports(srcPort), kfake.ListenFn(listen)}
+		tgtNet = []kfake.Opt{kfake.Ports(tgtPort), kfake.ListenFn(listen)}
+	}
 	var err error
-	if e.src, err = kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, srcOpts...)...); err != nil {
+	if e.src, err = kfake.NewCluster(slices.Concat([]kfake.Opt{kfake.NumBrokers(1)}, srcNet, srcOpts)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.src.Close)
-	if e.tgt, err = kfake.NewCluster(kfake.NumBrokers(1)); err != nil {
+	if e.tgt, err = kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, tgtNet...)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.tgt.Close)
-	e.tgtCl = newClient(t, e.tgt.ListenAddrs())
+	e.tgtCl = newClient(t, e.tgt.ListenAddrs(), e.clientOpts()...)
 	e.tgtAdm = kadm.NewClient(e.tgtCl)
 	if len(srcOpts) == 0 {
-		e.srcCl = newClient(t, e.src.ListenAddrs())
+		e.srcCl = newClient(t, e.src.ListenAddrs(), e.clientOpts()...)
 		e.srcAdm = kadm.NewClient(e.srcCl)
 	}
-	e.connect = connecttest.NewCluster(t, 1)
-	if e.api, err = connect.New(connect.Config{URL: e.connect.URL(), Timeout: 10 * time.Second}, nil); err != nil {
+	if e.api, err = connect.New(connect.Config{URL: connectURL, Timeout: 10 * time.Second}, nil); err != nil {
 		t.Fatal(err)
 	}
 	msc := map[string]string{
@@ -98,6 +154,15 @@ func newClient(t testing.TB, addrs []string, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// clientOpts is opts, with the dialer of the migration's network when it
+// has one: every Kafka client of a test, the Measurer's too, takes them.
+func (e *migration) clientOpts(opts ...kgo.Opt) []kgo.Opt {
+	if e.net == nil {
+		return opts
+	}
+	return append([]kgo.Opt{kgo.Dialer(e.net.DialContext)}, opts...)
 }
 
 func ctxT(t testing.TB) context.Context {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -18,6 +18,14 @@ import (
 func scenario(t *testing.T) *migration {
 	t.Helper()
 	e := newMigration(t, nil)
+	e.fillScenario()
+	return e
+}
+
+// fillScenario makes scenario's topics, records, copies, commits and
+// checkpoints.
+func (e *migration) fillScenario() {
+	e.t.Helper()
 	e.createTopic(e.srcAdm, "orders", 3)
 	e.createTopic(e.srcAdm, "payments", 1)
 	e.createTopic(e.srcAdm, "audit.internal", 1) // excluded by MM2's default filter
@@ -39,7 +47,7 @@ func scenario(t *testing.T) *migration {
 	// payments[0]: emptied on the source by retention before MM2 copied it
 	// (KAFKA-12635): log start = end = 10, nothing on the target.
 	if err := e.src.DeleteRecords("payments", 0, 10); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 
 	e.commit(e.srcAdm, "g-synced", "orders", 0, 10)
@@ -56,7 +64,6 @@ func scenario(t *testing.T) *migration {
 		mm2.Checkpoint{Group: "g-behind", Topic: "orders", Partition: 1, Upstream: 4, Downstream: 4},
 		mm2.Checkpoint{Group: "g-neg", Topic: "payments", Partition: 0, Upstream: 10, Downstream: 10},
 	)
-	return e
 }
 
 func TestMeasureLagAndVerdicts(t *testing.T) {
@@ -179,20 +186,16 @@ func TestApplyResetRefusesActiveGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A consumer of g-neg still runs on the target.
-	cons := newClient(t, e.tgt.ListenAddrs(), kgo.ConsumerGroup("g-neg"), kgo.ConsumeTopics("payments"))
-	ctx := ctxT(t)
-	for {
-		d, err := e.tgtAdm.DescribeGroups(ctx, "g-neg")
-		if err == nil && len(d["g-neg"].Members) > 0 {
-			break
-		}
-		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		cons.PollRecords(pctx, 1)
-		cancel()
-		if ctx.Err() != nil {
-			t.Fatal("consumer never joined")
-		}
+	// A consumer of g-neg still runs on the target: it has its
+	// partitions once the group is Stable.
+	assigned := make(chan struct{})
+	var once sync.Once
+	newClient(t, e.tgt.ListenAddrs(), kgo.ConsumerGroup("g-neg"), kgo.ConsumeTopics("payments"),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(assigned) }) }))
+	select {
+	case <-assigned:
+	case <-ctxT(t).Done():
+		t.Fatal("consumer never joined")
 	}
 	err = m.ApplyResets(ctxT(t), snap.ResetPlan("g-neg"))
 	if err == nil || !strings.Contains(err.Error(), "group g-neg is Stable") {

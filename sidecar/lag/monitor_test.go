@@ -37,9 +37,12 @@ func verdicts(s *Summary) map[string]Verdict {
 	return out
 }
 
-func TestMonitorSummarizes(t *testing.T) {
-	e := scenario(t)
-	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+// TestMonitorSummarizes runs in a bubble: with the source down, the
+// clients give up after their retry timeout on the bubble's clock.
+func TestMonitorSummarizes(t *testing.T) { scenarioInBubble(t, testMonitorSummarizes) }
+
+func testMonitorSummarizes(t *testing.T, e *migration) {
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: e.clientOpts(kgo.RetryTimeout(time.Second))})
 	t.Cleanup(m.Close)
 	clock := &fakeClock{t: time.Now()}
 	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: time.Second}, PartitionDetail: true, Now: clock.now})
@@ -126,10 +129,11 @@ func TestMonitorSummarizes(t *testing.T) {
 
 // TestMonitorTargetDown: with the target down the lag read from the
 // source is still known, and the group partitions that could not be
-// judged are counted by reason.
-func TestMonitorTargetDown(t *testing.T) {
-	e := scenario(t)
-	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second)}})
+// judged are counted by reason. In a bubble, as TestMonitorSummarizes.
+func TestMonitorTargetDown(t *testing.T) { scenarioInBubble(t, testMonitorTargetDown) }
+
+func testMonitorTargetDown(t *testing.T, e *migration) {
+	m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: e.clientOpts(kgo.RetryTimeout(time.Second))})
 	t.Cleanup(m.Close)
 	var logs strings.Builder
 	mon := NewMonitor(m, MonitorOptions{Config: Config{Interval: time.Second}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -114,19 +114,22 @@ func TestUnknownItems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := scenario(t)
-			m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: []kgo.Opt{kgo.RetryTimeout(time.Second), kgo.DialTimeout(time.Second)}})
-			t.Cleanup(m.Close)
-			whole, err := m.Measure(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.fail(t, e)
-			snap, err := m.Measure(ctxT(t))
-			if err != nil {
-				t.Fatalf("measurement failed as a whole: %v", err)
-			}
-			checkUnknown(t, tc, whole, snap)
+			// The clients give up on what keeps failing after their retry
+			// timeout, on the bubble's clock.
+			scenarioInBubble(t, func(t *testing.T, e *migration) {
+				m := NewMeasurer(e.api, MeasurerOptions{ClientOpts: e.clientOpts(kgo.RetryTimeout(time.Second), kgo.DialTimeout(time.Second))})
+				t.Cleanup(m.Close)
+				whole, err := m.Measure(ctxT(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.fail(t, e)
+				snap, err := m.Measure(ctxT(t))
+				if err != nil {
+					t.Fatalf("measurement failed as a whole: %v", err)
+				}
+				checkUnknown(t, tc, whole, snap)
+			})
 		})
 	}
 }

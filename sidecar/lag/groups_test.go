@@ -147,13 +147,7 @@ func TestVerdictPerCase(t *testing.T) {
 		{name: "negative-lag", source: 10, up: 10, down: 10, target: 25, want: NegativeLag},
 		{name: "no-checkpoint", source: 10, noCheckpoint: true, target: none, want: NoCheckpoint},
 	}
-	e := newMigration(t, nil)
-	e.createTopic(e.srcAdm, "orders", 1)
-	e.produce(e.srcCl, "orders", 0, 20)
-	e.createTopic(e.tgtAdm, "orders", 1)
-	e.produce(e.tgtCl, "orders", 0, 20)
-	e.copied("orders", 0, 19)
-	e.createTopic(e.tgtAdm, e.policy.CheckpointsTopic("src"), 1)
+	e := copiedOrders(t)
 	for _, tc := range tests {
 		e.commit(e.srcAdm, tc.name, "orders", 0, tc.source)
 		if !tc.noCheckpoint {
@@ -197,13 +191,7 @@ func TestVerdictPerCase(t *testing.T) {
 // checkpointed it: it is never ready until the target group is reset to
 // where the source group stands.
 func TestRewindThroughCutover(t *testing.T) {
-	e := newMigration(t, nil)
-	e.createTopic(e.srcAdm, "orders", 1)
-	e.produce(e.srcCl, "orders", 0, 20)
-	e.createTopic(e.tgtAdm, "orders", 1)
-	e.produce(e.tgtCl, "orders", 0, 20)
-	e.copied("orders", 0, 19)
-	e.createTopic(e.tgtAdm, e.policy.CheckpointsTopic("src"), 1)
+	e := copiedOrders(t)
 	m := NewMeasurer(e.api, MeasurerOptions{})
 	t.Cleanup(m.Close)
 	step := func(want Verdict, skipped int64, reason string) {
@@ -280,4 +268,18 @@ func testCheckpointConsumerIdle(t *testing.T, e *migration) {
 	if p := snap.group("g-behind").Partitions[0]; p.Upstream != 6 {
 		t.Errorf("g-behind checkpoint = %d after a pause, want 6", p.Upstream)
 	}
+}
+
+// copiedOrders is a migration of one topic, orders, of one partition whose
+// 20 records MM2 has all copied, with the checkpoints topic made and empty.
+func copiedOrders(t *testing.T) *migration {
+	t.Helper()
+	e := newMigration(t, nil)
+	e.createTopic(e.srcAdm, "orders", 1)
+	e.produce(e.srcCl, "orders", 0, 20)
+	e.createTopic(e.tgtAdm, "orders", 1)
+	e.produce(e.tgtCl, "orders", 0, 20)
+	e.copied("orders", 0, 19)
+	e.createTopic(e.tgtAdm, e.policy.CheckpointsTopic("src"), 1)
+	return e
 }

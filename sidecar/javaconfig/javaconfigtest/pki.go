@@ -96,11 +96,7 @@ func (p PKI) JKSKeystore(t testing.TB, storePW, keyPW string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := ks.Store(&b, []byte(storePW)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return storeJKS(t, ks, storePW)
 }
 
 // JKSTruststore is a JKS store with the CA as its one trusted entry,
@@ -115,11 +111,7 @@ func (p PKI) JKSTruststore(t testing.TB, storePW string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := ks.Store(&b, []byte(storePW)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return storeJKS(t, ks, storePW)
 }
 
 // P12Keystore is a PKCS#12 store with the leaf's key and the chain leaf,
@@ -159,4 +151,14 @@ func (p PKI) PEMKeystore(t testing.TB) []byte {
 // PEMTruststore is the CA as PEM text.
 func (p PKI) PEMTruststore() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.CA.Raw})
+}
+
+// storeJKS serializes ks with the store password storePW.
+func storeJKS(t testing.TB, ks keystore.KeyStore, storePW string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := ks.Store(&b, []byte(storePW)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -47,11 +47,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-[[ -n "$env_file" ]] || die "--env-file is required"
-[[ -r "$env_file" ]] || die "${env_file}: cannot read the env file"
-command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is required: https://docs.aws.amazon.com/cli/"
-command -v jq >/dev/null 2>&1 || die "jq is required: install it with your package manager"
-
 # load_settings (lib/settings.bash) fills these; named here so the script
 # reads whole on its own.
 declare -A settings=()

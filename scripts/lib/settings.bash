@@ -18,8 +18,14 @@ stack_keys=(
 )
 
 # load_settings FILE FOR: FOR is deploy (every check) or destroy (names only).
+# It first stops (through the caller's die) when FILE is missing or
+# unreadable, or when aws or jq is not installed.
 load_settings() {
   local file="$1" purpose="$2" line key value problems=()
+  [[ -n "$file" ]] || die "--env-file is required (start from taskdefs/deploy.env.example)"
+  [[ -r "$file" ]] || die "${file}: cannot read the env file"
+  command -v jq >/dev/null 2>&1 || die "jq is required: install it with your package manager"
+  command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is required: https://docs.aws.amazon.com/cli/"
   while IFS= read -r line || [[ -n "$line" ]]; do
     [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
     if [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]]; then

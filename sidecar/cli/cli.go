@@ -101,6 +101,30 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
+// newFlags returns a subcommand's flag set: its errors go to stderr, and
+// --help prints the usage lines, then the flags.
+func newFlags(name string, stderr io.Writer, usage ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		for _, line := range usage {
+			fmt.Fprintln(stderr, line)
+		}
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseStatus is the exit status after a flag parse error: 0 for --help,
+// which printed the usage, and 2 for bad usage, which the flag package
+// has described.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitBadConf
+}
+
 // durationValue is a duration flag whose refusal says what a good value
 // looks like instead of the flag package's "parse error".
 type durationValue time.Duration

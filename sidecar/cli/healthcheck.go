@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,22 +18,16 @@ import (
 // essential container is unhealthy, and a connector file Connect rejects
 // must not restart a worker.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("healthcheck", stderr,
+		"Usage: connect-sidecar healthcheck [--healthz] [--addr HOST:PORT] [--timeout DURATION]",
+		"Asks the running sidecar's /readyz (--healthz: /healthz) and prints the answer.",
+		"Exit status: 0 when it answers 200, 1 otherwise, 2 bad usage or configuration.",
+	)
 	live := fs.Bool("healthz", false, "check liveness (/healthz) instead of readiness (/readyz)")
 	addr := fs.String("addr", "", "address to query (default: SIDECAR_METRICS_ADDR, on 127.0.0.1 when it names no host)")
 	timeout := durationFlag(fs, "timeout", 3*time.Second, "give up after this long, a `duration`")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: connect-sidecar healthcheck [--healthz] [--addr HOST:PORT] [--timeout DURATION]")
-		fmt.Fprintln(fs.Output(), "Asks the running sidecar's /readyz (--healthz: /healthz) and prints the answer.")
-		fmt.Fprintln(fs.Output(), "Exit status: 0 when it answers 200, 1 otherwise, 2 bad usage or configuration.")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadConf
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "connect-sidecar healthcheck: unknown argument %q (see connect-sidecar healthcheck --help)\n", fs.Arg(0))

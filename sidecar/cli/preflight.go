@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,25 +22,19 @@ import (
 // Exit codes of preflight: 0 nothing FAILs, 1 something FAILs, 2 it could
 // not run (bad usage, configuration or connector files).
 func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("preflight", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("preflight", stderr,
+		"Usage: connect-sidecar preflight [--json] [--connectors DIR] [--worker FILE] [--max-workers N]",
+		"Checks what would break the migration before MirrorMaker 2 starts, on both clusters of the",
+		"MirrorSourceConnector's config and on Connect (SIDECAR_CONNECT_URL); changes nothing.",
+		"Exit status: 0 nothing FAILs, 1 something FAILs, 2 could not run.",
+	)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	dir := fs.String("connectors", "", "read the connector files from this directory instead of SIDECAR_CONNECTORS_URI")
 	worker := fs.String("worker", "", "worker properties file (default: connect-distributed.properties in SIDECAR_CONFIG_DIR, when present)")
 	maxWorkers := fs.Int("max-workers", 0, "the service's maximum task count (the scaling policy's --max); 0: unknown")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: connect-sidecar preflight [--json] [--connectors DIR] [--worker FILE] [--max-workers N]")
-		fmt.Fprintln(stderr, "Checks what would break the migration before MirrorMaker 2 starts, on both clusters of the")
-		fmt.Fprintln(stderr, "MirrorSourceConnector's config and on Connect (SIDECAR_CONNECT_URL); changes nothing.")
-		fmt.Fprintln(stderr, "Exit status: 0 nothing FAILs, 1 something FAILs, 2 could not run.")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "preflight: unexpected argument %q\n", fs.Arg(0))

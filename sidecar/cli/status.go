@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,29 +23,23 @@ import (
 // Exit codes of status: 0 ready (or no --cutover), 1 not ready for
 // cutover or a measurement that failed, 2 bad usage or configuration.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("status", stderr,
+		"Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]",
+		"Shows connectors and tasks, replication lag per topic and consumer-group readiness,",
+		"read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.",
+		"${env:VAR} and ${file:path:key} references in that config are resolved here, from this",
+		"shell's environment and files, as the worker's config providers would: export them first.",
+		"Exit status: 0 ready (or no --cutover), 1 not ready for cutover or a failed measurement,",
+		"2 bad usage or configuration.",
+	)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	cutover := fs.Bool("cutover", false, "exit 0 only when the GROUPs given as arguments and their topics are ready")
 	resetPlan := fs.Bool("reset-plan", false, "print the offsets that would fix negative-lag partitions of GROUPs (all when none)")
 	apply := fs.Bool("apply", false, "with --reset-plan: commit the plan on the target (each group must be empty there)")
 	timeout := durationFlag(fs, "timeout", time.Minute, "give up measuring after this long, a `duration`")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: connect-sidecar status [--json] [--cutover GROUP...] [--reset-plan [--apply] [GROUP...]]")
-		fmt.Fprintln(stderr, "Shows connectors and tasks, replication lag per topic and consumer-group readiness,")
-		fmt.Fprintln(stderr, "read from Connect (SIDECAR_CONNECT_URL) and the clusters in the MirrorSourceConnector's config.")
-		fmt.Fprintln(stderr, "${env:VAR} and ${file:path:key} references in that config are resolved here, from this")
-		fmt.Fprintln(stderr, "shell's environment and files, as the worker's config providers would: export them first.")
-		fmt.Fprintln(stderr, "Exit status: 0 ready (or no --cutover), 1 not ready for cutover or a failed measurement,")
-		fmt.Fprintln(stderr, "2 bad usage or configuration.")
-		fs.PrintDefaults()
-	}
 	groups, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return parseStatus(err)
 	}
 	if *cutover && len(groups) == 0 {
 		fmt.Fprintln(stderr, "status: --cutover needs at least one GROUP")

@@ -84,35 +84,34 @@ func ptr(s string) *string { return &s }
 
 // msc is a MirrorSourceConnector file between the env's clusters.
 func (e *env) msc(extra map[string]string) desired.Connector {
-	cfg := map[string]string{
-		"name":                                  "mm2-msc",
-		"connector.class":                       mm2.SourceConnectorClass,
-		"source.cluster.alias":                  "src",
-		"target.cluster.alias":                  "tgt",
-		"source.cluster.bootstrap.servers":      strings.Join(e.src.ListenAddrs(), ","),
-		"target.cluster.bootstrap.servers":      strings.Join(e.tgt.ListenAddrs(), ","),
-		"replication.policy.class":              "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
-		"topics":                                "orders, payments",
-		"tasks.max":                             "2",
-		"offset-syncs.topic.replication.factor": "1",
-	}
+	cfg := e.pair("mm2-msc", mm2.SourceConnectorClass)
+	cfg["topics"] = "orders, payments"
+	cfg["tasks.max"] = "2"
+	cfg["offset-syncs.topic.replication.factor"] = "1"
 	return connector("mm2-msc", cfg, extra)
 }
 
 // cpc is the MirrorCheckpointConnector of the same pair.
 func (e *env) cpc(extra map[string]string) desired.Connector {
-	cfg := map[string]string{
-		"name":                                 "mm2-cpc",
-		"connector.class":                      mm2.CheckpointConnectorClass,
-		"source.cluster.alias":                 "src",
-		"target.cluster.alias":                 "tgt",
-		"source.cluster.bootstrap.servers":     strings.Join(e.src.ListenAddrs(), ","),
-		"target.cluster.bootstrap.servers":     strings.Join(e.tgt.ListenAddrs(), ","),
-		"replication.policy.class":             "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
-		"sync.group.offsets.enabled":           "true",
-		"checkpoints.topic.replication.factor": "1",
-	}
+	cfg := e.pair("mm2-cpc", mm2.CheckpointConnectorClass)
+	cfg["sync.group.offsets.enabled"] = "true"
+	cfg["checkpoints.topic.replication.factor"] = "1"
 	return connector("mm2-cpc", cfg, extra)
+}
+
+// pair is the config every MM2 connector between the env's clusters
+// shares: its name and class, the aliases, the servers and the identity
+// replication policy.
+func (e *env) pair(name, class string) map[string]string {
+	return map[string]string{
+		"name":                             name,
+		"connector.class":                  class,
+		"source.cluster.alias":             "src",
+		"target.cluster.alias":             "tgt",
+		"source.cluster.bootstrap.servers": strings.Join(e.src.ListenAddrs(), ","),
+		"target.cluster.bootstrap.servers": strings.Join(e.tgt.ListenAddrs(), ","),
+		"replication.policy.class":         "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+	}
 }
 
 func connector(name string, cfg, extra map[string]string) desired.Connector {

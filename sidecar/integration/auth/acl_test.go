@@ -55,7 +55,7 @@ var probes = map[string]probe{
 	},
 	"source Topic app. (prefixed) DescribeConfigs": func(ctx context.Context, t *testing.T, s *stack) error {
 		rc, err := kadm.NewClient(s.mm2Client(t, s.source)).DescribeTopicConfigs(ctx, "app.orders")
-		return configsErr(rc, err)
+		return firstErr(rc, err, func(r kadm.ResourceConfig) error { return r.Err })
 	},
 	"source Group app- (prefixed) Describe": func(ctx context.Context, t *testing.T, s *stack) error {
 		_, err := kadm.NewClient(s.mm2Client(t, s.source)).FetchOffsets(ctx, "app-billing")
@@ -81,20 +81,12 @@ var probes = map[string]probe{
 	},
 	"target Topic app. (prefixed) DescribeConfigs": func(ctx context.Context, t *testing.T, s *stack) error {
 		rc, err := kadm.NewClient(s.mm2Client(t, s.target)).DescribeTopicConfigs(ctx, "app.orders")
-		return configsErr(rc, err)
+		return firstErr(rc, err, func(r kadm.ResourceConfig) error { return r.Err })
 	},
 	"target Topic app. (prefixed) AlterConfigs": func(ctx context.Context, t *testing.T, s *stack) error {
 		rs, err := kadm.NewClient(s.mm2Client(t, s.target)).AlterTopicConfigs(ctx,
 			[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("604800000")}}, "app.orders")
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if r.Err != nil {
-				return r.Err
-			}
-		}
-		return nil
+		return firstErr(rs, err, func(r kadm.AlterConfigsResponse) error { return r.Err })
 	},
 	"target Topic app. (prefixed) Alter": func(ctx context.Context, t *testing.T, s *stack) error {
 		rs, err := kadm.NewClient(s.mm2Client(t, s.target)).UpdatePartitions(ctx, 3, "app.orders")
@@ -113,15 +105,7 @@ var probes = map[string]probe{
 	"target Cluster kafka-cluster Alter": func(ctx context.Context, t *testing.T, s *stack) error {
 		acl := kadm.NewACLs().Allow("User:probe").AllowHosts("*").Topics("app.orders").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral)
 		rs, err := kadm.NewClient(s.mm2Client(t, s.target)).CreateACLs(ctx, acl)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if r.Err != nil {
-				return r.Err
-			}
-		}
-		return nil
+		return firstErr(rs, err, func(r kadm.CreateACLsResult) error { return r.Err })
 	},
 	"target Topic mm2-connect- (prefixed) Create": func(ctx context.Context, t *testing.T, s *stack) error {
 		return createTopic(ctx, s.mm2Client(t, s.target), "mm2-connect-configs")
@@ -188,13 +172,14 @@ func listedErr(err error) error {
 	return err
 }
 
-func configsErr(rc kadm.ResourceConfigs, err error) error {
+// firstErr is err, or else the first error of rs's items.
+func firstErr[T any](rs []T, err error, itemErr func(T) error) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rc {
-		if r.Err != nil {
-			return r.Err
+	for _, r := range rs {
+		if e := itemErr(r); e != nil {
+			return e
 		}
 	}
 	return nil
@@ -202,15 +187,7 @@ func configsErr(rc kadm.ResourceConfigs, err error) error {
 
 func describeACLs(ctx context.Context, cl *kgo.Client) error {
 	rs, err := kadm.NewClient(cl).DescribeACLs(ctx, kadm.NewACLs().Topics().Allow().AllowHosts().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternLiteral))
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	return nil
+	return firstErr(rs, err, func(r kadm.DescribeACLsResult) error { return r.Err })
 }
 
 func createTopic(ctx context.Context, cl *kgo.Client, topic string) error {

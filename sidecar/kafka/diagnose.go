@@ -29,12 +29,6 @@ const (
 	truststoreHintSystemDefault        = "or to the system's CAs when it names none"
 )
 
-// Reasons lists every Reason.
-func Reasons() []Reason {
-	return []Reason{ReasonAuthentication, ReasonBrokerCertUntrusted, ReasonClientCertExpired, ReasonClientCertRejected,
-		ReasonAuthorization, ReasonClientSettings, ReasonUnreachable, ReasonOther}
-}
-
 // ExpiredCertError is a client certificate past its NotAfter: a broker
 // would refuse it, so the sidecar does not try.
 type ExpiredCertError struct {

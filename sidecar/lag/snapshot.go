@@ -272,17 +272,6 @@ func (p *GroupPartition) judge() {
 	}
 }
 
-// judge sets the group verdict: the worst of its partitions.
-func (g *GroupReadiness) judge() {
-	var v groupVerdict
-	for i := range g.Partitions {
-		p := &g.Partitions[i]
-		p.judge()
-		v.add(p)
-	}
-	v.set(g)
-}
-
 // groupVerdict sums the verdicts of a group's partitions as they are
 // judged, so that a group can be judged without keeping its partitions.
 type groupVerdict struct {

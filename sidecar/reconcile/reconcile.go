@@ -142,7 +142,6 @@ type Reconciler struct {
 	restarts  map[string]*restartState
 	lastErr   map[string]string // connector or file -> last logged error, to log changes once
 	unmanaged string
-	last      Report
 }
 
 type blockedState struct {
@@ -265,13 +264,6 @@ type Report struct {
 	Statuses map[string]connect.ConnectorStatus
 }
 
-// Last returns the most recent cycle's report.
-func (r *Reconciler) Last() Report {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
-}
-
 // cycle carries one cycle's state.
 type cycle struct {
 	leader, known bool
@@ -304,7 +296,6 @@ func (r *Reconciler) Cycle(ctx context.Context, set desired.Set) Report {
 	if err != nil {
 		rep.Errors = append(rep.Errors, fmt.Errorf("list connectors: %w", err))
 		r.logOnce("", err.Error(), "cannot list connectors", "error", err.Error())
-		r.finish(rep)
 		return rep
 	}
 	rep.Reached = true
@@ -339,14 +330,7 @@ func (r *Reconciler) Cycle(ctx context.Context, set desired.Set) Report {
 	} else {
 		rep.Applied = ctx.Err() == nil
 	}
-	r.finish(rep)
 	return rep
-}
-
-func (r *Reconciler) finish(rep Report) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.last = rep
 }
 
 // one reconciles a single connector and returns its outcome.

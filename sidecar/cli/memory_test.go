@@ -25,30 +25,43 @@ import (
 // RSS with 1,000 connectors and 200 concurrent /metrics scrapers.
 const rssBoundMiB = 64
 
-// taskSidecarEnv is the environment the ECS task definition gives the
-// connect-sidecar container, for the variables that shape the Go runtime.
-func taskSidecarEnv(t *testing.T, names ...string) []string {
+// taskSidecar is the connect-sidecar container of the ECS task definition.
+type taskSidecar struct {
+	Name        string
+	StopTimeout int
+	Environment []struct{ Name, Value string }
+}
+
+// sidecarContainer reads the connect-sidecar container from
+// taskdefs/connect-task.json.
+func sidecarContainer(t *testing.T) taskSidecar {
 	t.Helper()
 	raw, err := os.ReadFile("../../taskdefs/connect-task.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var td struct {
-		ContainerDefinitions []struct {
-			Name        string
-			Environment []struct{ Name, Value string }
+	var td struct{ ContainerDefinitions []taskSidecar }
+	if err := json.Unmarshal(raw, &td); err != nil {
+		t.Fatalf("taskdefs/connect-task.json: %v", err)
+	}
+	for _, c := range td.ContainerDefinitions {
+		if c.Name == "connect-sidecar" {
+			return c
 		}
 	}
-	if err := json.Unmarshal(raw, &td); err != nil {
-		t.Fatal(err)
-	}
+	t.Fatal("taskdefs/connect-task.json: no connect-sidecar container")
+	return taskSidecar{}
+}
+
+// taskSidecarEnv is the environment the ECS task definition gives the
+// connect-sidecar container, for the variables that shape the Go runtime.
+func taskSidecarEnv(t *testing.T, names ...string) []string {
+	t.Helper()
 	var out []string
-	for _, c := range td.ContainerDefinitions {
-		for _, e := range c.Environment {
-			for _, n := range names {
-				if c.Name == "connect-sidecar" && e.Name == n {
-					out = append(out, n+"="+e.Value)
-				}
+	for _, e := range sidecarContainer(t).Environment {
+		for _, n := range names {
+			if e.Name == n {
+				out = append(out, n+"="+e.Value)
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -61,36 +60,16 @@ func TestMain(m *testing.M) {
 // ECS task definition: after it, ECS sends SIGKILL.
 func sidecarStopTimeout(t *testing.T) time.Duration {
 	t.Helper()
-	raw, err := os.ReadFile("../../taskdefs/connect-task.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var td struct {
-		ContainerDefinitions []struct {
-			Name        string
-			StopTimeout int
-			Environment []struct{ Name, Value string }
+	c := sidecarContainer(t)
+	for _, e := range c.Environment {
+		if e.Name == "SIDECAR_SHUTDOWN_GRACE" {
+			t.Fatalf("the task definition sets SIDECAR_SHUTDOWN_GRACE=%s; check it against stopTimeout here", e.Value)
 		}
 	}
-	if err := json.Unmarshal(raw, &td); err != nil {
-		t.Fatalf("taskdefs/connect-task.json: %v", err)
+	if c.StopTimeout == 0 {
+		t.Fatal("taskdefs/connect-task.json: connect-sidecar has no stopTimeout (ECS's default is 30s on Fargate, but say it)")
 	}
-	for _, c := range td.ContainerDefinitions {
-		if c.Name != "connect-sidecar" {
-			continue
-		}
-		for _, e := range c.Environment {
-			if e.Name == "SIDECAR_SHUTDOWN_GRACE" {
-				t.Fatalf("the task definition sets SIDECAR_SHUTDOWN_GRACE=%s; check it against stopTimeout here", e.Value)
-			}
-		}
-		if c.StopTimeout == 0 {
-			t.Fatal("taskdefs/connect-task.json: connect-sidecar has no stopTimeout (ECS's default is 30s on Fargate, but say it)")
-		}
-		return time.Duration(c.StopTimeout) * time.Second
-	}
-	t.Fatal("taskdefs/connect-task.json: no connect-sidecar container")
-	return 0
+	return time.Duration(c.StopTimeout) * time.Second
 }
 
 // The default grace plus the margin the process may take to exit stays

@@ -2,11 +2,10 @@ package scripts_test
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mm2-fargate/mm2-ecs/internal/externaltool"
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch/cloudwatchtest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/connect/connecttest"
 
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -778,60 +778,34 @@ type cloudWatchBridge struct {
 }
 
 func (b *cloudWatchBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/service/GraniteServiceVersion20100801/operation/PutMetricData" || r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
+	if r.URL.Path != cloudwatchtest.Path || r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
 		b.t.Errorf("the sidecar sent %s %s (Smithy-Protocol %q), want PutMetricData in RPCv2 CBOR", r.Method, r.URL.Path, r.Header.Get("Smithy-Protocol"))
 		http.Error(w, "unexpected request", http.StatusNotFound)
 		return
 	}
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	raw, err := io.ReadAll(body)
+	put, err := cloudwatchtest.ReadPut(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	v, err := cbor.Decode(raw)
-	m, ok := v.(cbor.Map)
-	if err != nil || !ok {
-		b.t.Errorf("PutMetricData body is not a CBOR map: %v", err)
+		b.t.Errorf("PutMetricData: %v", err)
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
 	form := url.Values{"Action": {"PutMetricData"}, "Version": {"2010-08-01"}}
-	if ns, ok := m["Namespace"].(cbor.String); ok {
-		form.Set("Namespace", string(ns))
+	if put.Namespace != "" {
+		form.Set("Namespace", put.Namespace)
 	}
-	list, _ := m["MetricData"].(cbor.List)
 	b.mu.Lock()
-	for i, item := range list {
-		dm, _ := item.(cbor.Map)
+	for i, d := range put.Datums {
 		p := fmt.Sprintf("MetricData.member.%d.", i+1)
-		if n, ok := dm["MetricName"].(cbor.String); ok {
-			form.Set(p+"MetricName", string(n))
+		form.Set(p+"MetricName", d.Name)
+		if d.Unit != "" {
+			form.Set(p+"Unit", d.Unit)
 		}
-		if u, ok := dm["Unit"].(cbor.String); ok {
-			form.Set(p+"Unit", string(u))
-		}
-		form.Set(p+"Value", strconv.FormatFloat(cborNumber(dm["Value"]), 'g', -1, 64))
-		if tag, ok := dm["Timestamp"].(*cbor.Tag); ok && tag.ID == 1 {
-			ms := int64(cborNumber(tag.Value) * 1000)
-			form.Set(p+"Timestamp", time.UnixMilli(ms).UTC().Format(time.RFC3339))
-		}
-		dims, _ := dm["Dimensions"].(cbor.List)
-		for j, x := range dims {
-			dd, _ := x.(cbor.Map)
-			name, _ := dd["Name"].(cbor.String)
-			value, _ := dd["Value"].(cbor.String)
-			form.Set(fmt.Sprintf("%sDimensions.member.%d.Name", p, j+1), string(name))
-			form.Set(fmt.Sprintf("%sDimensions.member.%d.Value", p, j+1), string(value))
-			b.dims[string(name)+"="+string(value)] = true
+		form.Set(p+"Value", strconv.FormatFloat(d.Value, 'g', -1, 64))
+		form.Set(p+"Timestamp", d.Time.UTC().Format(time.RFC3339))
+		for j, name := range slices.Sorted(maps.Keys(d.Dimensions)) {
+			form.Set(fmt.Sprintf("%sDimensions.member.%d.Name", p, j+1), name)
+			form.Set(fmt.Sprintf("%sDimensions.member.%d.Value", p, j+1), d.Dimensions[name])
+			b.dims[name+"="+d.Dimensions[name]] = true
 		}
 	}
 	b.puts++
@@ -860,20 +834,6 @@ func (b *cloudWatchBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(cbor.Encode(cbor.Map{}))
-}
-
-func cborNumber(v cbor.Value) float64 {
-	switch n := v.(type) {
-	case cbor.Float64:
-		return float64(n)
-	case cbor.Float32:
-		return float64(n)
-	case cbor.Uint:
-		return float64(n)
-	case cbor.NegInt:
-		return -float64(n)
-	}
-	return math.NaN()
 }
 
 // lockedBuffer collects a process's output while the test reads it.

@@ -2,7 +2,6 @@ package cloudwatch
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,26 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go/encoding/cbor"
 
+	"github.com/mm2-fargate/mm2-ecs/sidecar/cloudwatch/cloudwatchtest"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/ecsmeta"
 	"github.com/mm2-fargate/mm2-ecs/sidecar/metrics"
 )
-
-// putRequest is one PutMetricData request as the server decoded it.
-type putRequest struct {
-	Namespace string
-	Datums    []gotDatum
-	Gzip      bool
-	RawBytes  int // CBOR payload after decompression
-}
-
-type gotDatum struct {
-	Name       string
-	Dimensions map[string]string
-	Unit       string
-	Value      float64
-	Time       time.Time
-	Resolution uint64
-}
 
 // fakeCloudWatch speaks PutMetricData the way the current SDK sends it:
 // Smithy RPC v2 CBOR, gzip above the SDK's compression threshold. answers
@@ -48,7 +31,7 @@ type fakeCloudWatch struct {
 	t       *testing.T
 	mu      sync.Mutex
 	answers []string
-	reqs    []putRequest
+	reqs    []cloudwatchtest.Put
 	http    int // HTTP requests seen, failed ones included
 }
 
@@ -61,7 +44,7 @@ func (f *fakeCloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 
-	if r.Method != http.MethodPost || r.URL.Path != "/service/GraniteServiceVersion20100801/operation/PutMetricData" {
+	if r.Method != http.MethodPost || r.URL.Path != cloudwatchtest.Path {
 		f.t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -81,24 +64,12 @@ func (f *fakeCloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	var body io.Reader = r.Body
-	gz := r.Header.Get("Content-Encoding") == "gzip"
-	if gz {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			f.t.Errorf("gzip: %v", err)
-			return
-		}
-		body = zr
-	}
-	raw, err := io.ReadAll(body)
+	req, err := cloudwatchtest.ReadPut(r)
 	if err != nil {
-		f.t.Errorf("read body: %v", err)
+		f.t.Errorf("PutMetricData: %v", err)
+		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
-	req := decodePut(f.t, raw)
-	req.Gzip = gz
-	req.RawBytes = len(raw)
 
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("Content-Type", "application/cbor")
@@ -143,68 +114,10 @@ func (f *fakeCloudWatch) queue(answers ...string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeCloudWatch) requests() []putRequest {
+func (f *fakeCloudWatch) requests() []cloudwatchtest.Put {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]putRequest(nil), f.reqs...)
-}
-
-func decodePut(t *testing.T, raw []byte) putRequest {
-	t.Helper()
-	v, err := cbor.Decode(raw)
-	if err != nil {
-		t.Fatalf("decode cbor: %v", err)
-	}
-	m, ok := v.(cbor.Map)
-	if !ok {
-		t.Fatalf("body is %T, want a map", v)
-	}
-	var req putRequest
-	if ns, ok := m["Namespace"].(cbor.String); ok {
-		req.Namespace = string(ns)
-	}
-	list, _ := m["MetricData"].(cbor.List)
-	for _, item := range list {
-		dm := item.(cbor.Map)
-		d := gotDatum{Dimensions: map[string]string{}}
-		d.Name = string(dm["MetricName"].(cbor.String))
-		if u, ok := dm["Unit"].(cbor.String); ok {
-			d.Unit = string(u)
-		}
-		d.Value = number(t, dm["Value"])
-		if r, ok := dm["StorageResolution"].(cbor.Uint); ok {
-			d.Resolution = uint64(r)
-		}
-		if tag, ok := dm["Timestamp"].(*cbor.Tag); ok && tag.ID == 1 {
-			sec := number(t, tag.Value)
-			d.Time = time.UnixMilli(int64(math.Round(sec * 1000)))
-		} else {
-			t.Errorf("Timestamp = %#v, want tag 1 (epoch seconds)", dm["Timestamp"])
-		}
-		dims, _ := dm["Dimensions"].(cbor.List)
-		for _, x := range dims {
-			dd := x.(cbor.Map)
-			d.Dimensions[string(dd["Name"].(cbor.String))] = string(dd["Value"].(cbor.String))
-		}
-		req.Datums = append(req.Datums, d)
-	}
-	return req
-}
-
-func number(t *testing.T, v cbor.Value) float64 {
-	t.Helper()
-	switch n := v.(type) {
-	case cbor.Float64:
-		return float64(n)
-	case cbor.Float32:
-		return float64(n)
-	case cbor.Uint:
-		return float64(n)
-	case cbor.NegInt:
-		return -float64(n)
-	}
-	t.Fatalf("not a number: %#v", v)
-	return 0
+	return append([]cloudwatchtest.Put(nil), f.reqs...)
 }
 
 // newAPI builds the real SDK client against srv the way production does:

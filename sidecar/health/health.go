@@ -17,8 +17,7 @@ type Readiness struct {
 	maxAge time.Duration // a cycle older than this is not ready
 
 	mu     sync.Mutex
-	cycled bool      // a cycle has finished
-	at     time.Time // when the last cycle finished
+	at     time.Time // when the last cycle finished; zero before the first
 	ok     bool
 	detail string
 }
@@ -33,7 +32,7 @@ func New(interval time.Duration) *Readiness {
 func (r *Readiness) Starting(detail string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.cycled {
+	if r.at.IsZero() {
 		r.detail = detail
 	}
 }
@@ -42,14 +41,14 @@ func (r *Readiness) Starting(detail string) {
 func (r *Readiness) Cycle(ok bool, detail string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.cycled, r.at, r.ok, r.detail = true, time.Now(), ok, detail
+	r.at, r.ok, r.detail = time.Now(), ok, detail
 }
 
 // Answer is /readyz's answer now.
 func (r *Readiness) Answer() (ready bool, detail string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.cycled {
+	if r.at.IsZero() {
 		return false, "not ready: " + r.detail
 	}
 	age := time.Since(r.at)

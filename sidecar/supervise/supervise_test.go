@@ -83,15 +83,3 @@ func TestGraceful(t *testing.T) {
 		}
 	})
 }
-
-// Work that finishes inside the grace leaves no timer behind: the bubble
-// would report a goroutine still waiting on it.
-func TestGracefulFinishedEarly(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, stop := context.WithCancel(context.Background())
-		_, cancel := Graceful(ctx, time.Hour)
-		stop()
-		synctest.Wait()
-		cancel()
-	})
-}
